@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README).
+# torch is installed first, pinned, so that pip takes the local CPU build instead of
+# pulling several GB of CUDA packages when a later dependency asks for torch.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install demo test test-slow bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[all,dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(BIN)/curate run recipes/quickstart.yaml
+	$(BIN)/curate inspect out/quickstart/filtered
+
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+test-slow: $(INSTALLED)
+	$(BIN)/pytest -m slow
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/io_throughput.py
+
+clean:
+	rm -rf out .pytest_cache
