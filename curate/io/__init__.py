@@ -1,0 +1,1 @@
+"""Reading raw corpora, writing dataset folders (shards, manifest)."""

@@ -1,0 +1,129 @@
+"""`curate inspect`: what a dataset folder or a data file holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from curate.errors import UserError
+from curate.io.manifest import MANIFEST, read_json, read_manifest
+from curate.io.readers import ReaderOptions, read_file
+from curate.io.sources import InputFile, detect_format
+from curate.pipeline.folder import KEPT, REJECTED, STATE
+
+TEXT_PREVIEW = 160
+
+
+def _preview(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = str(value).replace("\n", "⏎")
+    return text if len(text) <= TEXT_PREVIEW else text[:TEXT_PREVIEW] + f"… ({len(text):,} chars)"
+
+
+def _rows_block(rows: list[dict]) -> list[str]:
+    lines = []
+    for number, row in enumerate(rows):
+        lines.append(f"  [{number}]")
+        lines += [f"    {key}: {_preview(value)}" for key, value in row.items() if value is not None]
+    return lines
+
+
+def _parquet_sample(paths: list[Path], count: int) -> list[dict]:
+    rows: list[dict] = []
+    for path in paths:
+        if len(rows) >= count:
+            break
+        parquet = pq.ParquetFile(path)
+        for batch in parquet.iter_batches(batch_size=count):
+            rows += batch.to_pylist()[: count - len(rows)]
+            break
+    return rows
+
+
+def _parquet_files(paths: list[Path], count: int, title: str) -> list[str]:
+    total = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+    schema = pq.read_schema(paths[0])
+    lines = [f"{title}: {total:,} rows in {len(paths)} file(s), {sum(p.stat().st_size for p in paths):,} bytes", "schema:"]
+    lines += [f"  {field.name}: {field.type}" for field in schema]
+    sample = _parquet_sample(paths, count)
+    if sample:
+        lines += [f"sample rows ({len(sample)} of {total:,}):", *_rows_block(sample)]
+    return lines
+
+
+def _dataset_folder(folder: Path, count: int) -> list[str]:
+    manifest = read_manifest(folder)
+    counts = manifest["counts"]
+    shards = manifest["shards"]
+    lines = [
+        f"{folder}: curate dataset folder, finished",
+        f"made by: {manifest['command_line']}",
+        f"rows: {counts['in']:,} in, {counts['kept']:,} kept in {len(shards[KEPT])} shard(s), "
+        f"{counts['rejected']:,} rejected in {len(shards[REJECTED])} shard(s)"
+        + (f" ({counts['unreadable']:,} unreadable)" if counts.get("unreadable") else ""),
+    ]
+    if counts["by_reason"]:
+        lines.append("rejected by reason:")
+        lines += [f"  {reason}: {rows:,}" for reason, rows in counts["by_reason"].items()]
+    timings = manifest.get("timings", {})
+    if timings:
+        lines.append(f"finished {timings.get('finished')} in {timings.get('seconds')} s with {timings.get('workers')} worker(s)")
+    data = [folder / shard["path"] for shard in shards[KEPT]]
+    lines += _parquet_files(data, count, "data")
+    return lines
+
+
+def _unfinished_folder(folder: Path) -> list[str]:
+    job = read_json(folder / STATE / "job.json") or {}
+    done = len(list((folder / STATE / "done").glob("task-*.json")))
+    return [
+        f"{folder}: curate dataset folder, UNFINISHED ({done} of {job.get('tasks', '?')} input tasks done)",
+        f"made by: {job.get('command', '?')}",
+        "re-run that command to resume it.",
+    ]
+
+
+def _data_file(path: Path, count: int) -> list[str]:
+    file_format = detect_format(path)
+    if file_format == "parquet":
+        return _parquet_files([path], count, str(path))
+    if file_format not in ("jsonl", "json", "text", "wet"):
+        raise UserError(f"cannot tell the format of {path}; curate inspects dataset folders, Parquet, JSONL, text and WET files")
+    records = docs = 0
+    reasons: dict[str, int] = {}
+    sample: list[dict] = []
+    for batch in read_file(InputFile(path, file_format), ReaderOptions()):
+        records += batch.records
+        docs += batch.docs.num_rows
+        if batch.rejected is not None:
+            for reason in batch.rejected.column("reason").to_pylist():
+                reasons[reason] = reasons.get(reason, 0) + 1
+        if len(sample) < count:
+            sample += batch.docs.slice(0, count - len(sample)).to_pylist()
+    lines = [f"{path}: {file_format}, {records:,} records, {docs:,} readable documents (text field 'text')"]
+    if reasons:
+        lines.append("unreadable or without text:")
+        lines += [f"  {reason}: {rows:,}" for reason, rows in sorted(reasons.items())]
+    if sample:
+        lines += [f"sample documents ({len(sample)}):", *_rows_block(sample)]
+    return lines
+
+
+def describe(path: Path, count: int = 3) -> str:
+    if not path.exists():
+        raise UserError(f"{path} does not exist")
+    if path.is_dir():
+        if (path / MANIFEST).is_file():
+            lines = _dataset_folder(path, count)
+        elif (path / STATE).is_dir():
+            lines = _unfinished_folder(path)
+        else:
+            parquet = sorted(path.rglob("*.parquet"))
+            if not parquet:
+                raise UserError(f"{path} is neither a curate dataset folder nor a folder of Parquet files")
+            lines = _parquet_files(parquet, count, str(path))
+    else:
+        lines = _data_file(path, count)
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""Turn the user's input arguments (files, folders, globs) into a sorted list of input files."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import xxhash
+
+from curate.errors import UserError
+
+FORMATS = ("jsonl", "json", "parquet", "text", "wet")
+
+_SUFFIX_FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".txt": "text",
+    ".text": "text",
+    ".wet": "wet",
+}
+_COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    format: str
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+
+def detect_format(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix in _COMPRESSION_SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    if name.endswith(".warc"):
+        return "warc"
+    return _SUFFIX_FORMATS.get(os.path.splitext(name)[1])
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
+
+
+def _files_of_folder(folder: Path) -> list[Path]:
+    # A curate dataset folder feeds the next command with its kept rows only.
+    if (folder / "_manifest.json").is_file():
+        folder = folder / "data"
+    elif (folder / ".curate").is_dir():
+        raise UserError(f"{folder} is an unfinished curate dataset folder; re-run the command that writes it")
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not _is_hidden(path, folder) and detect_format(path) is not None
+    )
+
+
+def expand_inputs(arguments: list[str], input_format: str = "auto") -> list[InputFile]:
+    """Files, folders (recursively, known formats only) and globs, sorted and without repeats."""
+    if not arguments:
+        raise UserError("no input given; pass one or more files, folders or globs")
+    paths: list[Path] = []
+    for argument in arguments:
+        if glob.has_magic(argument):
+            matches = sorted(glob.glob(argument, recursive=True))
+            if not matches:
+                raise UserError(f"input glob '{argument}' matches no file")
+            for match in matches:
+                paths.extend(_files_of_folder(Path(match)) if os.path.isdir(match) else [Path(match)])
+        elif os.path.isdir(argument):
+            found = _files_of_folder(Path(argument))
+            if not found:
+                raise UserError(f"input folder '{argument}' holds no file of a known format ({', '.join(FORMATS)})")
+            paths.extend(found)
+        elif os.path.isfile(argument):
+            paths.append(Path(argument))
+        else:
+            raise UserError(f"input '{argument}' does not exist")
+
+    inputs, seen = [], set()
+    for path in paths:
+        key = os.path.realpath(path)
+        if key in seen:
+            continue
+        seen.add(key)
+        inputs.append(InputFile(path, _format_for(path, input_format)))
+    return inputs
+
+
+def _format_for(path: Path, input_format: str) -> str:
+    if input_format != "auto":
+        return input_format
+    detected = detect_format(path)
+    if detected == "warc":
+        raise UserError(
+            f"{path} is a WARC file of HTML pages; curate reads Common Crawl WET text files "
+            "(.warc.wet.gz): extract the text first or pass the WET file"
+        )
+    if detected is None:
+        raise UserError(f"cannot tell the format of {path}; pass --input-format ({', '.join(FORMATS)})")
+    return detected
+
+
+_FINGERPRINT_EDGE = 1 << 20
+
+
+def fingerprint(path: Path) -> dict:
+    """A cheap identity for an input file: size, mtime and a hash of its first and last MiB.
+
+    Hashing whole multi-GB corpora on every run would cost more than the run's own
+    reading for small jobs; size + mtime + both edges catch appends, truncation,
+    replacement and touch (touch re-runs, which is safe).
+    """
+    stat = path.stat()
+    digest = xxhash.xxh3_64()
+    with open(path, "rb") as handle:
+        if stat.st_size <= 4 * _FINGERPRINT_EDGE:
+            digest.update(handle.read())
+        else:
+            digest.update(handle.read(_FINGERPRINT_EDGE))
+            handle.seek(-_FINGERPRINT_EDGE, os.SEEK_END)
+            digest.update(handle.read(_FINGERPRINT_EDGE))
+    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "xxh3_edges": digest.hexdigest()}
