@@ -1,0 +1,1 @@
+"""Steps, the local process executor, dataset-folder state and reports."""

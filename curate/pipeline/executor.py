@@ -1,0 +1,373 @@
+"""The local executor: run a list of steps over input files in worker processes.
+
+One input file is one task. A task reads its file, passes each batch through the steps,
+and writes kept and rejected rows to its own part files; when it is done it writes a
+marker. Output names and bytes depend only on the task, never on which worker ran it or
+how many there were, so `--workers 1` and `--workers 8` give byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import xxhash
+from tqdm import tqdm
+
+import curate
+from curate.errors import RunFailed, UserError
+from curate.io.manifest import FORMAT_VERSION, read_manifest, schema_to_json, write_json_atomic
+from curate.io.readers import ReaderOptions, input_schema, read_file
+from curate.io.schema import rejected_schema, with_columns
+from curate.io.sources import InputFile, fingerprint
+from curate.io.writer import ShardWriter, WriterOptions, write_empty
+from curate.pipeline import counts, folder
+from curate.pipeline.folder import KEPT, REJECTED, FolderState
+from curate.pipeline.report import build_report, write_report
+from curate.pipeline.step import Step
+
+# Options that change how a run goes, not what it writes: left out of the job's identity.
+RUNTIME_OPTIONS = frozenset({"workers", "progress", "overwrite"})
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass
+class Job:
+    command: str
+    output: Path
+    inputs: list[InputFile]
+    steps: list[Step]
+    options: dict  # the command's options as the user gave them, for the manifest
+    command_line: str
+    reader: ReaderOptions = field(default_factory=ReaderOptions)
+    writer: WriterOptions = field(default_factory=WriterOptions)
+
+
+@dataclass
+class JobResult:
+    output: Path
+    manifest: dict
+    skipped: bool  # the folder was already complete for this exact job
+    resumed_tasks: int = 0
+
+
+@dataclass
+class _Task:
+    index: int
+    input: InputFile
+    output: Path
+    steps: list[Step]
+    reader: ReaderOptions
+    writer: WriterOptions
+    kept_schema: pa.Schema
+    rejected_schema: pa.Schema
+
+
+def job_fingerprint(job: Job, input_fingerprints: list[dict]) -> str:
+    identity = {
+        "format_version": FORMAT_VERSION,
+        "command": job.command,
+        "options": {key: value for key, value in job.options.items() if key not in RUNTIME_OPTIONS},
+        "inputs": input_fingerprints,
+    }
+    return xxhash.xxh3_128_hexdigest(repr(sorted(_flatten(identity))).encode())
+
+
+def _flatten(value, prefix: str = ""):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}/{key}")
+    elif isinstance(value, (list, tuple)):
+        for position, item in enumerate(value):
+            yield from _flatten(item, f"{prefix}[{position}]")
+    else:
+        yield (prefix, repr(value))
+
+
+def plan_schemas(job: Job) -> tuple[pa.Schema, pa.Schema]:
+    """The kept and rejected schemas every shard of this job will have."""
+    schemas = [input_schema(item, job.reader) for item in job.inputs]
+    unique = list({schema.to_string(): schema for schema in schemas}.values())
+    try:
+        kept = pa.unify_schemas(unique, promote_options="permissive") if len(unique) > 1 else unique[0]
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise RunFailed(f"the input files have columns of conflicting types: {error}") from None
+    extra_rejected = []
+    for step in job.steps:
+        kept = with_columns(kept, step.added_columns)
+        extra_rejected += [pa.field(name, dtype) for name, dtype in step.rejected_columns.items()]
+    return kept, rejected_schema(kept, extra_rejected)
+
+
+# ---------------------------------------------------------------------------- worker side
+
+_progress: Callable[[int, int], None] = lambda records, nbytes: None
+
+
+def _die_with_parent(main_pid: int) -> None:
+    """Linux: have the kernel SIGKILL this worker when the main process dies.
+
+    Without it, `kill -9` of the main process leaves workers that finish their task and
+    write into a folder that a resumed run is already rewriting.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() != main_pid:  # the main process died before prctl took effect
+        os._exit(1)
+
+
+def _init_worker(progress_queue, main_pid: int) -> None:
+    global _progress
+    _die_with_parent(main_pid)
+    _progress = lambda records, nbytes: progress_queue.put((records, nbytes))  # noqa: E731
+
+
+def run_task(task: _Task) -> dict:
+    """Process one input file; write its parts and its done-marker; return the marker."""
+    started = time.perf_counter()
+    kept_writer = ShardWriter(task.output / KEPT, folder.part_prefix(task.index), task.kept_schema, task.writer)
+    rejected_writer = ShardWriter(
+        task.output / REJECTED, folder.part_prefix(task.index), task.rejected_schema, task.writer
+    )
+    read = {"records": 0, "docs": 0, "bytes": 0, "rejected": {}}
+    steps = [
+        {"name": step.name, "docs_in": 0, "docs_out": 0, "bytes_in": 0, "bytes_out": 0, "rejected": {}, "seconds": 0.0}
+        for step in task.steps
+    ]
+    kept = {"docs": 0, "bytes": 0}
+    position = 0
+    for batch in read_file(task.input, task.reader):
+        read["records"] += batch.records
+        read["docs"] += batch.docs.num_rows
+        read["bytes"] += counts.text_bytes(batch.docs)
+        if batch.rejected is not None:
+            counts.merge(read["rejected"], counts.reason_counts(batch.rejected))
+            rejected_writer.write(batch.rejected)
+        table = batch.docs
+        for step, tally in zip(task.steps, steps):
+            if table.num_rows == 0:
+                break
+            step_started = time.perf_counter()
+            output = step.run(table)
+            tally["seconds"] += time.perf_counter() - step_started
+            dropped = output.rejected.num_rows if output.rejected is not None else 0
+            if output.kept.num_rows + dropped != table.num_rows:
+                raise RunFailed(f"step {step.name} returned {output.kept.num_rows} + {dropped} rows for {table.num_rows}")
+            tally["docs_in"] += table.num_rows
+            tally["bytes_in"] += counts.text_bytes(table)
+            tally["docs_out"] += output.kept.num_rows
+            tally["bytes_out"] += counts.text_bytes(output.kept)
+            if output.rejected is not None and output.rejected.num_rows:
+                counts.merge(tally["rejected"], counts.reason_counts(output.rejected))
+                rejected_writer.write(output.rejected)
+            table = output.kept
+        if table.num_rows:
+            kept["docs"] += table.num_rows
+            kept["bytes"] += counts.text_bytes(table)
+            kept_writer.write(table)
+        _progress(batch.records, batch.position - position)
+        position = batch.position
+    for step, tally in zip(task.steps, steps):
+        tally["counters"] = dict(step.counters)
+    marker = {
+        "index": task.index,
+        "input": task.input.source,
+        "parts": {
+            KEPT: [part.__dict__ for part in kept_writer.close()],
+            REJECTED: [part.__dict__ for part in rejected_writer.close()],
+        },
+        "counts": {"read": read, "steps": steps, "kept": kept, "seconds": time.perf_counter() - started},
+    }
+    write_json_atomic(folder.marker_path(task.output, task.index), marker)
+    return marker
+
+
+# ------------------------------------------------------------------------------ main side
+
+
+class _Progress:
+    def __init__(self, total_bytes: int, label: str, enabled: bool) -> None:
+        self.records = 0
+        self.started = time.perf_counter()
+        self.bar = tqdm(
+            total=total_bytes,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=label,
+            disable=not enabled,
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
+
+    def update(self, records: int, nbytes: int) -> None:
+        self.records += records
+        self.bar.update(nbytes)
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        self.bar.set_postfix_str(f"{self.records:,} docs, {self.records / elapsed:,.0f} docs/s", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _run_inline(tasks: list[_Task], progress: _Progress) -> None:
+    global _progress
+    _progress = progress.update
+    try:
+        for task in tasks:
+            _run_guarded(task)
+    finally:
+        _progress = lambda records, nbytes: None  # noqa: E731
+
+
+def _run_guarded(task: _Task) -> dict:
+    try:
+        return run_task(task)
+    except (RunFailed, KeyboardInterrupt):
+        raise
+    except Exception as error:  # name the file: the traceback alone would not
+        raise RunFailed(f"failed on {task.input.source}: {type(error).__name__}: {error}") from error
+
+
+def _run_pool(tasks: list[_Task], workers: int, progress: _Progress) -> None:
+    context = multiprocessing.get_context("spawn")  # fork is unsafe with threads in the parent
+    progress_queue = context.Queue()
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(progress_queue, os.getpid())) as pool:
+        futures: dict[Future, _Task] = {pool.submit(run_task, task): task for task in tasks}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                _drain(progress_queue, progress)
+                for future in done:
+                    error = future.exception()
+                    if error is not None:
+                        source = futures[future].input.source
+                        raise RunFailed(f"failed on {source}: {type(error).__name__}: {error}") from error
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        _drain(progress_queue, progress)
+
+
+def _drain(progress_queue, progress: _Progress) -> None:
+    while True:
+        try:
+            records, nbytes = progress_queue.get_nowait()
+        except queue.Empty:
+            return
+        progress.update(records, nbytes)
+
+
+def run_job(job: Job, workers: int | None = None, progress: bool = True, overwrite: bool = False) -> JobResult:
+    """Run `job` into `job.output`: start, resume or skip, then seal the folder."""
+    started_at = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    _refuse_inputs_inside_output(job)
+    kept_schema, rejected_schema_ = plan_schemas(job)  # before touching OUT: bad options leave nothing behind
+    input_fingerprints = [fingerprint(item.path) for item in job.inputs]
+    identity = job_fingerprint(job, input_fingerprints)
+    state = folder.prepare(
+        job.output, identity, overwrite, {"command": job.command_line, "tasks": len(job.inputs)}
+    )
+    if state is FolderState.COMPLETE:
+        return JobResult(job.output, read_manifest(job.output), skipped=True)
+
+    done = folder.finished_tasks(job.output)
+    todo = [index for index in range(len(job.inputs)) if index not in done]
+    folder.remove_unfinished(job.output, todo)
+    tasks = [
+        _Task(index, job.inputs[index], job.output, job.steps, job.reader, job.writer, kept_schema, rejected_schema_)
+        for index in todo
+    ]
+    workers = max(1, min(workers or default_workers(), len(tasks) or 1))
+    total_bytes = sum(job.inputs[index].path.stat().st_size for index in todo)
+    bar = _Progress(total_bytes, job.command, progress)
+    try:
+        if workers == 1:
+            _run_inline(tasks, bar)
+        else:
+            _run_pool(tasks, workers, bar)
+    finally:
+        bar.close()
+
+    markers = [marker for _, marker in sorted(folder.finished_tasks(job.output).items())]
+    if len(markers) != len(job.inputs):
+        raise RunFailed(f"only {len(markers)} of {len(job.inputs)} tasks finished; re-run the command to resume")
+    manifest = _seal(job, markers, kept_schema, rejected_schema_, input_fingerprints, identity)
+    manifest["timings"] = {
+        "started": started_at.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - started, 3),
+        "task_seconds": round(sum(marker["counts"]["seconds"] for marker in markers), 3),
+        "workers": workers,
+        "resumed_tasks": len(done),
+    }
+    write_report(job.output, build_report(manifest, _merged_counts(markers), job.steps))
+    folder.finish(job.output, manifest)
+    return JobResult(job.output, manifest, skipped=False, resumed_tasks=len(done))
+
+
+def _refuse_inputs_inside_output(job: Job) -> None:
+    output = job.output.resolve()
+    for item in job.inputs:
+        if output in item.path.resolve().parents:
+            raise UserError(f"input {item.path} is inside the output folder {job.output}; write the output elsewhere")
+
+
+def _merged_counts(markers: list[dict]) -> dict:
+    total: dict = {}
+    for marker in markers:
+        counts.merge(total, marker["counts"])
+    return total
+
+
+def _seal(job, markers, kept_schema, rejected_schema_, input_fingerprints, identity) -> dict:
+    data_shards = folder.seal_shards(job.output, markers, KEPT)
+    if not data_shards:
+        write_empty(job.output / KEPT / "shard-00000.parquet", kept_schema)
+        size = (job.output / KEPT / "shard-00000.parquet").stat().st_size
+        data_shards = [{"path": f"{KEPT}/shard-00000.parquet", "rows": 0, "bytes": size}]
+    rejected_shards = folder.seal_shards(job.output, markers, REJECTED)
+    merged = _merged_counts(markers)
+    by_reason: dict[str, int] = dict(merged["read"]["rejected"])
+    for step in merged["steps"]:
+        counts.merge(by_reason, step["rejected"])
+    unreadable = sum(merged["read"]["rejected"].values())
+    return {
+        "format_version": FORMAT_VERSION,
+        "curate_version": curate.__version__,
+        "command": job.command,
+        "command_line": job.command_line,
+        "options": job.options,
+        "job_fingerprint": identity,
+        "inputs": input_fingerprints,
+        "schema": {KEPT: schema_to_json(kept_schema), REJECTED: schema_to_json(rejected_schema_)},
+        "shards": {KEPT: data_shards, REJECTED: rejected_shards},
+        "counts": {
+            "in": merged["read"]["records"],
+            "kept": merged["kept"]["docs"],
+            "rejected": sum(by_reason.values()),
+            "unreadable": unreadable,
+            "by_reason": dict(sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))),
+        },
+    }

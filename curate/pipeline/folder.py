@@ -1,0 +1,115 @@
+"""The life of a dataset folder: start, resume, or find it already finished; then seal it.
+
+While a run is under way the folder holds `.curate/job.json` (which job this is) and one
+`.curate/done/task-NNNNN.json` per finished input task, listing the part files that task
+wrote. Sealing renames parts to `shard-NNNNN.parquet` in task order, then writes the
+manifest last. Every step of sealing can be repeated, so a run killed while sealing
+finishes on the next try.
+"""
+
+from __future__ import annotations
+
+import shutil
+from enum import Enum
+from pathlib import Path
+
+from curate.errors import RunFailed, UserError
+from curate.io.manifest import MANIFEST, read_json, read_manifest, write_json_atomic
+
+STATE = ".curate"
+KEPT = "data"
+REJECTED = "rejected"
+
+
+class FolderState(Enum):
+    FRESH = "fresh"
+    RESUME = "resume"
+    COMPLETE = "complete"
+
+
+def _is_curate_folder(folder: Path) -> bool:
+    return (folder / MANIFEST).is_file() or (folder / STATE).is_dir()
+
+
+def _clear(folder: Path) -> None:
+    shutil.rmtree(folder)
+
+
+def prepare(folder: Path, job_fingerprint: str, overwrite: bool, job_info: dict | None = None) -> FolderState:
+    """Decide whether to start, resume or skip; refuse to clobber anything unexpected."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"output {folder} exists and is not a folder")
+    manifest = read_manifest(folder)
+    if manifest is not None:
+        if manifest.get("job_fingerprint") == job_fingerprint:
+            return FolderState.COMPLETE
+        if not overwrite:
+            raise UserError(
+                f"{folder} already holds a finished dataset made from other inputs or options; "
+                "pass --overwrite to replace it, or choose another output folder"
+            )
+        _clear(folder)
+    elif (folder / STATE).is_dir():
+        job = read_json(folder / STATE / "job.json") or {}
+        if job.get("job_fingerprint") == job_fingerprint:
+            return FolderState.RESUME
+        if not overwrite:
+            raise UserError(
+                f"{folder} holds an unfinished run with other inputs or options; "
+                "pass --overwrite to start over, or choose another output folder"
+            )
+        _clear(folder)
+    elif folder.is_dir() and any(folder.iterdir()):
+        raise UserError(f"{folder} is not empty and is not a curate dataset folder; choose a new or empty folder")
+    try:
+        (folder / STATE / "done").mkdir(parents=True, exist_ok=True)
+        write_json_atomic(folder / STATE / "job.json", {"job_fingerprint": job_fingerprint, **(job_info or {})})
+    except OSError as error:
+        raise UserError(f"cannot write to output folder {folder}: {error.strerror or error}") from None
+    return FolderState.FRESH
+
+
+def marker_path(folder: Path, task_index: int) -> Path:
+    return folder / STATE / "done" / f"task-{task_index:05d}.json"
+
+
+def part_prefix(task_index: int) -> str:
+    return f"part-{task_index:05d}"
+
+
+def finished_tasks(folder: Path) -> dict[int, dict]:
+    done = {}
+    for path in sorted((folder / STATE / "done").glob("task-*.json")):
+        marker = read_json(path)
+        if marker is not None:
+            done[marker["index"]] = marker
+    return done
+
+
+def remove_unfinished(folder: Path, unfinished: list[int]) -> None:
+    """Delete what killed runs left: temporary files and the parts of unfinished tasks."""
+    prefixes = tuple(part_prefix(index) + "-" for index in unfinished)
+    for sub in (KEPT, REJECTED):
+        for path in (folder / sub).glob("*"):
+            if path.name.endswith(".tmp") or (prefixes and path.name.startswith(prefixes)):
+                path.unlink()
+
+
+def seal_shards(folder: Path, markers: list[dict], sub: str) -> list[dict]:
+    """Rename every task's parts to `shard-NNNNN.parquet` in task order; idempotent."""
+    shards = []
+    parts = [part for marker in markers for part in marker["parts"][sub]]
+    for number, part in enumerate(parts):
+        source = folder / sub / part["name"]
+        target = folder / sub / f"shard-{number:05d}.parquet"
+        if source.exists():
+            source.replace(target)
+        elif not target.exists():
+            raise RunFailed(f"{source} is missing; re-run with --overwrite to rebuild {folder}")
+        shards.append({"path": f"{sub}/{target.name}", "rows": part["rows"], "bytes": part["bytes"]})
+    return shards
+
+
+def finish(folder: Path, manifest: dict) -> None:
+    write_json_atomic(folder / MANIFEST, manifest)
+    shutil.rmtree(folder / STATE, ignore_errors=True)

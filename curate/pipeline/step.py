@@ -1,0 +1,53 @@
+"""The Step protocol: a named transformation over Arrow batches of corpus rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass
+class StepOutput:
+    kept: pa.Table
+    rejected: pa.Table | None = None  # the dropped rows, with a `reason` column
+
+
+class Step:
+    """Subclasses set `name`, declare the columns they add, and implement `run`.
+
+    A step is a plain object: the executor pickles it into each worker, calls `run` once
+    per batch, then collects `counters` (free-form counts the step wants in the report).
+    Steps never start processes or touch files.
+    """
+
+    name: ClassVar[str] = "step"
+    # Columns this step adds to the rows it keeps, and to the rows it rejects; declared up
+    # front so every shard of a dataset folder has the same schema.
+    added_columns: ClassVar[Mapping[str, pa.DataType]] = {}
+    rejected_columns: ClassVar[Mapping[str, pa.DataType]] = {}
+
+    def __init__(self) -> None:
+        self.counters: Counter[str] = Counter()
+
+    def run(self, batch: pa.Table) -> StepOutput:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """The step's settings, for reports."""
+        return {}
+
+
+def split_by_rule(step_name: str, batch: pa.Table, rules: Sequence[str | None]) -> StepOutput:
+    """Keep the rows whose rule is None; reject the others with reason `<step>:<rule>`."""
+    keep_mask = pa.array([rule is None for rule in rules], pa.bool_())
+    kept = batch.filter(keep_mask)
+    if kept.num_rows == batch.num_rows:
+        return StepOutput(kept)
+    reasons = [f"{step_name}:{rule}" for rule in rules if rule is not None]
+    rejected = batch.filter(pc.invert(keep_mask))
+    return StepOutput(kept, rejected.append_column("reason", pa.array(reasons, pa.string())))
