@@ -1,0 +1,184 @@
+"""The `curate` command line: a thin shell over the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+import curate
+from curate.cli_options import (
+    command_line,
+    executor_options,
+    input_options,
+    output_options,
+    reader_options,
+    recorded_options,
+    show_progress,
+    writer_options,
+)
+from curate.corpus.text import UNICODE_FORMS
+from curate.errors import RunFailed, UserError
+from curate.pipeline.executor import JobResult
+
+
+class _OneLineError(click.ClickException):
+    """Printed by click as `Error: message`, no traceback, with our exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class CurateGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (UserError, RunFailed) as error:
+            raise _OneLineError(str(error), error.exit_code) from None
+        except KeyboardInterrupt:
+            raise _OneLineError("interrupted; run the same command again to resume where it stopped", 130) from None
+
+
+@click.group(cls=CurateGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(curate.__version__, prog_name="curate")
+def cli() -> None:
+    """Build the data that turns a pretrained language model into an assistant.
+
+    Every command reads files and writes a dataset folder: zstd Parquet shards in data/,
+    every dropped row with its reason in rejected/, report.md, and _manifest.json last.
+    Re-running a command resumes an unfinished folder and skips a finished one.
+
+    \b
+    Start with:
+      curate run recipes/quickstart.yaml
+      curate inspect out/quickstart/filtered
+    """
+
+
+def _summary(result: JobResult) -> str:
+    manifest = result.manifest
+    counts = manifest["counts"]
+    if result.skipped:
+        return (
+            f"{result.output}: already complete for these inputs and options "
+            f"({counts['kept']:,} kept, {counts['rejected']:,} rejected); nothing to do"
+        )
+    lines = [
+        f"{manifest['command']}: {counts['in']:,} in -> {counts['kept']:,} kept, {counts['rejected']:,} rejected"
+        + (f" ({counts['unreadable']:,} unreadable input records kept verbatim)" if counts["unreadable"] else "")
+    ]
+    if counts["by_reason"]:
+        lines.append("  rejected: " + ", ".join(f"{reason} {rows:,}" for reason, rows in counts["by_reason"].items()))
+    timings = manifest["timings"]
+    resumed = f", resumed {timings['resumed_tasks']} finished task(s)" if timings["resumed_tasks"] else ""
+    lines.append(
+        f"  wrote {result.output}/: {len(manifest['shards']['data'])} data shard(s), "
+        f"{len(manifest['shards']['rejected'])} rejected shard(s), report.md "
+        f"in {timings['seconds']:.1f} s with {timings['workers']} worker(s){resumed}"
+    )
+    return "\n".join(lines)
+
+
+@cli.command("filter")
+@input_options
+@output_options
+@click.option(
+    "--unicode",
+    "unicode_form",
+    type=click.Choice(UNICODE_FORMS),
+    default="NFC",
+    show_default=True,
+    help="Unicode normalisation of every text.",
+)
+@click.option(
+    "--whitespace/--no-whitespace",
+    default=True,
+    show_default=True,
+    help="Normalise whitespace: one space between words, no spaces at line ends, at most one blank line.",
+)
+@executor_options
+@click.pass_context
+def filter_command(ctx: click.Context, **params) -> None:
+    """Clean and filter a corpus of documents into a dataset folder.
+
+    INPUT is a file, a folder (read recursively) or a glob: JSONL (.jsonl, .gz, .zst),
+    JSON arrays, Parquet, plain text and Common Crawl WET (.warc.wet.gz). A curate
+    dataset folder as INPUT means its kept rows.
+
+    Steps, in order: clean (Unicode NFC and whitespace normalised; empty and
+    whitespace-only texts dropped).
+
+    \b
+    Examples:
+      curate filter crawl/*.jsonl.gz -o out/clean
+      curate filter dump.parquet --text-field content --id-field url -o out/clean
+      curate filter CC-MAIN-*.warc.wet.gz -o out/cc --workers 16
+      curate filter notes/ --text-lines -o out/notes --no-whitespace
+    """
+    from curate.corpus.filtering import filter_corpus
+
+    result = filter_corpus(
+        list(params["inputs"]),
+        params["output"],
+        options=recorded_options(ctx),
+        command_line=command_line(ctx),
+        reader=reader_options(params),
+        writer=writer_options(params),
+        input_format=params["input_format"],
+        unicode_form=params["unicode_form"],
+        whitespace=params["whitespace"],
+        workers=params["workers"],
+        progress=show_progress(params["progress"]),
+        overwrite=params["overwrite"],
+    )
+    click.echo(_summary(result))
+
+
+@cli.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-n", "--rows", type=click.IntRange(min=0), default=3, show_default=True, help="Sample rows to show.")
+def inspect_command(path: Path, rows: int) -> None:
+    """Show what a dataset folder, Parquet, JSONL, text or WET file holds.
+
+    For a dataset folder: how it was made, rows kept and rejected by reason, the schema
+    and a few rows. For a file: its records, what cannot be read, and a few documents.
+
+    \b
+    Examples:
+      curate inspect out/quickstart/filtered
+      curate inspect out/quickstart/filtered/rejected/shard-00000.parquet -n 10
+      curate inspect crawl/part-000.jsonl.gz
+    """
+    from curate.io.inspect import describe
+
+    click.echo(describe(path, rows))
+
+
+@cli.command("run")
+@click.argument("recipe", type=click.Path(path_type=Path))
+def run_command(recipe: Path) -> None:
+    """Run the commands of a recipe YAML in order.
+
+    Each step is a curate command with the same option names as on the command line.
+    Steps whose output folder is finished for the same inputs and options are skipped;
+    unfinished ones resume; stale ones (changed inputs or options) are rebuilt.
+
+    \b
+    Example recipe:
+      steps:
+        - filter:
+            inputs: [raw/]
+            output: out/filtered
+            workers: 4
+    \b
+    Example:
+      curate run recipes/quickstart.yaml
+    """
+    from curate.recipes import run_recipe
+
+    run_recipe(recipe, cli)
+
+
+def main() -> None:
+    cli(prog_name="curate")

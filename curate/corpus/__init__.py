@@ -1,0 +1,1 @@
+"""Pretraining corpora: normalisation, quality filters, deduplication."""

@@ -1,0 +1,46 @@
+"""The `clean` step: normalise Unicode and whitespace, drop texts left empty."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from curate.corpus.text import UNICODE_FORMS, normalize_unicode, normalize_whitespace
+from curate.pipeline.step import Step, StepOutput, split_by_rule
+
+
+class CleanText(Step):
+    """Rules: `empty` (the text was ""), `whitespace_only` (nothing left after normalising)."""
+
+    name = "clean"
+
+    def __init__(self, unicode_form: str = "NFC", whitespace: bool = True) -> None:
+        super().__init__()
+        if unicode_form not in UNICODE_FORMS:
+            raise ValueError(f"unicode_form must be one of {UNICODE_FORMS}, not {unicode_form!r}")
+        self.unicode_form = unicode_form
+        self.whitespace = whitespace
+
+    def describe(self) -> dict:
+        return {"unicode_form": self.unicode_form, "whitespace": self.whitespace}
+
+    def clean(self, text: str) -> str:
+        text = normalize_unicode(text, self.unicode_form)
+        return normalize_whitespace(text) if self.whitespace else text
+
+    def run(self, batch: pa.Table) -> StepOutput:
+        texts = batch.column("text").to_pylist()
+        cleaned = [self.clean(text) for text in texts]
+        self.counters["changed"] += sum(new != old for new, old in zip(cleaned, texts))
+        rules = [
+            None if new.strip() else ("empty" if old == "" else "whitespace_only") for new, old in zip(cleaned, texts)
+        ]
+        batch = batch.set_column(batch.column_names.index("text"), "text", pa.array(cleaned, pa.string()))
+        output = split_by_rule(self.name, batch, rules)
+        if output.rejected is not None:
+            # a rejected row keeps the text it arrived with, not the normalised one
+            originals = [old for old, rule in zip(texts, rules) if rule is not None]
+            rejected = output.rejected
+            output.rejected = rejected.set_column(
+                rejected.column_names.index("text"), "text", pa.array(originals, pa.string())
+            )
+        return output

@@ -1,0 +1,40 @@
+"""`curate filter`: read a corpus, run the document steps, write a dataset folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curate.corpus.clean import CleanText
+from curate.io.readers import ReaderOptions
+from curate.io.sources import expand_inputs
+from curate.io.writer import WriterOptions
+from curate.pipeline.executor import Job, JobResult, run_job
+
+
+def filter_corpus(
+    inputs: list[str],
+    output: Path,
+    *,
+    options: dict,
+    command_line: str,
+    reader: ReaderOptions,
+    writer: WriterOptions,
+    input_format: str = "auto",
+    unicode_form: str = "NFC",
+    whitespace: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> JobResult:
+    steps = [CleanText(unicode_form=unicode_form, whitespace=whitespace)]
+    job = Job(
+        command="filter",
+        output=output,
+        inputs=expand_inputs(inputs, input_format),
+        steps=steps,
+        options=options,
+        command_line=command_line,
+        reader=reader,
+        writer=writer,
+    )
+    return run_job(job, workers=workers, progress=progress, overwrite=overwrite)
