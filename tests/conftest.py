@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from curate.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent (the shared test data sits beside the checkout in CI)")
+    return SHARED_DATA
+
+
+def run_cli(*args: str, expect: int | None = 0):
+    """Invoke `curate ARGS`; check the exit code unless expect is None."""
+    result = CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
+    if expect is not None:
+        assert result.exit_code == expect, f"exit {result.exit_code}, expected {expect}:\n{result.output}"
+    return result
+
+
+def write_jsonl(path: Path, records: list, compress: str | None = None) -> Path:
+    data = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
+    if compress == "gzip":
+        data = gzip.compress(data, mtime=0)
+    elif compress == "zstd":
+        import zstandard
+
+        data = zstandard.ZstdCompressor().compress(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def read_rows(folder: Path, sub: str = "data") -> list[dict]:
+    files = sorted((folder / sub).glob("*.parquet"))
+    if not files:
+        return []
+    return pa.concat_tables([pq.read_table(path) for path in files]).to_pylist()
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / "_manifest.json").read_text())
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    """Every Parquet file of a dataset folder, by relative path."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*.parquet"))}

@@ -1,0 +1,80 @@
+"""`curate run`: commands in order, finished steps skipped, stale ones rebuilt."""
+
+from __future__ import annotations
+
+import shutil
+
+from tests.conftest import REPO, manifest, read_rows, run_cli, write_jsonl
+
+
+def _recipe(path, body: str):
+    path.write_text(body)
+    return path
+
+
+def test_recipe_runs_steps_and_skips_finished_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "raw/a.jsonl", [{"content": "  First  doc. "}, {"content": ""}])
+    recipe = _recipe(
+        tmp_path / "r.yaml",
+        """
+steps:
+  - filter:
+      inputs: [raw/]
+      output: out/one
+      text-field: content
+      workers: 1
+  - filter:
+      inputs: [out/one]
+      output: out/two
+      whitespace: false
+      shard_rows: 5
+""",
+    )
+    first = run_cli("run", recipe)
+    assert "step 1/2: curate filter" in first.output and "step 2/2" in first.output
+    assert [row["text"] for row in read_rows(tmp_path / "out/two")] == ["First doc."]
+    assert manifest(tmp_path / "out/two")["options"]["whitespace"] is False
+    assert manifest(tmp_path / "out/one")["options"]["text_field"] == "content"
+
+    second = run_cli("run", recipe)
+    assert second.output.count("already complete") == 2
+
+    write_jsonl(tmp_path / "raw/a.jsonl", [{"content": "Changed doc."}])
+    third = run_cli("run", recipe)
+    assert third.output.count("already complete") == 0  # step 1 changed, so step 2's input did too
+    assert [row["text"] for row in read_rows(tmp_path / "out/two")] == ["Changed doc."]
+
+
+def test_recipe_mistakes_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "a.jsonl", [{"text": "x"}])
+    bad_option = _recipe(tmp_path / "bad.yaml", "steps:\n  - filter:\n      inputs: [a.jsonl]\n      output: o\n      colour: red\n")
+    result = run_cli("run", bad_option, expect=2)
+    assert "step 1 (filter): curate filter has no option 'colour'" in result.output
+    assert result.output.count("\n") == 1 and "unicode" in result.output  # checked before any step runs
+    assert "no curate command 'fly'" in run_cli("run", _recipe(tmp_path / "c.yaml", "steps:\n  - fly: {}\n"), expect=2).output
+    assert "not valid YAML" in run_cli("run", _recipe(tmp_path / "y.yaml", "steps: [\n"), expect=2).output
+    assert "does not exist" in run_cli(
+        "run", _recipe(tmp_path / "m.yaml", "steps:\n  - filter: {inputs: [nope.jsonl], output: o}\n"), expect=2
+    ).output
+
+
+def test_quickstart_recipe_on_sample_data(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "sample_data", tmp_path / "sample_data")
+    shutil.copytree(REPO / "recipes", tmp_path / "recipes")
+    monkeypatch.chdir(tmp_path)
+    run_cli("run", "recipes/quickstart.yaml")
+    counts = manifest(tmp_path / "out/quickstart/filtered")["counts"]
+    assert counts["in"] == counts["kept"] + counts["rejected"] and counts["kept"] > 100
+    reasons = counts["by_reason"]
+    # the English sample deliberately holds a cut-off JSON line and a record without text
+    assert reasons["unparseable:json"] == 1 and reasons["missing:text"] == 1
+    assert reasons["clean:empty"] >= 1 and reasons["clean:whitespace_only"] >= 1
+
+
+def test_recipe_records_a_plain_command_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "a.jsonl", [{"text": "x"}])
+    run_cli("run", _recipe(tmp_path / "r.yaml", "steps:\n  - filter: {inputs: [a.jsonl], output: o, unicode: NFKC}\n"))
+    assert manifest(tmp_path / "o")["command_line"] == "curate filter --output o --unicode NFKC a.jsonl"
