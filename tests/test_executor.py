@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,6 +30,9 @@ def test_same_bytes_for_one_and_four_workers(tmp_path):
     one, four = folder_bytes(tmp_path / "w1"), folder_bytes(tmp_path / "w4")
     assert len(one) > 14 and one == four
     assert manifest(tmp_path / "w1")["counts"] == manifest(tmp_path / "w4")["counts"]
+    # step counters are per task and summed once, whoever ran the tasks
+    stages = [json.loads((tmp_path / name / "report.json").read_text())["stages"] for name in ("w1", "w4")]
+    assert stages[0][1]["counters"] == stages[1][1]["counters"] == {"changed": 7 * 900}
 
 
 def test_rerun_of_a_finished_folder_does_nothing(tmp_path):

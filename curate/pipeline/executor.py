@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import queue
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -158,31 +159,34 @@ def run_task(task: _Task) -> dict:
     for batch in read_file(task.input, task.reader):
         read["records"] += batch.records
         read["docs"] += batch.docs.num_rows
-        read["bytes"] += counts.text_bytes(batch.docs)
         if batch.rejected is not None:
             counts.merge(read["rejected"], counts.reason_counts(batch.rejected))
             rejected_writer.write(batch.rejected)
-        table = batch.docs
+        table, table_bytes = batch.docs, counts.text_bytes(batch.docs)
+        read["bytes"] += table_bytes
         for step, tally in zip(task.steps, steps):
             if table.num_rows == 0:
                 break
             step_started = time.perf_counter()
             output = step.run(table)
             tally["seconds"] += time.perf_counter() - step_started
-            dropped = output.rejected.num_rows if output.rejected is not None else 0
-            if output.kept.num_rows + dropped != table.num_rows:
-                raise RunFailed(f"step {step.name} returned {output.kept.num_rows} + {dropped} rows for {table.num_rows}")
+            rejected = output.rejected if output.rejected is not None else table.slice(0, 0)
+            if output.kept.num_rows + rejected.num_rows != table.num_rows:
+                raise RunFailed(
+                    f"step {step.name} returned {output.kept.num_rows} + {rejected.num_rows} rows for {table.num_rows}"
+                )
+            kept_bytes = counts.text_bytes(output.kept)
             tally["docs_in"] += table.num_rows
-            tally["bytes_in"] += counts.text_bytes(table)
+            tally["bytes_in"] += table_bytes
             tally["docs_out"] += output.kept.num_rows
-            tally["bytes_out"] += counts.text_bytes(output.kept)
-            if output.rejected is not None and output.rejected.num_rows:
-                counts.merge(tally["rejected"], counts.reason_counts(output.rejected))
-                rejected_writer.write(output.rejected)
-            table = output.kept
+            tally["bytes_out"] += kept_bytes
+            if rejected.num_rows:
+                counts.merge(tally["rejected"], counts.reason_counts(rejected))
+                rejected_writer.write(rejected)
+            table, table_bytes = output.kept, kept_bytes
         if table.num_rows:
             kept["docs"] += table.num_rows
-            kept["bytes"] += counts.text_bytes(table)
+            kept["bytes"] += table_bytes
             kept_writer.write(table)
         _progress(batch.records, batch.position - position)
         position = batch.position
@@ -192,8 +196,8 @@ def run_task(task: _Task) -> dict:
         "index": task.index,
         "input": task.input.source,
         "parts": {
-            KEPT: [part.__dict__ for part in kept_writer.close()],
-            REJECTED: [part.__dict__ for part in rejected_writer.close()],
+            KEPT: [asdict(part) for part in kept_writer.close()],
+            REJECTED: [asdict(part) for part in rejected_writer.close()],
         },
         "counts": {"read": read, "steps": steps, "kept": kept, "seconds": time.perf_counter() - started},
     }
@@ -234,7 +238,9 @@ def _run_inline(tasks: list[_Task], progress: _Progress) -> None:
     _progress = progress.update
     try:
         for task in tasks:
-            _run_guarded(task)
+            # The pool pickles a fresh copy of the steps for every task; do the same here so
+            # step state and counters never carry from one task to the next.
+            _run_guarded(pickle.loads(pickle.dumps(task)))
     finally:
         _progress = lambda records, nbytes: None  # noqa: E731
 
