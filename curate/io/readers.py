@@ -8,7 +8,7 @@ reader meets is dropped without a row, so `records == docs + rejected` for every
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import xxhash
 from curate.errors import UserError
 from curate.io.schema import CORE_SCHEMA, rejected_schema
 from curate.io.sources import InputFile
-from curate.io.streams import TruncatedInput, compression_of, iter_lines, peek, read_all
+from curate.io.streams import Line, TruncatedInput, compression_of, iter_lines, peek, read_all
 
 READ_REJECTED_SCHEMA = rejected_schema(CORE_SCHEMA)
 
@@ -154,7 +154,9 @@ def _unparseable_reason(data: bytes) -> str:
     return "unparseable:json"
 
 
-def read_jsonl(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBatch]:
+def _read_by_line(
+    input_file: InputFile, options: ReaderOptions, add_line: Callable[[_BatchBuilder, Line], None]
+) -> Iterator[ReadBatch]:
     builder = _BatchBuilder(input_file.source, options)
     with open(input_file.path, "rb") as raw:
         for line in iter_lines(raw, compression_of(input_file.path)):
@@ -163,15 +165,30 @@ def read_jsonl(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBa
                 break
             if not line.data.strip():
                 continue  # blank lines separate nothing and hold no record
-            try:
-                obj = orjson.loads(line.data)
-            except orjson.JSONDecodeError:
-                builder.reject(_unparseable_reason(line.data), line.data, {"line": line.number})
-            else:
-                _add_record(builder, obj, line.data, {"line": line.number})
+            add_line(builder, line)
             if builder.full:
                 yield builder.flush(raw.tell())
         yield from builder.finish(raw.tell())
+
+
+def _add_json_line(builder: _BatchBuilder, line: Line) -> None:
+    try:
+        obj = orjson.loads(line.data)
+    except orjson.JSONDecodeError:
+        builder.reject(_unparseable_reason(line.data), line.data, {"line": line.number})
+    else:
+        _add_record(builder, obj, line.data, {"line": line.number})
+
+
+def _add_text_line(builder: _BatchBuilder, line: Line) -> None:
+    try:
+        builder.add(None, line.data.decode("utf-8"), _json_dumps({"line": line.number}))
+    except UnicodeDecodeError:
+        builder.reject("unparseable:utf8", line.data, {"line": line.number})
+
+
+def read_jsonl(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBatch]:
+    return _read_by_line(input_file, options, _add_json_line)
 
 
 def read_json(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBatch]:
@@ -203,35 +220,21 @@ def read_json(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBat
 
 
 def read_text(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBatch]:
-    builder = _BatchBuilder(input_file.source, options)
-    if not options.text_lines:
-        size = input_file.path.stat().st_size
-        try:
-            data = read_all(input_file.path)
-        except TruncatedInput as error:
-            builder.reject(error.reason, b"", {})
-        else:
-            if data:
-                try:
-                    builder.add(None, data.decode("utf-8"))
-                except UnicodeDecodeError:
-                    builder.reject("unparseable:utf8", data, {})
-        yield from builder.finish(size)
+    if options.text_lines:
+        yield from _read_by_line(input_file, options, _add_text_line)
         return
-    with open(input_file.path, "rb") as raw:
-        for line in iter_lines(raw, compression_of(input_file.path)):
-            if line.broken:
-                builder.reject(line.broken, line.data, {"line": line.number})
-                break
-            if not line.data.strip():
-                continue
+    builder = _BatchBuilder(input_file.source, options)
+    try:
+        data = read_all(input_file.path)
+    except TruncatedInput as error:
+        builder.reject(error.reason, b"", {})
+    else:
+        if data:
             try:
-                builder.add(None, line.data.decode("utf-8"), _json_dumps({"line": line.number}))
+                builder.add(None, data.decode("utf-8"))
             except UnicodeDecodeError:
-                builder.reject("unparseable:utf8", line.data, {"line": line.number})
-            if builder.full:
-                yield builder.flush(raw.tell())
-        yield from builder.finish(raw.tell())
+                builder.reject("unparseable:utf8", data, {})
+    yield from builder.finish(input_file.path.stat().st_size)
 
 
 def read_wet(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBatch]:
