@@ -44,7 +44,7 @@ def _seed_records() -> list[dict]:
 def build_corpus(megabytes: int, files: int) -> tuple[list[Path], int, int]:
     """Write the corpus once (cached in bench/_work); return files, uncompressed bytes, docs."""
     folder = WORK / f"corpus-{megabytes}mb-{files}"
-    stamp = folder / "DONE.json"
+    stamp = folder / "_done.json"  # underscore: folder walks skip it, so the folder is clean input
     if stamp.exists():
         info = json.loads(stamp.read_text())
         return sorted(folder.glob("*.jsonl.gz")), info["bytes"], info["docs"]
