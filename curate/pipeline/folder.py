@@ -39,24 +39,16 @@ def prepare(folder: Path, job_fingerprint: str, overwrite: bool, job_info: dict 
     """Decide whether to start, resume or skip; refuse to clobber anything unexpected."""
     if folder.exists() and not folder.is_dir():
         raise UserError(f"output {folder} exists and is not a folder")
-    manifest = read_manifest(folder)
-    if manifest is not None:
-        if manifest.get("job_fingerprint") == job_fingerprint:
-            return FolderState.COMPLETE
+    finished = read_manifest(folder)
+    if finished is not None or (folder / STATE).is_dir():
+        recorded = finished if finished is not None else read_json(folder / STATE / "job.json") or {}
+        if recorded.get("job_fingerprint") == job_fingerprint:
+            return FolderState.COMPLETE if finished is not None else FolderState.RESUME
         if not overwrite:
+            what = "a finished dataset" if finished is not None else "an unfinished run"
             raise UserError(
-                f"{folder} already holds a finished dataset made from other inputs or options; "
+                f"{folder} already holds {what} made from other inputs or options; "
                 "pass --overwrite to replace it, or choose another output folder"
-            )
-        _clear(folder)
-    elif (folder / STATE).is_dir():
-        job = read_json(folder / STATE / "job.json") or {}
-        if job.get("job_fingerprint") == job_fingerprint:
-            return FolderState.RESUME
-        if not overwrite:
-            raise UserError(
-                f"{folder} holds an unfinished run with other inputs or options; "
-                "pass --overwrite to start over, or choose another output folder"
             )
         _clear(folder)
     elif folder.is_dir() and any(folder.iterdir()):
