@@ -61,7 +61,6 @@ class JobResult:
     output: Path
     manifest: dict
     skipped: bool  # the folder was already complete for this exact job
-    resumed_tasks: int = 0
 
 
 @dataclass
@@ -245,13 +244,17 @@ def _run_inline(tasks: list[_Task], progress: _Progress) -> None:
         _progress = lambda records, nbytes: None  # noqa: E731
 
 
+def _task_failed(task: _Task, error: BaseException) -> RunFailed:
+    """Name the input file: a worker's traceback alone would not."""
+    detail = str(error) if isinstance(error, RunFailed) else f"{type(error).__name__}: {error}"
+    return RunFailed(f"failed on {task.input.source}: {detail}")
+
+
 def _run_guarded(task: _Task) -> dict:
     try:
         return run_task(task)
-    except (RunFailed, KeyboardInterrupt):
-        raise
-    except Exception as error:  # name the file: the traceback alone would not
-        raise RunFailed(f"failed on {task.input.source}: {type(error).__name__}: {error}") from error
+    except Exception as error:
+        raise _task_failed(task, error) from error
 
 
 def _run_pool(tasks: list[_Task], workers: int, progress: _Progress) -> None:
@@ -267,8 +270,7 @@ def _run_pool(tasks: list[_Task], workers: int, progress: _Progress) -> None:
                 for future in done:
                     error = future.exception()
                     if error is not None:
-                        source = futures[future].input.source
-                        raise RunFailed(f"failed on {source}: {type(error).__name__}: {error}") from error
+                        raise _task_failed(futures[future], error) from error
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -319,7 +321,8 @@ def run_job(job: Job, workers: int | None = None, progress: bool = True, overwri
     markers = [marker for _, marker in sorted(folder.finished_tasks(job.output).items())]
     if len(markers) != len(job.inputs):
         raise RunFailed(f"only {len(markers)} of {len(job.inputs)} tasks finished; re-run the command to resume")
-    manifest = _seal(job, markers, kept_schema, rejected_schema_, input_fingerprints, identity)
+    merged = _merged_counts(markers)
+    manifest = _seal(job, markers, merged, kept_schema, rejected_schema_, input_fingerprints, identity)
     manifest["timings"] = {
         "started": started_at.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -328,9 +331,9 @@ def run_job(job: Job, workers: int | None = None, progress: bool = True, overwri
         "workers": workers,
         "resumed_tasks": len(done),
     }
-    write_report(job.output, build_report(manifest, _merged_counts(markers), job.steps))
+    write_report(job.output, build_report(manifest, merged, job.steps))
     folder.finish(job.output, manifest)
-    return JobResult(job.output, manifest, skipped=False, resumed_tasks=len(done))
+    return JobResult(job.output, manifest, skipped=False)
 
 
 def _refuse_inputs_inside_output(job: Job) -> None:
@@ -347,14 +350,13 @@ def _merged_counts(markers: list[dict]) -> dict:
     return total
 
 
-def _seal(job, markers, kept_schema, rejected_schema_, input_fingerprints, identity) -> dict:
+def _seal(job, markers, merged, kept_schema, rejected_schema_, input_fingerprints, identity) -> dict:
     data_shards = folder.seal_shards(job.output, markers, KEPT)
     if not data_shards:
         write_empty(job.output / KEPT / "shard-00000.parquet", kept_schema)
         size = (job.output / KEPT / "shard-00000.parquet").stat().st_size
         data_shards = [{"path": f"{KEPT}/shard-00000.parquet", "rows": 0, "bytes": size}]
     rejected_shards = folder.seal_shards(job.output, markers, REJECTED)
-    merged = _merged_counts(markers)
     by_reason: dict[str, int] = dict(merged["read"]["rejected"])
     for step in merged["steps"]:
         counts.merge(by_reason, step["rejected"])
