@@ -113,6 +113,17 @@ def recorded_options(ctx: click.Context) -> dict:
     return recorded
 
 
+def option_words(param: click.Option, value: object) -> list[str]:
+    """The command-line words that give `param` this value: `--flag`, `--no-flag`, `--opt v`..."""
+    option = max(param.opts, key=len)
+    if param.is_flag:
+        if value:
+            return [option]
+        return [max(param.secondary_opts, key=len)] if param.secondary_opts else []
+    values = value if param.multiple and isinstance(value, (list, tuple)) else [value]
+    return [word for item in values for word in (option, str(item))]
+
+
 def command_line(ctx: click.Context) -> str:
     """A command line that reproduces this invocation: arguments and non-default options."""
     words = ["curate", ctx.command.name]
@@ -121,20 +132,8 @@ def command_line(ctx: click.Context) -> str:
         value = ctx.params.get(param.name)
         if isinstance(param, click.Argument):
             positional += [str(item) for item in (value or ())]
-            continue
-        if value == param.default or value is None or param.name in ("progress", "overwrite"):
-            continue
-        option = max(param.opts, key=len)
-        if param.is_flag and param.secondary_opts:
-            words.append(option if value else max(param.secondary_opts, key=len))
-        elif param.is_flag:
-            if value:
-                words.append(option)
-        elif param.multiple:
-            for item in value:
-                words += [option, str(item)]
-        else:
-            words += [option, str(value)]
+        elif value != param.default and value is not None and param.name not in ("progress", "overwrite"):
+            words += option_words(param, value)
     return shlex.join(words + positional)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import yaml
 
+from curate.cli_options import option_words
 from curate.errors import UserError
 
 
@@ -71,17 +72,10 @@ def step_arguments(command: click.Command, name: str, options: dict) -> list[str
                 if param.name != "help"
             )
             raise UserError(f"curate {name} has no option '{key}' (options: {', '.join(known)})")
-        values = value if isinstance(value, list) else [value]
         if isinstance(param, click.Argument):
-            positional += [str(item) for item in values]
-        elif param.is_flag:
-            if param.secondary_opts and not value:
-                words.append(max(param.secondary_opts, key=len))
-            elif value:
-                words.append(max(param.opts, key=len))
+            positional += [str(item) for item in (value if isinstance(value, list) else [value])]
         else:
-            for item in values if param.multiple or isinstance(value, list) and param.nargs != 1 else [value]:
-                words += [max(param.opts, key=len), str(item)]
+            words += option_words(param, value)
     return words + (["--", *positional] if positional else [])
 
 
