@@ -10,6 +10,7 @@ from curate.errors import UserError
 from curate.io.manifest import MANIFEST, read_json, read_manifest
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.sources import InputFile, detect_format
+from curate.pipeline import counts
 from curate.pipeline.folder import KEPT, REJECTED, STATE
 
 TEXT_PREVIEW = 160
@@ -97,9 +98,7 @@ def _data_file(path: Path, count: int) -> list[str]:
     for batch in read_file(InputFile(path, file_format), ReaderOptions()):
         records += batch.records
         docs += batch.docs.num_rows
-        if batch.rejected is not None:
-            for reason in batch.rejected.column("reason").to_pylist():
-                reasons[reason] = reasons.get(reason, 0) + 1
+        counts.merge(reasons, counts.reason_counts(batch.rejected))
         if len(sample) < count:
             sample += batch.docs.slice(0, count - len(sample)).to_pylist()
     lines = [f"{path}: {file_format}, {records:,} records, {docs:,} readable documents (text field 'text')"]

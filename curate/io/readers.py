@@ -66,7 +66,7 @@ class _BatchBuilder:
     ids: list = field(default_factory=list)
     texts: list = field(default_factory=list)
     metas: list = field(default_factory=list)
-    text_bytes: int = 0
+    text_chars: int = 0  # characters, close enough to bytes for bounding a batch
     rejected: list = field(default_factory=list)  # (reason, raw, meta)
     records: int = 0
     total_records: int = 0
@@ -75,7 +75,7 @@ class _BatchBuilder:
         self.ids.append(doc_id if doc_id is not None else content_id(text))
         self.texts.append(text)
         self.metas.append(meta)
-        self.text_bytes += len(text)
+        self.text_chars += len(text)
         self.records += 1
 
     def reject(self, reason: str, raw: bytes | None, where: dict) -> None:
@@ -84,7 +84,7 @@ class _BatchBuilder:
 
     @property
     def full(self) -> bool:
-        return len(self.texts) >= self.options.batch_rows or self.text_bytes >= self.options.batch_bytes
+        return len(self.texts) >= self.options.batch_rows or self.text_chars >= self.options.batch_bytes
 
     def flush(self, position: int) -> ReadBatch:
         count = len(self.texts)
@@ -115,7 +115,7 @@ class _BatchBuilder:
         batch = ReadBatch(docs, rejected, self.records, position)
         self.total_records += self.records
         self.ids, self.texts, self.metas, self.rejected = [], [], [], []
-        self.text_bytes = self.records = 0
+        self.text_chars = self.records = 0
         return batch
 
     def finish(self, position: int) -> Iterator[ReadBatch]:
