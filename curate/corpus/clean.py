@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import click
 import pyarrow as pa
 
+from curate.corpus.steps import StepSpec
 from curate.corpus.text import UNICODE_FORMS, normalize_unicode, normalize_whitespace
 from curate.pipeline.step import Step, StepOutput, split_by_rule
 
@@ -44,3 +46,26 @@ class CleanText(Step):
                 rejected.column_names.index("text"), "text", pa.array(originals, pa.string())
             )
         return output
+
+
+SPEC = StepSpec(
+    name="clean",
+    summary="Unicode normalisation (NFC) and whitespace; drops empty and whitespace-only texts.",
+    build=lambda params: CleanText(unicode_form=params["unicode_form"], whitespace=params["whitespace"]),
+    options=[
+        click.option(
+            "--unicode",
+            "unicode_form",
+            type=click.Choice(UNICODE_FORMS),
+            default="NFC",
+            show_default=True,
+            help="clean: Unicode normalisation of every text.",
+        ),
+        click.option(
+            "--whitespace/--no-whitespace",
+            default=True,
+            show_default=True,
+            help="clean: one space between words, no spaces at line ends, at most one blank line.",
+        ),
+    ],
+)

@@ -4,29 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.corpus.clean import CleanText
 from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
 from curate.io.writer import WriterOptions
 from curate.pipeline.executor import Job, JobResult, run_job
+from curate.pipeline.step import Step
 
 
 def filter_corpus(
     inputs: list[str],
     output: Path,
+    steps: list[Step],
     *,
     options: dict,
     command_line: str,
     reader: ReaderOptions,
     writer: WriterOptions,
     input_format: str = "auto",
-    unicode_form: str = "NFC",
-    whitespace: bool = True,
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
 ) -> JobResult:
-    steps = [CleanText(unicode_form=unicode_form, whitespace=whitespace)]
     job = Job(
         command="filter",
         output=output,

@@ -1,0 +1,1 @@
+"""Document filters: one module per family (gopher, c4, fineweb, langid, quality, badwords)."""

@@ -1,0 +1,76 @@
+"""The registry of `curate filter` steps: their names, CLI options and constructors.
+
+Each step module exposes a `StepSpec`. The filter command gathers every spec's options,
+so a step's settings have the same names on the command line and in a recipe YAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from curate.errors import UserError
+from curate.pipeline.step import Step
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    summary: str  # one line for `curate filter --help`
+    build: Callable[[dict], Step]  # from the command's parameters
+    options: list[Callable] = field(default_factory=list)  # click option decorators
+    # Whether the default step list includes this step for these parameters (a classifier
+    # step applies only when a model is given, say). Named in --steps, a step always runs.
+    applies: Callable[[dict], bool] = lambda params: True
+
+
+def registry() -> dict[str, StepSpec]:
+    """Every step, in the default order."""
+    from curate.corpus import clean
+    from curate.corpus.filters import c4, fineweb, gopher
+
+    specs = [clean.SPEC]
+    specs += _optional("curate.corpus.filters.langid")
+    specs += [gopher.REPETITION_SPEC, gopher.QUALITY_SPEC, c4.SPEC, fineweb.SPEC]
+    specs += _optional("curate.corpus.filters.badwords")
+    specs += _optional("curate.corpus.filters.quality")
+    return {spec.name: spec for spec in specs}
+
+
+def _optional(module_name: str) -> list[StepSpec]:
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name == module_name:
+            return []
+        raise
+    return [module.SPEC]
+
+
+def parse_step_names(value: str | None, specs: dict[str, StepSpec]) -> list[str] | None:
+    """`--steps a,b,c` as a list, checked against the registry; None means the default."""
+    if value is None or not value.strip():
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in specs]
+    if unknown:
+        raise UserError(f"--steps: unknown step {', '.join(unknown)}; the steps are {', '.join(specs)}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UserError(f"--steps: {', '.join(repeated)} named more than once")
+    return names
+
+
+def build_steps(params: dict) -> list[Step]:
+    """The steps to run: exactly those named in --steps, else every step that applies."""
+    specs = registry()
+    names = parse_step_names(params.get("steps"), specs)
+    if names is None:
+        names = [name for name, spec in specs.items() if spec.applies(params)]
+    return [specs[name].build(params) for name in names]
+
+
+def all_step_options() -> list[Callable]:
+    return [option for spec in registry().values() for option in spec.options]
