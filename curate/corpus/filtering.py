@@ -24,7 +24,14 @@ def filter_corpus(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    dry_run: bool = False,
+    sample: int | None = None,
 ) -> JobResult:
+    """Run `steps` over `inputs` into the dataset folder `output`.
+
+    `dry_run` counts and reports without writing shards; `sample` reads only the first
+    `sample` documents of the inputs, in input order.
+    """
     job = Job(
         command="filter",
         output=output,
@@ -34,5 +41,7 @@ def filter_corpus(
         command_line=command_line,
         reader=reader,
         writer=writer,
+        dry_run=dry_run,
+        sample=sample,
     )
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite)

@@ -1,0 +1,97 @@
+"""FineWeb's own quality rules (Penedo et al. 2024), as datatrove 0.10's FineWebQualityFilter."""
+
+from __future__ import annotations
+
+import click
+
+from curate.corpus import segment
+from curate.corpus.filters.base import DocumentFilter
+from curate.corpus.filters.gopher import _duplicates
+from curate.corpus.filters.words import document_words
+from curate.corpus.steps import StepSpec
+
+
+class FineWebQuality(DocumentFilter):
+    name = "fineweb"
+
+    def __init__(
+        self,
+        line_punct_thr: float = 0.12,
+        line_punct_exclude_zero: bool = False,
+        short_line_thr: float = 0.67,
+        short_line_length: int = 30,
+        char_duplicates_ratio: float = 0.01,
+        new_line_ratio: float = 0.3,
+        language: str = "en",
+        korean_segmenter: str = "space",
+    ) -> None:
+        super().__init__(language)
+        self.line_punct_thr = line_punct_thr
+        self.line_punct_exclude_zero = line_punct_exclude_zero
+        self.short_line_thr = short_line_thr
+        self.short_line_length = short_line_length
+        self.char_duplicates_ratio = char_duplicates_ratio
+        self.new_line_ratio = new_line_ratio
+        self.korean_segmenter = korean_segmenter
+
+    def describe(self) -> dict:
+        return {key: value for key, value in vars(self).items() if key != "counters"}
+
+    def stats(self, text: str, lang: str) -> dict:
+        lines = [line for line in text.split("\n") if line.strip()]
+        if not lines:
+            return {"empty": True}
+        words = document_words(text, lang, self.korean_segmenter)
+        dup_chars = _duplicates(lines)[1]
+        content_chars = len(text) - text.count("\n")
+        return {
+            "empty": False,
+            "line_punct_ratio": sum(segment.is_terminal(line[-1]) for line in lines) / len(lines),
+            "short_line_ratio": sum(len(line) <= self.short_line_length for line in lines) / len(lines),
+            "char_dup_ratio": dup_chars / content_chars if content_chars else 0.0,
+            "list_ratio": text.count("\n") / len(words) if words else float("inf"),
+        }
+
+    def decide(self, stats: dict) -> str | None:
+        if stats["empty"]:
+            return "empty"
+        ratio = stats["line_punct_ratio"]
+        if ratio < self.line_punct_thr and not (ratio == 0 and self.line_punct_exclude_zero):
+            return "line_punct_ratio"
+        if stats["short_line_ratio"] > self.short_line_thr:
+            return "short_line_ratio"
+        if stats["char_dup_ratio"] > self.char_duplicates_ratio:
+            return "char_dup_ratio"
+        if stats["list_ratio"] > self.new_line_ratio:
+            return "list_ratio"
+        return None
+
+
+SPEC = StepSpec(
+    name="fineweb",
+    summary="FineWeb rules: lines ending in punctuation, short lines, duplicated line characters, list-like pages.",
+    build=lambda params: FineWebQuality(
+        line_punct_thr=params["fineweb_line_punct_thr"],
+        line_punct_exclude_zero=params["fineweb_line_punct_exclude_zero"],
+        short_line_thr=params["fineweb_short_line_thr"],
+        short_line_length=params["fineweb_short_line_length"],
+        char_duplicates_ratio=params["fineweb_char_dup_ratio"],
+        new_line_ratio=params["fineweb_new_line_ratio"],
+        language=params["language"],
+        korean_segmenter=segment.resolve_korean_segmenter(params["ko_segmenter"]),
+    ),
+    options=[
+        click.option("--fineweb-line-punct-thr", type=float, default=0.12, show_default=True,
+                     help="fineweb: fewest lines ending in terminal punctuation, as a share."),
+        click.option("--fineweb-line-punct-exclude-zero/--no-fineweb-line-punct-exclude-zero", default=False,
+                     show_default=True, help="fineweb: keep documents where no line ends in punctuation."),
+        click.option("--fineweb-short-line-thr", type=float, default=0.67, show_default=True,
+                     help="fineweb: most short lines, as a share."),
+        click.option("--fineweb-short-line-length", type=int, default=30, show_default=True,
+                     help="fineweb: a line this long or shorter is short (characters)."),
+        click.option("--fineweb-char-dup-ratio", type=float, default=0.01, show_default=True,
+                     help="fineweb: most characters in duplicated lines, as a share."),
+        click.option("--fineweb-new-line-ratio", type=float, default=0.3, show_default=True,
+                     help="fineweb: most line breaks per word (list-like pages)."),
+    ],
+)
