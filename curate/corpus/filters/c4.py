@@ -63,7 +63,7 @@ class C4Quality(DocumentFilter):
         for line in text.splitlines():
             line = line.strip()
             words = line.split()
-            if self.max_word_length != -1 and any(len(word) > self.max_word_length for word in words):
+            if self.max_word_length != -1 and len(line) > self.max_word_length and max(map(len, words)) > self.max_word_length:
                 removed["too_long_word"] += 1
                 continue
             if self.remove_citations and "[" in line:

@@ -23,49 +23,67 @@ def ngram_character_fractions(
     count = len(words)
     if count < 2 or text_length == 0:
         return top, dup
-    word_ids = np.unique(np.fromiter(map(hash, words), np.int64, count), return_inverse=True)[1].astype(np.int64)
+    _, word_ids, word_repeats = np.unique(
+        np.fromiter(map(hash, words), np.int64, count), return_inverse=True, return_counts=True
+    )
+    word_ids = word_ids.astype(np.int64)
     ends = np.zeros(count + 1, np.int64)
     np.cumsum(np.fromiter(map(len, words), np.int64, count), out=ends[1:])
-    vocabulary = int(word_ids.max()) + 1
+    vocabulary = len(word_repeats)
+    # An n-gram can only repeat where the (n-1)-grams at i and at i+1 both repeat, so each
+    # level looks at those positions alone: few, past the first levels, on natural text.
+    repeating = word_repeats[word_ids] > 1  # per position: does its (n-1)-gram repeat?
     gram_ids = word_ids
     for n in range(2, max([*top_ns, *dup_ns], default=1) + 1):
         grams = count - n + 1
         if grams <= 0:
             break
-        paired = gram_ids[:grams] * vocabulary + word_ids[n - 1 : n - 1 + grams]
-        _, first_index, gram_ids, repeats = np.unique(
-            paired, return_index=True, return_inverse=True, return_counts=True
-        )
+        positions = np.flatnonzero(repeating[:grams] & repeating[1 : grams + 1])
+        repeating = np.zeros(grams, bool)
+        if len(positions) == 0:
+            if n in top_ns:  # every n-gram is unique: the "top" one is the first
+                top[n] = (int(ends[n]) + n - 1) / text_length
+            gram_ids = np.zeros(0, np.int64)
+            continue
+        keys = gram_ids[positions] * vocabulary + word_ids[positions + n - 1]
+        _, first, inverse, repeats = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        repeated = repeats[inverse] > 1
+        repeating[positions[repeated]] = True
+        ids = np.zeros(grams, np.int64)
+        ids[positions] = inverse
+        gram_ids = ids
         chars = ends[n : n + grams] - ends[:grams]  # characters of each n-gram's words
+        most = int(repeats.max())
         if n in top_ns:
-            most = int(repeats.max())
             # ties go to the n-gram seen first, as Counter.most_common does
-            position = int(first_index[repeats == most].min())
+            position = int(positions[first[repeats == most]].min()) if most > 1 else 0
             top[n] = (int(chars[position]) + n - 1) * most / text_length  # joined with spaces
-        if n in dup_ns and repeats.max() > 1:
-            dup[n] = _greedy_duplicate_chars(gram_ids, first_index, chars, n) / text_length
+        if n in dup_ns and most > 1:
+            first_position = positions[first[inverse]]
+            dup[n] = _greedy_duplicate_chars(positions, inverse, first_position, chars, grams, n) / text_length
     return top, dup
 
 
-def _greedy_duplicate_chars(gram_ids: np.ndarray, first_index: np.ndarray, chars: np.ndarray, n: int) -> int:
+def _greedy_duplicate_chars(
+    positions: np.ndarray, grams: np.ndarray, first_position: np.ndarray, chars: np.ndarray, size: int, n: int
+) -> int:
     """Characters of n-grams already seen, scanning left to right and skipping n words after each.
 
     Only positions whose n-gram occurred earlier can be repeats, so the Python loop runs over
     those alone. A repeat's window hides the next n-1 positions from the scan; an n-gram
     counts as seen if its first occurrence was not hidden, or a later visited copy was added.
     """
-    first_position = first_index[gram_ids]
-    positions = np.arange(len(gram_ids))
-    candidates = positions[first_position != positions]
-    hidden = np.zeros(len(gram_ids), bool)
+    later = first_position != positions
+    hidden = np.zeros(size, bool)
     added: set[int] = set()
     repeated = 0
     next_visit = 0
-    for position in candidates.tolist():
+    for position, gram, first in zip(
+        positions[later].tolist(), grams[later].tolist(), first_position[later].tolist()
+    ):
         if position < next_visit:
             continue
-        gram = int(gram_ids[position])
-        if not hidden[first_position[position]] or gram in added:
+        if not hidden[first] or gram in added:
             repeated += int(chars[position])
             hidden[position + 1 : position + n] = True
             next_visit = position + n

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from itertools import chain
 
 import regex
 
@@ -47,16 +48,16 @@ def is_symbol(word: str) -> bool:
 
 
 def english_words(text: str) -> list[str]:
-    cache = _chunk_cache
-    words: list[str] = []
-    for chunk in text.split():
-        tokens = cache.get(chunk)
-        if tokens is None:
-            if len(cache) >= _CHUNK_CACHE_LIMIT:
-                cache.clear()
-            tokens = cache[chunk] = tokenize_chunk(chunk)
-        words += tokens
-    return words
+    chunks = text.split()
+    found = list(map(_chunk_cache.get, chunks))  # in C: most chunks were seen before
+    if None in found:
+        if len(_chunk_cache) >= _CHUNK_CACHE_LIMIT:
+            _chunk_cache.clear()
+        for position, tokens in enumerate(found):
+            if tokens is None:
+                chunk = chunks[position]
+                found[position] = _chunk_cache[chunk] = tokenize_chunk(chunk)
+    return list(chain.from_iterable(found))
 
 
 _CJK_WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー]|[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]")
