@@ -221,3 +221,91 @@ def run_command(recipe: Path) -> None:
 
 def main() -> None:
     cli(prog_name="curate")
+
+
+# `curate quality train` ------------------------------------------------------------------
+
+from curate.corpus.filters.quality import TrainSettings as _Train  # noqa: E402  (also imported by the step registry)
+from curate.io.sources import FORMATS as _FORMATS  # noqa: E402
+
+
+@cli.group("quality")
+def quality_group() -> None:
+    """Train the fastText classifier that the `quality` filter step uses."""
+
+
+@quality_group.command("train")
+@click.option(
+    "--positive", multiple=True, required=True, metavar="FILES",
+    help="High-quality documents: a file, folder or glob (repeat for more).",
+)
+@click.option(
+    "--negative", multiple=True, required=True, metavar="FILES",
+    help="Low-quality documents: a file, folder or glob (repeat for more).",
+)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path),
+    help="Model file to write, e.g. quality.bin; its metrics go to quality.bin.json.",
+)
+@click.option(
+    "--input-format", type=click.Choice(["auto", *_FORMATS]), default="auto", show_default=True,
+    help="Format of the inputs; auto reads it from each file name.",
+)
+@click.option("--text-field", default="text", show_default=True, help="Field (or column) holding the document text.")
+@click.option("--text-lines", is_flag=True, help="Plain text inputs: one document per line, not per file.")
+@click.option("--epochs", type=click.IntRange(min=1), default=_Train.epochs, show_default=True, help="Passes over the data.")
+@click.option(
+    "--lr", type=click.FloatRange(min=0.0, min_open=True), default=_Train.lr, show_default=True, help="Learning rate."
+)
+@click.option(
+    "--word-ngrams", type=click.IntRange(min=1), default=_Train.word_ngrams, show_default=True,
+    help="Longest word n-gram used as a feature.",
+)
+@click.option("--dim", type=click.IntRange(min=1), default=_Train.dim, show_default=True, help="Size of the vectors.")
+@click.option(
+    "--bucket", type=click.IntRange(min=1), default=_Train.bucket, show_default=True,
+    help="Hash buckets for word n-grams; the model takes about (words + bucket) x dim x 4 bytes.",
+)
+@click.option(
+    "--test-fraction", type=click.FloatRange(0.0, 0.9), default=_Train.test_fraction, show_default=True,
+    help="Share of each class held out to measure the model (0: none).",
+)
+@click.option("--seed", type=int, default=_Train.seed, show_default=True, help="Seed of the held-out split and of training.")
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=_Train.threads, show_default=True,
+    help="Training threads; more are faster, but the model then differs from run to run.",
+)
+def quality_train_command(positive, negative, output: Path, input_format: str, text_field: str, text_lines: bool, **settings) -> None:
+    """Train a high- vs low-quality fastText classifier for `curate filter --quality-model`.
+
+    Texts are read like `curate filter` inputs, put on one line, lowercased, and labelled
+    __label__hq (positive) or __label__lq (negative). A share of each class is held out:
+    precision, recall, F1 and accuracy on it are printed and written beside the model
+    (quality.bin.json for quality.bin).
+
+    \b
+    Example:
+      curate quality train --positive good/ --negative crawl_sample.jsonl -o quality.bin
+      curate filter crawl/ -o out/hq --quality-model quality.bin --quality-threshold 0.5
+    """
+    from curate.corpus.filters.quality import train_quality_model
+    from curate.io.readers import ReaderOptions
+
+    report = train_quality_model(
+        list(positive),
+        list(negative),
+        output,
+        _Train(**settings),
+        ReaderOptions(text_field=text_field, text_lines=text_lines),
+        input_format,
+    )
+    train, test, metrics = report["train"], report["test"], report["metrics"]
+    click.echo(f"trained {output} on {train['hq']:,} hq + {train['lq']:,} lq documents")
+    if metrics:
+        click.echo(
+            f"  held out {test['hq']:,} hq + {test['lq']:,} lq (seed {settings['seed']}): "
+            f"accuracy {metrics['accuracy']:.3f} (majority class {metrics['majority_baseline']:.3f}), "
+            f"precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}, F1 {metrics['f1']:.3f} "
+            f"at threshold {metrics['threshold']}"
+        )
+    click.echo(f"  wrote {output} and {output}.json")

@@ -57,3 +57,12 @@ def manifest(folder: Path) -> dict:
 def folder_bytes(folder: Path) -> dict[str, bytes]:
     """Every Parquet file of a dataset folder, by relative path."""
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*.parquet"))}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline_model_cache(tmp_path_factory):
+    """No test downloads a model (CURATE_OFFLINE), or reads or fills the user's model cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CURATE_OFFLINE", "1")
+        patch.setenv("CURATE_CACHE_DIR", str(tmp_path_factory.mktemp("curate-cache")))
+        yield
