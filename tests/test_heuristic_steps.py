@@ -88,3 +88,20 @@ def test_the_lang_column_picks_the_rules(tmp_path):
     output = GopherQuality(korean_segmenter="space").run(table)
     assert output.kept.column("id").to_pylist() == ["a"]
     assert output.rejected.column("reason").to_pylist() == ["gopher_quality:below_avg_threshold"]
+
+
+def test_badwords_drops_documents_above_the_share(tmp_path, shared_data):
+    word_list = shared_data / "web" / "wordlists" / "ldnoobw_en.txt"
+    listed = [line.strip() for line in word_list.read_text().splitlines() if line.strip() and " " not in line][5]
+    records = [{"id": "clean", "text": GOOD}, {"id": "once", "text": GOOD + f" {listed}."},
+               {"id": "many", "text": GOOD + (f" {listed}" * 10) + "."}]
+    kept, rejected = _run(tmp_path, records, "--steps", "badwords", "--badwords", word_list)
+    assert set(kept) == {"clean", "once"} and rejected == {"many": "badwords:too_many_badwords"}
+    kept, rejected = _run(tmp_path, records, "--steps", "badwords", "--badwords", word_list, "--badwords-max-ratio", "0")
+    assert set(kept) == {"clean"}
+
+
+def test_badwords_without_a_list_is_a_clear_error(tmp_path):
+    write_jsonl(tmp_path / "in.jsonl", [{"text": GOOD}])
+    result = run_cli("filter", tmp_path / "in.jsonl", "-o", tmp_path / "out", "--steps", "badwords", expect=2)
+    assert "--badwords FILE" in result.output

@@ -1,0 +1,94 @@
+"""`badwords`: drop documents where too large a share of the words come from a word list.
+
+C4 dropped any page with a word from the LDNOOBW list; a share threshold keeps pages that
+merely quote one. Single-word entries are matched against the document's words (lower
+case); entries of several words are matched as whole phrases in the lower-cased text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import regex
+
+from curate.corpus import segment
+from curate.corpus.filters.base import DocumentFilter
+from curate.corpus.filters.words import document_words
+from curate.corpus.steps import StepSpec
+from curate.errors import UserError
+
+
+def load_word_list(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise UserError(f"--badwords: cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise UserError(f"--badwords: {path} is not UTF-8 text ({error.reason})") from None
+    words = [line.strip().lower() for line in lines if line.strip() and not line.startswith("#")]
+    if not words:
+        raise UserError(f"--badwords: {path} lists no words (one word or phrase a line)")
+    return words
+
+
+class BadWords(DocumentFilter):
+    name = "badwords"
+
+    def __init__(self, words: list[str], max_ratio: float = 0.01, language: str = "en", korean_segmenter: str = "space"):
+        super().__init__(language)
+        self.words = frozenset(word for word in words if " " not in word)
+        self.phrases = sorted({word for word in words if " " in word}, key=len, reverse=True)
+        self.max_ratio = max_ratio
+        self.korean_segmenter = korean_segmenter
+        self._phrase_pattern = None
+
+    def describe(self) -> dict:
+        return {"entries": len(self.words) + len(self.phrases), "max_ratio": self.max_ratio}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_phrase_pattern"] = None  # compiled again in each worker
+        return state
+
+    def _phrase_matches(self, lowered: str) -> int:
+        if not self.phrases:
+            return 0
+        if self._phrase_pattern is None:
+            alternatives = "|".join(regex.escape(phrase) for phrase in self.phrases)
+            self._phrase_pattern = regex.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+        return len(self._phrase_pattern.findall(lowered))
+
+    def stats(self, text: str, lang: str) -> dict:
+        words = document_words(text, lang, self.korean_segmenter)
+        content = [word for word in words if not segment.is_symbol(word)]
+        hits = sum(word.lower() in self.words for word in content) + self._phrase_matches(text.lower())
+        return {"badwords": hits, "ratio": hits / len(content) if content else 0.0}
+
+    def decide(self, stats: dict) -> str | None:
+        return "too_many_badwords" if stats["ratio"] > self.max_ratio else None
+
+
+def _build(params: dict) -> BadWords:
+    if not params.get("badwords"):
+        raise UserError("the badwords step needs a word list: --badwords FILE (one word or phrase a line)")
+    return BadWords(
+        load_word_list(Path(params["badwords"])),
+        max_ratio=params["badwords_max_ratio"],
+        language=params["language"],
+        korean_segmenter=segment.resolve_korean_segmenter(params["ko_segmenter"]),
+    )
+
+
+SPEC = StepSpec(
+    name="badwords",
+    summary="Word-list filter (--badwords FILE): drops documents with too many listed words.",
+    build=_build,
+    applies=lambda params: bool(params.get("badwords")),
+    options=[
+        click.option("--badwords", type=click.Path(dir_okay=False), default=None,
+                     help="badwords: word list, one word or phrase a line (e.g. the LDNOOBW list)."),
+        click.option("--badwords-max-ratio", type=click.FloatRange(min=0), default=0.01, show_default=True,
+                     help="badwords: most listed words per word; 0 drops a document with any."),
+    ],
+)
