@@ -25,8 +25,8 @@ def _corpus(folder, files: int, docs: int):
 
 def test_same_bytes_for_one_and_four_workers(tmp_path):
     _corpus(tmp_path / "in", files=7, docs=900)
-    run_cli("filter", tmp_path / "in", "-o", tmp_path / "w1", "--workers", "1", "--shard-rows", "500")
-    run_cli("filter", tmp_path / "in", "-o", tmp_path / "w4", "--workers", "4", "--shard-rows", "500")
+    run_cli("filter", "--steps", "clean", tmp_path / "in", "-o", tmp_path / "w1", "--workers", "1", "--shard-rows", "500")
+    run_cli("filter", "--steps", "clean", tmp_path / "in", "-o", tmp_path / "w4", "--workers", "4", "--shard-rows", "500")
     one, four = folder_bytes(tmp_path / "w1"), folder_bytes(tmp_path / "w4")
     assert len(one) > 14 and one == four
     assert manifest(tmp_path / "w1")["counts"] == manifest(tmp_path / "w4")["counts"]
@@ -37,21 +37,21 @@ def test_same_bytes_for_one_and_four_workers(tmp_path):
 
 def test_rerun_of_a_finished_folder_does_nothing(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
-    run_cli("filter", source, "-o", tmp_path / "out")
+    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out")
     stamp = (tmp_path / "out/_manifest.json").stat().st_mtime_ns
-    result = run_cli("filter", source, "-o", tmp_path / "out", "--workers", "3")  # runtime options do not matter
+    result = run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out", "--workers", "3")  # runtime options do not matter
     assert "already complete" in result.output
     assert (tmp_path / "out/_manifest.json").stat().st_mtime_ns == stamp
 
 
 def test_changed_options_or_inputs_need_overwrite(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
-    run_cli("filter", source, "-o", tmp_path / "out")
-    result = run_cli("filter", source, "-o", tmp_path / "out", "--unicode", "NFKC", expect=2)
+    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out")
+    result = run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out", "--unicode", "NFKC", expect=2)
     assert "already holds a finished dataset made from other inputs or options" in result.output
     write_jsonl(source, [{"text": "a"}, {"text": "b"}])
-    run_cli("filter", source, "-o", tmp_path / "out", expect=2)
-    run_cli("filter", source, "-o", tmp_path / "out", "--overwrite")
+    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out", expect=2)
+    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out", "--overwrite")
     assert manifest(tmp_path / "out")["counts"]["kept"] == 2
 
 

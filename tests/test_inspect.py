@@ -9,7 +9,7 @@ from tests.conftest import run_cli, write_jsonl
 
 def test_inspect_dataset_folder_and_files(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"document {i}", "id": str(i)} for i in range(5)] + [{"x": 1}])
-    run_cli("filter", source, "-o", tmp_path / "out")
+    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out")
     folder = run_cli("inspect", tmp_path / "out", "-n", "2").output
     assert "curate dataset folder, finished" in folder
     assert "rows: 6 in, 5 kept in 1 shard(s), 1 rejected in 1 shard(s) (1 unreadable)" in folder
@@ -25,7 +25,7 @@ def test_inspect_dataset_folder_and_files(tmp_path):
 
 def test_inspect_unfinished_and_missing(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
-    run_cli("filter", source, "-o", tmp_path / "out")
+    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out")
     shutil.copytree(tmp_path / "out", tmp_path / "half")
     (tmp_path / "half/_manifest.json").unlink()
     (tmp_path / "half/.curate/done").mkdir(parents=True)

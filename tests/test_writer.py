@@ -52,7 +52,7 @@ def test_parts_roll_over_at_the_byte_bound(tmp_path):
 
 def test_manifest_and_report_describe_the_folder(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"doc {i}"} for i in range(25)] + [{"text": "  "}])
-    run_cli("filter", source, "-o", tmp_path / "out", "--shard-rows", "10", "--workers", "1")
+    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out", "--shard-rows", "10", "--workers", "1")
     data = manifest(tmp_path / "out")
     assert data["command"] == "filter"
     assert data["command_line"].startswith("curate filter --output")
@@ -74,7 +74,7 @@ def test_manifest_and_report_describe_the_folder(tmp_path):
 
 def test_a_run_that_keeps_nothing_still_has_a_schema(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": ""}, {"text": " \n "}])
-    run_cli("filter", source, "-o", tmp_path / "out")
+    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out")
     assert pq.read_table(tmp_path / "out/data/shard-00000.parquet").num_rows == 0
     assert [row["reason"] for row in read_rows(tmp_path / "out", "rejected")] == ["clean:empty", "clean:whitespace_only"]
 
@@ -83,7 +83,7 @@ def test_output_loads_with_hugging_face_datasets(tmp_path):
     import datasets
 
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"doc {i}", "id": str(i)} for i in range(30)] + [{"x": 1}])
-    run_cli("filter", source, "-o", tmp_path / "out", "--shard-rows", "7")
+    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out", "--shard-rows", "7")
     kept = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/data/*.parquet"), split="train")
     assert kept.num_rows == 30 and kept.column_names == ["id", "text", "source", "meta"]
     rejected = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/rejected/*.parquet"), split="train")
