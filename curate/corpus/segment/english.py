@@ -212,8 +212,22 @@ def _infix_split(chunk: str, out: list[str]) -> None:
         out.append(chunk[offset:])
 
 
+# Fast paths for the commonest chunks: a bare word, or a word and one mark that is always
+# a suffix. No prefix, suffix, URL or infix rule can apply to them (special cases aside).
+_BARE_WORD = regex.compile(r"[^\W\d_]+")
+_WORD_AND_MARK = regex.compile(r"([^\W\d_]+)([,;:!?)])")
+
+
 def tokenize_chunk(chunk: str) -> tuple[str, ...]:
     """The tokens of one whitespace-free chunk, in order."""
+    special = _SPECIAL.get(chunk)
+    if special is not None:
+        return special
+    if _BARE_WORD.fullmatch(chunk):
+        return (chunk,)
+    match = _WORD_AND_MARK.fullmatch(chunk)
+    if match and match.group(1) not in _SPECIAL:
+        return match.groups()
     tokens: list[str] = []
     suffixes: list[str] = []
     rest = chunk
