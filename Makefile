@@ -32,6 +32,7 @@ test-slow: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/io_throughput.py
+	$(BIN)/python bench/filter_vs_datatrove.py
 
 clean:
 	rm -rf out .pytest_cache
