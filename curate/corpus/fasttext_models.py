@@ -188,3 +188,23 @@ def train_supervised(train_file: Path, output: Path, **params) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(partial)
+
+
+class LazyModel:
+    """A step's fastText model: loaded on first use in the process that runs the step.
+
+    A fastText model does not pickle, and the executor pickles steps into its workers, so
+    only the path travels; each worker loads (and caches) the model itself.
+    """
+
+    model_path: str
+    _model = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_model": None}
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_model(Path(self.model_path))
+        return self._model

@@ -25,6 +25,10 @@ class DocumentFilter(Step):
         super().__init__()
         self.language = language
 
+    def describe(self) -> dict:
+        """The settings: every public attribute (thresholds, language)."""
+        return {key: value for key, value in vars(self).items() if not key.startswith("_") and key != "counters"}
+
     def stats(self, text: str, lang: str) -> dict:
         raise NotImplementedError
 

@@ -52,9 +52,6 @@ class C4Quality(DocumentFilter):
         self.filter_curly_bracket = filter_curly_bracket
         self.filter_policy = filter_policy
 
-    def describe(self) -> dict:
-        return {key: value for key, value in vars(self).items() if key != "counters"}
-
     def stats(self, text: str, lang: str) -> dict:
         """Line counts by outcome, the kept lines and their sentences; `drop` for a whole-document rule."""
         kept: list[str] = []

@@ -34,9 +34,6 @@ class FineWebQuality(DocumentFilter):
         self.new_line_ratio = new_line_ratio
         self.korean_segmenter = korean_segmenter
 
-    def describe(self) -> dict:
-        return {key: value for key, value in vars(self).items() if key != "counters"}
-
     def stats(self, text: str, lang: str) -> dict:
         lines = [line for line in text.split("\n") if line.strip()]
         if not lines:

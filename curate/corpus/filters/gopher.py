@@ -82,9 +82,6 @@ class GopherQuality(DocumentFilter):
         self.korean_segmenter = korean_segmenter
         self._flags: dict[str, tuple[bool, bool]] = {}
 
-    def describe(self) -> dict:
-        return {key: value for key, value in vars(self).items() if not key.startswith("_") and key != "counters"}
-
     def _word_flags(self, word: str) -> tuple[bool, bool]:
         """(is a symbol, has a letter), cached per distinct word."""
         flags = self._flags.get(word)
@@ -175,9 +172,6 @@ class GopherRepetition(DocumentFilter):
         self.top_n_grams = tuple(top_n_grams)
         self.dup_n_grams = tuple(dup_n_grams)
         self.korean_segmenter = korean_segmenter
-
-    def describe(self) -> dict:
-        return {key: value for key, value in vars(self).items() if key != "counters"}
 
     def stats(self, text: str, lang: str) -> dict:
         if not text:

@@ -11,7 +11,6 @@ Without --lang every document is kept, labelled.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import click
 import pyarrow as pa
@@ -32,7 +31,7 @@ def set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
     return table.set_column(index, name, values)
 
 
-class LanguageId(Step):
+class LanguageId(fasttext_models.LazyModel, Step):
     name = "langid"
     added_columns = {"lang": pa.string(), "lang_score": pa.float64()}
 
@@ -49,15 +48,6 @@ class LanguageId(Step):
         self.languages = frozenset(languages)
         self.threshold = threshold
         self._model = None  # loaded on first use, in the process that runs the step
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_model": None}  # a fastText model does not pickle
-
-    @property
-    def model(self):
-        if self._model is None:
-            self._model = fasttext_models.load_model(Path(self.model_path))
-        return self._model
 
     def describe(self) -> dict:
         return {"model": self.model_source, "languages": sorted(self.languages) or "all", "threshold": self.threshold}

@@ -38,7 +38,7 @@ def quality_text(text: str | None) -> str:
     return fasttext_models.one_line(text or "").lower()
 
 
-class QualityClassifier(Step):
+class QualityClassifier(fasttext_models.LazyModel, Step):
     name = "quality"
     added_columns = {"quality_score": pa.float64()}
 
@@ -55,15 +55,6 @@ class QualityClassifier(Step):
         self.threshold = threshold
         self.label = f"__label__{label}"
         self._model = None  # loaded on first use, in the process that runs the step
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_model": None}  # a fastText model does not pickle
-
-    @property
-    def model(self):
-        if self._model is None:
-            self._model = fasttext_models.load_model(Path(self.model_path))
-        return self._model
 
     def describe(self) -> dict:
         return {"model": self.model_source, "label": self.label, "threshold": self.threshold}
