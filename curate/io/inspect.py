@@ -59,7 +59,9 @@ def _dataset_folder(folder: Path, count: int) -> list[str]:
     counts = manifest["counts"]
     shards = manifest["shards"]
     lines = [
-        f"{folder}: curate dataset folder, finished",
+        f"{folder}: curate dataset folder, "
+        + ("DRY RUN (report.md only, no shards)" if manifest.get("dry_run") else "finished")
+        + (f", sampled: first {manifest['sample']:,} documents" if manifest.get("sample") else ""),
         f"made by: {manifest['command_line']}",
         f"rows: {counts['in']:,} in, {counts['kept']:,} kept in {len(shards[KEPT])} shard(s), "
         f"{counts['rejected']:,} rejected in {len(shards[REJECTED])} shard(s)"
@@ -72,7 +74,8 @@ def _dataset_folder(folder: Path, count: int) -> list[str]:
     if timings:
         lines.append(f"finished {timings.get('finished')} in {timings.get('seconds')} s with {timings.get('workers')} worker(s)")
     data = [folder / shard["path"] for shard in shards[KEPT]]
-    lines += _parquet_files(data, count, "data")
+    if data:
+        lines += _parquet_files(data, count, "data")
     return lines
 
 

@@ -4,6 +4,11 @@ One input file is one task. A task reads its file, passes each batch through the
 and writes kept and rejected rows to its own part files; when it is done it writes a
 marker. Output names and bytes depend only on the task, never on which worker ran it or
 how many there were, so `--workers 1` and `--workers 8` give byte-identical shards.
+
+A dry run does all of this but writes no part files: its markers hold counts only.
+A sampled run reads only the first N documents in input order: its tasks run one after
+another in the main process, each given what is left of the budget by the tasks before it,
+and the files after the budget is spent are never opened.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import os
 import pickle
 import queue
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from contextlib import closing
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,7 +34,7 @@ from tqdm import tqdm
 import curate
 from curate.errors import RunFailed, UserError
 from curate.io.manifest import FORMAT_VERSION, read_manifest, schema_to_json, write_json_atomic
-from curate.io.readers import ReaderOptions, input_schema, read_file
+from curate.io.readers import ReadBatch, ReaderOptions, input_schema, read_file
 from curate.io.schema import rejected_schema, with_columns
 from curate.io.sources import InputFile, fingerprint
 from curate.io.writer import ShardWriter, WriterOptions, write_empty
@@ -54,6 +61,8 @@ class Job:
     command_line: str
     reader: ReaderOptions = field(default_factory=ReaderOptions)
     writer: WriterOptions = field(default_factory=WriterOptions)
+    dry_run: bool = False  # count and report, write no shards
+    sample: int | None = None  # read only the first N documents, in input order
 
 
 @dataclass
@@ -73,6 +82,8 @@ class _Task:
     writer: WriterOptions
     kept_schema: pa.Schema
     rejected_schema: pa.Schema
+    dry_run: bool = False
+    limit: int | None = None  # most documents to read from this file (sampled runs)
 
 
 def job_fingerprint(job: Job, input_fingerprints: list[dict]) -> str:
@@ -82,6 +93,11 @@ def job_fingerprint(job: Job, input_fingerprints: list[dict]) -> str:
         "options": {key: value for key, value in job.options.items() if key not in RUNTIME_OPTIONS},
         "inputs": input_fingerprints,
     }
+    # Also in the options when the CLI made the job; named here for jobs built in code.
+    if job.dry_run:
+        identity["dry_run"] = True
+    if job.sample is not None:
+        identity["sample"] = job.sample
     return xxhash.xxh3_128_hexdigest(repr(sorted(_flatten(identity))).encode())
 
 
@@ -141,28 +157,80 @@ def _init_worker(progress_queue, main_pid: int) -> None:
     _progress = lambda records, nbytes: progress_queue.put((records, nbytes))  # noqa: E731
 
 
+class _NoWriter:
+    """Stands in for a ShardWriter in dry runs."""
+
+    def write(self, table: pa.Table) -> None:
+        pass
+
+    def close(self) -> list:
+        return []
+
+
+def _writer(task: _Task, sub: str, schema: pa.Schema) -> ShardWriter | _NoWriter:
+    if task.dry_run:
+        return _NoWriter()
+    return ShardWriter(task.output / sub, folder.part_prefix(task.index), schema, task.writer)
+
+
+def _read(task: _Task) -> Iterator[ReadBatch]:
+    """The file's batches; with a limit, only up to its limit-th document, then the file is closed."""
+    if task.limit is None:
+        yield from read_file(task.input, task.reader)
+        return
+    left = task.limit
+    if left <= 0:
+        return
+    # Batches of at most `left` documents, so the reader stops close to the last one needed.
+    reader = replace(task.reader, batch_rows=max(1, min(task.reader.batch_rows, left)))
+    with closing(read_file(task.input, reader)) as batches:
+        for batch in batches:
+            extra = batch.docs.num_rows - left
+            if extra > 0:
+                # Unreadable records of this batch stay: the reader does not say whether they came
+                # before or after the cut (only Parquet batches, cut by rows, can overshoot here).
+                batch = ReadBatch(batch.docs.slice(0, left), batch.rejected, batch.records - extra, batch.position)
+            left -= batch.docs.num_rows
+            yield batch
+            if left <= 0:
+                return
+
+
+def _no_lengths() -> list[int]:
+    return [0] * (len(counts.LENGTH_EDGES) - 1)
+
+
 def run_task(task: _Task) -> dict:
     """Process one input file; write its parts and its done-marker; return the marker."""
     started = time.perf_counter()
-    kept_writer = ShardWriter(task.output / KEPT, folder.part_prefix(task.index), task.kept_schema, task.writer)
-    rejected_writer = ShardWriter(
-        task.output / REJECTED, folder.part_prefix(task.index), task.rejected_schema, task.writer
-    )
-    read = {"records": 0, "docs": 0, "bytes": 0, "rejected": {}}
+    kept_writer = _writer(task, KEPT, task.kept_schema)
+    rejected_writer = _writer(task, REJECTED, task.rejected_schema)
+    read = {"records": 0, "docs": 0, "bytes": 0, "rejected": {}, "rejected_bytes": {}, "lengths": _no_lengths()}
     steps = [
-        {"name": step.name, "docs_in": 0, "docs_out": 0, "bytes_in": 0, "bytes_out": 0, "rejected": {}, "seconds": 0.0}
+        {
+            "name": step.name,
+            "docs_in": 0,
+            "docs_out": 0,
+            "bytes_in": 0,
+            "bytes_out": 0,
+            "rejected": {},
+            "rejected_bytes": {},
+            "seconds": 0.0,
+        }
         for step in task.steps
     ]
-    kept = {"docs": 0, "bytes": 0}
+    kept = {"docs": 0, "bytes": 0, "lengths": _no_lengths()}
     position = 0
-    for batch in read_file(task.input, task.reader):
+    for batch in _read(task):
         read["records"] += batch.records
         read["docs"] += batch.docs.num_rows
         if batch.rejected is not None:
             counts.merge(read["rejected"], counts.reason_counts(batch.rejected))
+            counts.merge(read["rejected_bytes"], counts.reason_bytes(batch.rejected, "raw"))
             rejected_writer.write(batch.rejected)
         table, table_bytes = batch.docs, counts.text_bytes(batch.docs)
         read["bytes"] += table_bytes
+        counts.merge(read, {"lengths": counts.length_histogram(table)})
         for step, tally in zip(task.steps, steps):
             if table.num_rows == 0:
                 break
@@ -181,11 +249,13 @@ def run_task(task: _Task) -> dict:
             tally["bytes_out"] += kept_bytes
             if rejected.num_rows:
                 counts.merge(tally["rejected"], counts.reason_counts(rejected))
+                counts.merge(tally["rejected_bytes"], counts.reason_bytes(rejected))
                 rejected_writer.write(rejected)
             table, table_bytes = output.kept, kept_bytes
         if table.num_rows:
             kept["docs"] += table.num_rows
             kept["bytes"] += table_bytes
+            counts.merge(kept, {"lengths": counts.length_histogram(table)})
             kept_writer.write(table)
         _progress(batch.records, batch.position - position)
         position = batch.position
@@ -208,7 +278,7 @@ def run_task(task: _Task) -> dict:
 
 
 class _Progress:
-    def __init__(self, total_bytes: int, label: str, enabled: bool) -> None:
+    def __init__(self, total_bytes: int | None, label: str, enabled: bool) -> None:
         self.records = 0
         self.started = time.perf_counter()
         self.bar = tqdm(
@@ -232,14 +302,20 @@ class _Progress:
         self.bar.close()
 
 
-def _run_inline(tasks: list[_Task], progress: _Progress) -> None:
+def _run_inline(tasks: list[_Task], progress: _Progress, sample: int | None = None, done: dict | None = None) -> None:
+    """Run tasks one by one in this process; with `sample`, give each what is left of it."""
     global _progress
     _progress = progress.update
+    markers = dict(done or {})
     try:
-        for task in tasks:
+        for task in sorted(tasks, key=lambda item: item.index):
             # The pool pickles a fresh copy of the steps for every task; do the same here so
             # step state and counters never carry from one task to the next.
-            _run_guarded(pickle.loads(pickle.dumps(task)))
+            task = pickle.loads(pickle.dumps(task))
+            if sample is not None:
+                used = sum(marker["counts"]["read"]["docs"] for index, marker in markers.items() if index < task.index)
+                task.limit = max(sample - used, 0)
+            markers[task.index] = _run_guarded(task)
     finally:
         _progress = lambda records, nbytes: None  # noqa: E731
 
@@ -257,11 +333,21 @@ def _run_guarded(task: _Task) -> dict:
         raise _task_failed(task, error) from error
 
 
+def _import_chart_library() -> None:
+    try:
+        import matplotlib.figure  # noqa: F401
+    except ImportError:
+        pass
+
+
 def _run_pool(tasks: list[_Task], workers: int, progress: _Progress) -> None:
     context = multiprocessing.get_context("spawn")  # fork is unsafe with threads in the parent
     progress_queue = context.Queue()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(progress_queue, os.getpid())) as pool:
         futures: dict[Future, _Task] = {pool.submit(run_task, task): task for task in tasks}
+        # The main process waits while the workers run: import the chart library now rather
+        # than after them (about half a second, serial time that would cap the scaling).
+        threading.Thread(target=_import_chart_library, daemon=True).start()
         pending = set(futures)
         try:
             while pending:
@@ -294,9 +380,10 @@ def run_job(job: Job, workers: int | None = None, progress: bool = True, overwri
     kept_schema, rejected_schema_ = plan_schemas(job)  # before touching OUT: bad options leave nothing behind
     input_fingerprints = [fingerprint(item.path) for item in job.inputs]
     identity = job_fingerprint(job, input_fingerprints)
-    state = folder.prepare(
-        job.output, identity, overwrite, {"command": job.command_line, "tasks": len(job.inputs)}
-    )
+    job_info = {"command": job.command_line, "tasks": len(job.inputs)}
+    if job.dry_run:
+        job_info["dry_run"] = True  # an unfinished dry run holds nothing worth keeping
+    state = folder.prepare(job.output, identity, overwrite, job_info)
     if state is FolderState.COMPLETE:
         return JobResult(job.output, read_manifest(job.output), skipped=True)
 
@@ -304,14 +391,27 @@ def run_job(job: Job, workers: int | None = None, progress: bool = True, overwri
     todo = [index for index in range(len(job.inputs)) if index not in done]
     folder.remove_unfinished(job.output, todo)
     tasks = [
-        _Task(index, job.inputs[index], job.output, job.steps, job.reader, job.writer, kept_schema, rejected_schema_)
+        _Task(
+            index,
+            job.inputs[index],
+            job.output,
+            job.steps,
+            job.reader,
+            job.writer,
+            kept_schema,
+            rejected_schema_,
+            dry_run=job.dry_run,
+        )
         for index in todo
     ]
-    workers = max(1, min(workers or default_workers(), len(tasks) or 1))
+    # A sample's budget passes from each file to the next, so its tasks run in order, here.
+    workers = 1 if job.sample is not None else max(1, min(workers or default_workers(), len(tasks) or 1))
     total_bytes = sum(job.inputs[index].path.stat().st_size for index in todo)
-    bar = _Progress(total_bytes, job.command, progress)
+    bar = _Progress(None if job.sample is not None else total_bytes, job.command, progress)
     try:
-        if workers == 1:
+        if job.sample is not None:
+            _run_inline(tasks, bar, sample=job.sample, done=done)
+        elif workers == 1:
             _run_inline(tasks, bar)
         else:
             _run_pool(tasks, workers, bar)
@@ -352,7 +452,7 @@ def _merged_counts(markers: list[dict]) -> dict:
 
 def _seal(job, markers, merged, kept_schema, rejected_schema_, input_fingerprints, identity) -> dict:
     data_shards = folder.seal_shards(job.output, markers, KEPT)
-    if not data_shards:
+    if not data_shards and not job.dry_run:
         write_empty(job.output / KEPT / "shard-00000.parquet", kept_schema)
         size = (job.output / KEPT / "shard-00000.parquet").stat().st_size
         data_shards = [{"path": f"{KEPT}/shard-00000.parquet", "rows": 0, "bytes": size}]
@@ -361,13 +461,19 @@ def _seal(job, markers, merged, kept_schema, rejected_schema_, input_fingerprint
     for step in merged["steps"]:
         counts.merge(by_reason, step["rejected"])
     unreadable = sum(merged["read"]["rejected"].values())
-    return {
+    manifest = {
         "format_version": FORMAT_VERSION,
         "curate_version": curate.__version__,
         "command": job.command,
         "command_line": job.command_line,
         "options": job.options,
         "job_fingerprint": identity,
+    }
+    if job.dry_run:
+        manifest["dry_run"] = True  # no shards: a report of what a real run would keep
+    if job.sample is not None:
+        manifest["sample"] = job.sample  # counts are of the first `sample` documents only
+    return manifest | {
         "inputs": input_fingerprints,
         "schema": {KEPT: schema_to_json(kept_schema), REJECTED: schema_to_json(rejected_schema_)},
         "shards": {KEPT: data_shards, REJECTED: rejected_shards},

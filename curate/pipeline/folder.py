@@ -5,6 +5,10 @@ While a run is under way the folder holds `.curate/job.json` (which job this is)
 wrote. Sealing renames parts to `shard-NNNNN.parquet` in task order, then writes the
 manifest last. Every step of sealing can be repeated, so a run killed while sealing
 finishes on the next try.
+
+A dry run's folder has the same life but no `data/` or `rejected/`: report.md,
+report.json, the charts and a manifest with `"dry_run": true`. It is never taken for a
+finished dataset of another job, and any run into it replaces it without --overwrite.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ def prepare(folder: Path, job_fingerprint: str, overwrite: bool, job_info: dict 
         recorded = finished if finished is not None else read_json(folder / STATE / "job.json") or {}
         if recorded.get("job_fingerprint") == job_fingerprint:
             return FolderState.COMPLETE if finished is not None else FolderState.RESUME
-        if not overwrite:
+        # A dry run's folder holds a report and no data: any later run may replace it.
+        if not overwrite and not recorded.get("dry_run"):
             what = "a finished dataset" if finished is not None else "an unfinished run"
             raise UserError(
                 f"{folder} already holds {what} made from other inputs or options; "

@@ -1,10 +1,12 @@
-"""report.json and report.md: the funnel of a run, from records read to rows kept."""
+"""report.json, report.md and their charts: the funnel of a run, from records read to rows kept."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from curate.io.manifest import write_json_atomic
+from curate.pipeline import counts
+from curate.pipeline.plots import write_charts
 from curate.pipeline.step import Step
 
 
@@ -18,6 +20,7 @@ def build_report(manifest: dict, merged: dict, steps: list[Step]) -> dict:
             "docs_out": read["docs"],
             "bytes_out": read["bytes"],
             "rejected": read["rejected"],
+            "rejected_bytes": read.get("rejected_bytes", {}),  # raw bytes of the unreadable records
         }
     ]
     for step, tally in zip(steps, merged["steps"]):
@@ -31,19 +34,30 @@ def build_report(manifest: dict, merged: dict, steps: list[Step]) -> dict:
                 "bytes_in": tally["bytes_in"],
                 "bytes_out": tally["bytes_out"],
                 "rejected": tally["rejected"],
+                "rejected_bytes": tally.get("rejected_bytes", {}),
                 "counters": tally.get("counters", {}),
                 "seconds": round(tally["seconds"], 3),
             }
         )
-    return {
+    report = {
         "command": manifest["command"],
         "command_line": manifest["command_line"],
+        "dry_run": bool(manifest.get("dry_run")),
+        "sample": manifest.get("sample"),
         "inputs": {"files": len(manifest["inputs"]), "bytes": sum(item["size"] for item in manifest["inputs"])},
         "counts": manifest["counts"],
+        "read_bytes": read["bytes"],
         "kept_bytes": merged["kept"]["bytes"],
         "stages": stages,
+        "lengths": {
+            "unit": "characters",
+            "edges": counts.LENGTH_EDGES,  # bin i is [edges[i], edges[i+1]); longer texts count in the last
+            "read": read.get("lengths", [0] * (len(counts.LENGTH_EDGES) - 1)),
+            "kept": merged["kept"].get("lengths", [0] * (len(counts.LENGTH_EDGES) - 1)),
+        },
         "timings": manifest.get("timings", {}),
     }
+    return report
 
 
 def _size(nbytes: int) -> str:
@@ -58,37 +72,89 @@ def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
-def render_markdown(report: dict) -> str:
-    counts = report["counts"]
-    total = counts["in"]
+def _summary(report: dict) -> list[str]:
+    counts_ = report["counts"]
+    total = counts_["in"]
     lines = [
-        f"# curate {report['command']}: report",
-        "",
-        f"`{report['command_line']}`",
-        "",
         f"{report['inputs']['files']} input files ({_size(report['inputs']['bytes'])}): "
-        f"**{total:,} records in, {counts['kept']:,} kept ({_share(counts['kept'], total)}), "
-        f"{counts['rejected']:,} rejected**"
-        + (f", of which {counts['unreadable']:,} unreadable" if counts["unreadable"] else "")
-        + ".",
-        "",
-        "## Funnel",
-        "",
-        "| stage | docs in | dropped | docs out | text out | seconds |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"**{total:,} records in ({_size(report.get('read_bytes', 0))} of text), "
+        f"{counts_['kept']:,} kept ({_share(counts_['kept'], total)}, {_size(report['kept_bytes'])}), "
+        f"{counts_['rejected']:,} rejected**"
+        + (f", of which {counts_['unreadable']:,} unreadable" if counts_["unreadable"] else "")
+        + "."
+    ]
+    if report.get("sample"):
+        lines += ["", f"**Sampled: first {report['sample']:,} documents** of the input, in input order."]
+    if report.get("dry_run"):
+        lines += ["", "**Dry run**: counts and charts only; no `data/` or `rejected/` shards were written."]
+    return lines
+
+
+def _funnel_table(report: dict) -> list[str]:
+    lines = [
+        "| stage | docs in | dropped | docs out | text in | text out | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for stage in report["stages"]:
+        text_in = _size(stage["bytes_in"]) if "bytes_in" in stage else "-"
         lines.append(
             f"| {stage['stage']} | {stage['docs_in']:,} | {stage['dropped']:,} | {stage['docs_out']:,} "
-            f"| {_size(stage['bytes_out'])} | {stage.get('seconds', '')} |"
+            f"| {text_in} | {_size(stage['bytes_out'])} | {stage.get('seconds', '')} |"
         )
-    lines += ["", "## Dropped, by reason", ""]
-    if counts["by_reason"]:
-        lines += ["| reason | rows | share of input |", "|---|---:|---:|"]
-        lines += [f"| `{reason}` | {rows:,} | {_share(rows, total)} |" for reason, rows in counts["by_reason"].items()]
+    lines.append(f"| **kept** | | | **{report['counts']['kept']:,}** | | **{_size(report['kept_bytes'])}** | |")
+    return lines
+
+
+def _drops_table(report: dict) -> list[str]:
+    """Dropped documents grouped under their stage, rules most frequent first."""
+    total = report["counts"]["in"]
+    lines = ["| stage | rule | docs | text | share of input |", "|---|---|---:|---:|---:|"]
+    for stage in report["stages"]:
+        if not stage["dropped"]:
+            continue
+        rule_bytes = stage.get("rejected_bytes", {})
+        lines.append(
+            f"| **{stage['stage']}** | all | **{stage['dropped']:,}** | {_size(sum(rule_bytes.values()))} "
+            f"| {_share(stage['dropped'], total)} |"
+        )
+        for reason, rows in sorted(stage["rejected"].items(), key=lambda item: (-item[1], item[0])):
+            lines.append(
+                f"| | `{reason}` | {rows:,} | {_size(rule_bytes.get(reason, 0))} | {_share(rows, total)} |"
+            )
+    return lines
+
+
+def _lengths_table(report: dict) -> list[str]:
+    lengths = report["lengths"]
+    edges = lengths["edges"]
+    lines = ["| characters | read | kept |", "|---|---:|---:|"]
+    for position, (read, kept) in enumerate(zip(lengths["read"], lengths["kept"])):
+        if read or kept:
+            upper = "" if position == len(edges) - 2 else f"{edges[position + 1] - 1:,}"
+            lines.append(f"| {edges[position]:,} - {upper} | {read:,} | {kept:,} |")
+    return lines
+
+
+def render_markdown(report: dict) -> str:
+    charts = report.get("charts", [])
+    lines = [f"# curate {report['command']}: report", "", f"`{report['command_line']}`", "", *_summary(report)]
+    lines += ["", "## Funnel", ""]
+    if "funnel.png" in charts:
+        lines += ["![funnel](funnel.png)", ""]
+    lines += _funnel_table(report)
+    lines += ["", "## Dropped, by stage and rule", ""]
+    if report["counts"]["by_reason"]:
+        lines += _drops_table(report)
     else:
         lines.append("Nothing was dropped.")
-    lines += ["", "Every dropped row is in `rejected/` with its `reason`; unreadable input keeps its bytes in `raw`."]
+    if report.get("dry_run"):
+        lines += ["", "A run without `--dry-run` writes every dropped row to `rejected/` with its `reason`."]
+    else:
+        lines += ["", "Every dropped row is in `rejected/` with its `reason`; unreadable input keeps its bytes in `raw`."]
+    lines += ["", "## Document lengths", ""]
+    if "lengths.png" in charts:
+        lines += ["![lengths](lengths.png)", ""]
+    lines += _lengths_table(report)
     timings = report.get("timings") or {}
     if timings:
         lines += [
@@ -101,6 +167,8 @@ def render_markdown(report: dict) -> str:
 
 
 def write_report(folder: Path, report: dict) -> None:
+    """Charts first, then report.json and report.md, each written whole or not at all."""
+    report["charts"] = write_charts(folder, report)
     write_json_atomic(folder / "report.json", report)
     tmp = folder / ".report.md.tmp"
     tmp.write_text(render_markdown(report), encoding="utf-8")
