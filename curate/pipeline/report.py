@@ -76,7 +76,8 @@ def _summary(report: dict) -> list[str]:
     counts_ = report["counts"]
     total = counts_["in"]
     lines = [
-        f"{report['inputs']['files']} input files ({_size(report['inputs']['bytes'])}): "
+        f"{report['inputs']['files']} input file{'' if report['inputs']['files'] == 1 else 's'} "
+        f"({_size(report['inputs']['bytes'])}): "
         f"**{total:,} records in ({_size(report.get('read_bytes', 0))} of text), "
         f"{counts_['kept']:,} kept ({_share(counts_['kept'], total)}, {_size(report['kept_bytes'])}), "
         f"{counts_['rejected']:,} rejected**"
@@ -130,8 +131,12 @@ def _lengths_table(report: dict) -> list[str]:
     lines = ["| characters | read | kept |", "|---|---:|---:|"]
     for position, (read, kept) in enumerate(zip(lengths["read"], lengths["kept"])):
         if read or kept:
-            upper = "" if position == len(edges) - 2 else f"{edges[position + 1] - 1:,}"
-            lines.append(f"| {edges[position]:,} - {upper} | {read:,} | {kept:,} |")
+            low, high = edges[position], edges[position + 1] - 1
+            if position == len(edges) - 2:
+                span = f"{low:,} or more"
+            else:
+                span = f"{low:,}" if low == high else f"{low:,} - {high:,}"
+            lines.append(f"| {span} | {read:,} | {kept:,} |")
     return lines
 
 
