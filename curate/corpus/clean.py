@@ -7,6 +7,7 @@ import pyarrow as pa
 
 from curate.corpus.steps import StepSpec
 from curate.corpus.text import UNICODE_FORMS, normalize_unicode, normalize_whitespace
+from curate.io.schema import set_column
 from curate.pipeline.step import Step, StepOutput, split_by_rule
 
 
@@ -36,16 +37,9 @@ class CleanText(Step):
         rules = [
             None if new.strip() else ("empty" if old == "" else "whitespace_only") for new, old in zip(cleaned, texts)
         ]
-        batch = batch.set_column(batch.column_names.index("text"), "text", pa.array(cleaned, pa.string()))
-        output = split_by_rule(self.name, batch, rules)
-        if output.rejected is not None:
-            # a rejected row keeps the text it arrived with, not the normalised one
-            originals = [old for old, rule in zip(texts, rules) if rule is not None]
-            rejected = output.rejected
-            output.rejected = rejected.set_column(
-                rejected.column_names.index("text"), "text", pa.array(originals, pa.string())
-            )
-        return output
+        # a rejected row keeps the text it arrived with, not the normalised one
+        kept_texts = [new if rule is None else old for new, old, rule in zip(cleaned, texts, rules)]
+        return split_by_rule(self.name, set_column(batch, "text", pa.array(kept_texts, pa.string())), rules)
 
 
 SPEC = StepSpec(

@@ -26,6 +26,14 @@ def with_columns(schema: pa.Schema, columns: Mapping[str, pa.DataType]) -> pa.Sc
     return schema
 
 
+def set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    """Replace column `name`, or append it when `table` has none (a re-run over our own output)."""
+    index = table.schema.get_field_index(name)
+    if index == -1:
+        return table.append_column(name, values)
+    return table.set_column(index, name, values)
+
+
 def rejected_schema(kept: pa.Schema, extra: Iterable[pa.Field] = ()) -> pa.Schema:
     schema = kept
     for field in [*extra, *REJECTED_FIELDS]:

@@ -18,6 +18,7 @@ import pyarrow as pa
 from curate.corpus import segment
 from curate.corpus.filters.base import DocumentFilter
 from curate.corpus.steps import StepSpec
+from curate.io.schema import set_column
 from curate.pipeline.step import StepOutput, split_by_rule
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -109,8 +110,7 @@ class C4Quality(DocumentFilter):
                 rewritten.append(new_text)
             else:
                 rewritten.append(text)  # a rejected document keeps the text it arrived with
-        column = batch.column_names.index("text")
-        batch = batch.set_column(column, "text", pa.array(rewritten, pa.string()))
+        batch = set_column(batch, "text", pa.array(rewritten, pa.string()))
         return split_by_rule(self.name, batch, rules)
 
 

@@ -18,17 +18,10 @@ import pyarrow as pa
 from curate.corpus import fasttext_models
 from curate.corpus.steps import StepSpec
 from curate.errors import UserError
+from curate.io.schema import set_column
 from curate.pipeline.step import Step, StepOutput, split_by_rule
 
 DEFAULT_THRESHOLD = 0.65
-
-
-def set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
-    """Add column `name`, or replace it when the input already has one (a re-run over our own output)."""
-    index = table.schema.get_field_index(name)
-    if index == -1:
-        return table.append_column(name, values)
-    return table.set_column(index, name, values)
 
 
 class LanguageId(fasttext_models.LazyModel, Step):

@@ -20,11 +20,11 @@ import click
 import pyarrow as pa
 
 from curate.corpus import fasttext_models
-from curate.corpus.filters.langid import set_column
 from curate.corpus.steps import StepSpec
 from curate.errors import UserError
 from curate.io.manifest import write_json_atomic
 from curate.io.readers import ReaderOptions, read_file
+from curate.io.schema import set_column
 from curate.io.sources import expand_inputs
 from curate.pipeline.step import Step, StepOutput, split_by_rule
 
