@@ -63,8 +63,17 @@ def parse_step_names(value: str | None, specs: dict[str, StepSpec]) -> list[str]
     return names
 
 
+def language_settings(params: dict) -> dict:
+    """The word-splitting settings every word-counting step takes, from the resolved parameters."""
+    return {"language": params["language"], "korean_segmenter": params["ko_segmenter"]}
+
+
 def build_steps(params: dict) -> list[Step]:
     """The steps to run: exactly those named in --steps, else every step that applies."""
+    from curate.corpus.segment import resolve_korean_segmenter
+
+    # resolved once here (auto -> kiwi or space) so no step sees "auto"
+    params = {**params, "ko_segmenter": resolve_korean_segmenter(params.get("ko_segmenter", "auto"))}
     specs = registry()
     names = parse_step_names(params.get("steps"), specs)
     if names is None:

@@ -15,7 +15,7 @@ import regex
 from curate.corpus import segment
 from curate.corpus.filters.base import DocumentFilter
 from curate.corpus.filters.words import document_words
-from curate.corpus.steps import StepSpec
+from curate.corpus.steps import StepSpec, language_settings
 from curate.errors import UserError
 
 
@@ -75,8 +75,7 @@ def _build(params: dict) -> BadWords:
     return BadWords(
         load_word_list(Path(params["badwords"])),
         max_ratio=params["badwords_max_ratio"],
-        language=params["language"],
-        korean_segmenter=segment.resolve_korean_segmenter(params["ko_segmenter"]),
+        **language_settings(params),
     )
 
 

@@ -6,9 +6,9 @@ import click
 
 from curate.corpus import segment
 from curate.corpus.filters.base import DocumentFilter
-from curate.corpus.filters.gopher import _duplicates
+from curate.corpus.filters.gopher import count_duplicates
 from curate.corpus.filters.words import document_words
-from curate.corpus.steps import StepSpec
+from curate.corpus.steps import StepSpec, language_settings
 
 
 class FineWebQuality(DocumentFilter):
@@ -39,7 +39,7 @@ class FineWebQuality(DocumentFilter):
         if not lines:
             return {"empty": True}
         words = document_words(text, lang, self.korean_segmenter)
-        dup_chars = _duplicates(lines)[1]
+        dup_chars = count_duplicates(lines)[1]
         content_chars = len(text) - text.count("\n")
         return {
             "empty": False,
@@ -74,8 +74,7 @@ SPEC = StepSpec(
         short_line_length=params["fineweb_short_line_length"],
         char_duplicates_ratio=params["fineweb_char_dup_ratio"],
         new_line_ratio=params["fineweb_new_line_ratio"],
-        language=params["language"],
-        korean_segmenter=segment.resolve_korean_segmenter(params["ko_segmenter"]),
+        **language_settings(params),
     ),
     options=[
         click.option("--fineweb-line-punct-thr", type=float, default=0.12, show_default=True,

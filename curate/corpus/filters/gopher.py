@@ -20,7 +20,7 @@ from curate.corpus import segment
 from curate.corpus.filters.base import DocumentFilter
 from curate.corpus.filters.ngrams import ngram_character_fractions
 from curate.corpus.filters.words import document_words
-from curate.corpus.steps import StepSpec
+from curate.corpus.steps import StepSpec, language_settings
 
 STOP_WORDS = {
     "en": ("the", "be", "to", "of", "and", "that", "have", "with"),
@@ -37,7 +37,7 @@ def _ratio(part: float, whole: float) -> float:
     return part / whole if whole else 0.0
 
 
-def _duplicates(items: list[str]) -> tuple[int, int]:
+def count_duplicates(items: list[str]) -> tuple[int, int]:
     """(items equal to an earlier one, their characters)."""
     if len(set(items)) == len(items):
         return 0, 0
@@ -177,9 +177,9 @@ class GopherRepetition(DocumentFilter):
         if not text:
             return {"empty": True}
         paragraphs = _PARAGRAPH_BREAK.split(text.strip())
-        para_dups, para_chars = _duplicates(paragraphs)
+        para_dups, para_chars = count_duplicates(paragraphs)
         lines = _LINE_BREAKS.split(text)
-        line_dups, line_chars = _duplicates(lines)
+        line_dups, line_chars = count_duplicates(lines)
         top, dup = ngram_character_fractions(
             document_words(text, lang, self.korean_segmenter),
             len(text),
@@ -231,10 +231,6 @@ def _off(value: float | None) -> float | None:
     return value or None
 
 
-def _language_options(params: dict) -> dict:
-    return {"language": params["language"], "korean_segmenter": segment.resolve_korean_segmenter(params["ko_segmenter"])}
-
-
 def _fraction(name: str, default: float, text: str) -> object:
     return click.option(name, type=click.FloatRange(min=0), default=default, show_default=True, help=text)
 
@@ -252,7 +248,7 @@ QUALITY_SPEC = StepSpec(
         max_ellipsis_lines_ratio=_off(params["gopher_max_ellipsis_lines_ratio"]),
         min_alpha_words_ratio=_off(params["gopher_min_alpha_words_ratio"]),
         min_stop_words=_off(params["gopher_min_stop_words"]),
-        **_language_options(params),
+        **language_settings(params),
     ),
     options=[
         click.option("--gopher-min-doc-words", type=click.IntRange(min=0), default=50, show_default=True,
@@ -280,7 +276,7 @@ REPETITION_SPEC = StepSpec(
         dup_para_char_frac=_off(params["gopher_dup_para_char_frac"]),
         top_n_grams=_ngram_limits(params["gopher_top_ngrams"]),
         dup_n_grams=_ngram_limits(params["gopher_dup_ngrams"]),
-        **_language_options(params),
+        **language_settings(params),
     ),
     options=[
         _fraction("--gopher-dup-line-frac", 0.3, "gopher_repetition: most duplicate lines, as a share of lines."),

@@ -78,7 +78,6 @@ class _Kiwi:
             from kiwipiepy import Kiwi
 
             cls.analyser = Kiwi()
-        # very long digit runs make Kiwi slow; they are one word either way
         return [text[token.start : token.end] for token in cls.analyser.tokenize(text)]
 
 
@@ -109,10 +108,7 @@ def words(text: str, lang: str, korean: str = "space") -> list[str]:
 
 def sentence_count(line: str, lang: str) -> int:
     """Sentences in one line: 1 + the terminal marks followed, after punctuation, by a word."""
-    if lang in CJK_LANGUAGES or lang == "ko":
-        tokens = cjk_words(line) if lang in CJK_LANGUAGES else english_words(line)
-    else:
-        tokens = english_words(line)
+    tokens = cjk_words(line) if lang in CJK_LANGUAGES else english_words(line)
     count = 1
     seen_terminal = False
     for token in tokens:
