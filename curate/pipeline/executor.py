@@ -38,7 +38,7 @@ from curate.io.readers import ReadBatch, ReaderOptions, input_schema, read_file
 from curate.io.schema import rejected_schema, with_columns
 from curate.io.sources import InputFile, fingerprint
 from curate.io.writer import ShardWriter, WriterOptions, write_empty
-from curate.pipeline import counts, folder
+from curate.pipeline import counts, folder, plots
 from curate.pipeline.folder import KEPT, REJECTED, FolderState
 from curate.pipeline.report import build_report, write_report
 from curate.pipeline.step import Step
@@ -333,13 +333,6 @@ def _run_guarded(task: _Task) -> dict:
         raise _task_failed(task, error) from error
 
 
-def _import_chart_library() -> None:
-    try:
-        import matplotlib.figure  # noqa: F401
-    except ImportError:
-        pass
-
-
 def _run_pool(tasks: list[_Task], workers: int, progress: _Progress) -> None:
     context = multiprocessing.get_context("spawn")  # fork is unsafe with threads in the parent
     progress_queue = context.Queue()
@@ -347,7 +340,7 @@ def _run_pool(tasks: list[_Task], workers: int, progress: _Progress) -> None:
         futures: dict[Future, _Task] = {pool.submit(run_task, task): task for task in tasks}
         # The main process waits while the workers run: import the chart library now rather
         # than after them (about half a second, serial time that would cap the scaling).
-        threading.Thread(target=_import_chart_library, daemon=True).start()
+        threading.Thread(target=plots.chart_library_available, daemon=True).start()
         pending = set(futures)
         try:
             while pending:

@@ -19,11 +19,22 @@ _READ_COLOR = "#999999"
 _STEP_COLORS = ["#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
 
 
+def chart_library_available() -> bool:
+    """Import matplotlib's figure module (about half a second); False when it is not installed.
+
+    The executor calls this in a thread while its workers run, so the import costs nothing
+    by the time the report is drawn.
+    """
+    try:
+        import matplotlib.figure  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def write_charts(folder: Path, report: dict) -> list[str]:
     """Draw the charts of `report` into `folder`; return their file names (none without matplotlib)."""
-    try:
-        from matplotlib.figure import Figure  # noqa: F401
-    except ImportError:
+    if not chart_library_available():
         return []
     written = []
     for name, draw in ((FUNNEL, _funnel), (LENGTHS, _lengths)):
