@@ -2,7 +2,8 @@
 
 C4 dropped any page with a word from the LDNOOBW list; a share threshold keeps pages that
 merely quote one. Single-word entries are matched against the document's words (lower
-case); entries of several words are matched as whole phrases in the lower-cased text.
+case); an entry of several words counts where the document has those words in a row.
+Entries are split into words the way the document's language is.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import regex
 
 from curate.corpus import segment
 from curate.corpus.filters.base import DocumentFilter
@@ -37,33 +37,34 @@ class BadWords(DocumentFilter):
 
     def __init__(self, words: list[str], max_ratio: float = 0.01, language: str = "en", korean_segmenter: str = "space"):
         super().__init__(language)
-        self.words = frozenset(word for word in words if " " not in word)
-        self.phrases = sorted({word for word in words if " " in word}, key=len, reverse=True)
+        self.entries = sorted(set(words))
         self.max_ratio = max_ratio
         self.korean_segmenter = korean_segmenter
-        self._phrase_pattern = None
+        self._index: dict[str, dict[str, list[tuple[str, ...]]]] = {}  # per language, built on first use
 
     def describe(self) -> dict:
-        return {"entries": len(self.words) + len(self.phrases), "max_ratio": self.max_ratio}
+        return {"entries": len(self.entries), "max_ratio": self.max_ratio}
 
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_phrase_pattern"] = None  # compiled again in each worker
-        return state
-
-    def _phrase_matches(self, lowered: str) -> int:
-        if not self.phrases:
-            return 0
-        if self._phrase_pattern is None:
-            alternatives = "|".join(regex.escape(phrase) for phrase in self.phrases)
-            self._phrase_pattern = regex.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
-        return len(self._phrase_pattern.findall(lowered))
+    def _entries_by_first_word(self, lang: str) -> dict[str, list[tuple[str, ...]]]:
+        """Each entry split into words as documents of `lang` are, indexed by its first word."""
+        index = self._index.get(lang)
+        if index is None:
+            index = {}
+            for entry in self.entries:
+                words = tuple(segment.words(entry, lang, self.korean_segmenter))
+                if words:
+                    index.setdefault(words[0], []).append(words)
+            self._index[lang] = index
+        return index
 
     def stats(self, text: str, lang: str) -> dict:
-        words = document_words(text, lang, self.korean_segmenter)
-        content = [word for word in words if not segment.is_symbol(word)]
-        hits = sum(word.lower() in self.words for word in content) + self._phrase_matches(text.lower())
-        return {"badwords": hits, "ratio": hits / len(content) if content else 0.0}
+        words = list(map(str.lower, document_words(text, lang, self.korean_segmenter)))
+        index = self._entries_by_first_word(lang)
+        hits = 0
+        for position in [position for position, word in enumerate(words) if word in index]:
+            hits += sum(tuple(words[position : position + len(entry)]) == entry for entry in index[words[position]])
+        content = sum(not segment.is_symbol(word) for word in words)
+        return {"badwords": hits, "ratio": hits / content if content else 0.0}
 
     def decide(self, stats: dict) -> str | None:
         return "too_many_badwords" if stats["ratio"] > self.max_ratio else None

@@ -43,6 +43,7 @@ def is_terminal(char: str) -> bool:
     return _TERMINAL.fullmatch(char) is not None
 
 
+@lru_cache(maxsize=1 << 16)
 def is_symbol(word: str) -> bool:
     return all(char in _SYMBOL_CHARS for char in word)
 
