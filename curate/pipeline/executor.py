@@ -132,6 +132,11 @@ def plan_schemas(job: Job) -> tuple[pa.Schema, pa.Schema]:
 _progress: Callable[[int, int], None] = lambda records, nbytes: None
 
 
+def report_progress(records: int, nbytes: int) -> None:
+    """Tell the progress bar that a task function has done `records` records and `nbytes` input bytes."""
+    _progress(records, nbytes)
+
+
 def _die_with_parent(main_pid: int) -> None:
     """Linux: have the kernel SIGKILL this worker when the main process dies.
 
@@ -220,6 +225,8 @@ def run_task(task: _Task) -> dict:
         for step in task.steps
     ]
     kept = {"docs": 0, "bytes": 0, "lengths": _no_lengths()}
+    for step in task.steps:
+        step.start_task(task.index)
     position = 0
     for batch in _read(task):
         read["records"] += batch.records
@@ -257,10 +264,11 @@ def run_task(task: _Task) -> dict:
             kept["bytes"] += table_bytes
             counts.merge(kept, {"lengths": counts.length_histogram(table)})
             kept_writer.write(table)
-        _progress(batch.records, batch.position - position)
+        report_progress(batch.records, batch.position - position)
         position = batch.position
     for step, tally in zip(task.steps, steps):
         tally["counters"] = dict(step.counters)
+    notes = {step.name: step.task_notes() for step in task.steps if step.task_notes()}
     marker = {
         "index": task.index,
         "input": task.input.source,
@@ -270,6 +278,8 @@ def run_task(task: _Task) -> dict:
         },
         "counts": {"read": read, "steps": steps, "kept": kept, "seconds": time.perf_counter() - started},
     }
+    if notes:
+        marker["notes"] = notes  # kept apart from counts, which add up across tasks
     write_json_atomic(folder.marker_path(task.output, task.index), marker)
     return marker
 
@@ -302,7 +312,13 @@ class _Progress:
         self.bar.close()
 
 
-def _run_inline(tasks: list[_Task], progress: _Progress, sample: int | None = None, done: dict | None = None) -> None:
+def make_progress(total_bytes: int | None, label: str, enabled: bool) -> _Progress:
+    return _Progress(total_bytes, label, enabled)
+
+
+def _run_inline(
+    function: Callable, tasks: list, progress: _Progress, sample: int | None = None, done: dict | None = None
+) -> None:
     """Run tasks one by one in this process; with `sample`, give each what is left of it."""
     global _progress
     _progress = progress.update
@@ -315,29 +331,41 @@ def _run_inline(tasks: list[_Task], progress: _Progress, sample: int | None = No
             if sample is not None:
                 used = sum(marker["counts"]["read"]["docs"] for index, marker in markers.items() if index < task.index)
                 task.limit = max(sample - used, 0)
-            markers[task.index] = _run_guarded(task)
+            markers[task.index] = _run_guarded(function, task)
     finally:
         _progress = lambda records, nbytes: None  # noqa: E731
 
 
-def _task_failed(task: _Task, error: BaseException) -> RunFailed:
+def _task_failed(task, error: BaseException) -> RunFailed:
     """Name the input file: a worker's traceback alone would not."""
     detail = str(error) if isinstance(error, RunFailed) else f"{type(error).__name__}: {error}"
     return RunFailed(f"failed on {task.input.source}: {detail}")
 
 
-def _run_guarded(task: _Task) -> dict:
+def _run_guarded(function: Callable, task) -> dict:
     try:
-        return run_task(task)
+        return function(task)
     except Exception as error:
         raise _task_failed(task, error) from error
 
 
-def _run_pool(tasks: list[_Task], workers: int, progress: _Progress) -> None:
+def run_tasks(function: Callable, tasks: list, workers: int, progress: _Progress) -> None:
+    """Run `function(task)` for every task: in this process for one worker, else in a pool.
+
+    A task has `index` and `input` (an InputFile, named in errors); `function` must be
+    importable by name, and reports progress with `report_progress`.
+    """
+    if workers == 1 or len(tasks) <= 1:
+        _run_inline(function, tasks, progress)
+    else:
+        _run_pool(function, tasks, workers, progress)
+
+
+def _run_pool(function: Callable, tasks: list, workers: int, progress: _Progress) -> None:
     context = multiprocessing.get_context("spawn")  # fork is unsafe with threads in the parent
     progress_queue = context.Queue()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(progress_queue, os.getpid())) as pool:
-        futures: dict[Future, _Task] = {pool.submit(run_task, task): task for task in tasks}
+        futures: dict[Future, object] = {pool.submit(function, task): task for task in tasks}
         # The main process waits while the workers run: import the chart library now rather
         # than after them (about half a second, serial time that would cap the scaling).
         threading.Thread(target=plots.chart_library_available, daemon=True).start()
@@ -365,8 +393,19 @@ def _drain(progress_queue, progress: _Progress) -> None:
         progress.update(records, nbytes)
 
 
-def run_job(job: Job, workers: int | None = None, progress: bool = True, overwrite: bool = False) -> JobResult:
-    """Run `job` into `job.output`: start, resume or skip, then seal the folder."""
+def run_job(
+    job: Job,
+    workers: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    before_tasks: Callable[[int, bool], None] | None = None,
+) -> JobResult:
+    """Run `job` into `job.output`: start, resume or skip, then seal the folder.
+
+    `before_tasks(workers, progress)` runs once the folder is prepared and before the
+    tasks: commands with a whole-corpus pass (dedup) do it there, keeping their state in
+    `folder.state_path(job.output)` so that a killed run resumes it too.
+    """
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     _refuse_inputs_inside_output(job)
@@ -398,16 +437,16 @@ def run_job(job: Job, workers: int | None = None, progress: bool = True, overwri
         for index in todo
     ]
     # A sample's budget passes from each file to the next, so its tasks run in order, here.
-    workers = 1 if job.sample is not None else max(1, min(workers or default_workers(), len(tasks) or 1))
+    workers = 1 if job.sample is not None else max(1, min(workers or default_workers(), len(job.inputs)))
+    if before_tasks is not None:
+        before_tasks(workers, progress)
     total_bytes = sum(job.inputs[index].path.stat().st_size for index in todo)
     bar = _Progress(None if job.sample is not None else total_bytes, job.command, progress)
     try:
         if job.sample is not None:
-            _run_inline(tasks, bar, sample=job.sample, done=done)
-        elif workers == 1:
-            _run_inline(tasks, bar)
+            _run_inline(run_task, tasks, bar, sample=job.sample, done=done)
         else:
-            _run_pool(tasks, workers, bar)
+            run_tasks(run_task, tasks, workers, bar)
     finally:
         bar.close()
 
@@ -424,7 +463,8 @@ def run_job(job: Job, workers: int | None = None, progress: bool = True, overwri
         "workers": workers,
         "resumed_tasks": len(done),
     }
-    write_report(job.output, build_report(manifest, merged, job.steps))
+    notes = {step.name: [marker.get("notes", {}).get(step.name, {}) for marker in markers] for step in job.steps}
+    write_report(job.output, build_report(manifest, merged, job.steps, notes))
     folder.finish(job.output, manifest)
     return JobResult(job.output, manifest, skipped=False)
 

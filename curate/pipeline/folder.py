@@ -66,6 +66,13 @@ def prepare(folder: Path, job_fingerprint: str, overwrite: bool, job_info: dict 
     return FolderState.FRESH
 
 
+def state_path(folder: Path, name: str) -> Path:
+    """A folder for a command's own resumable state; it goes when the dataset is sealed."""
+    path = folder / STATE / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def marker_path(folder: Path, task_index: int) -> Path:
     return folder / STATE / "done" / f"task-{task_index:05d}.json"
 

@@ -10,7 +10,7 @@ from curate.pipeline.plots import write_charts
 from curate.pipeline.step import Step
 
 
-def build_report(manifest: dict, merged: dict, steps: list[Step]) -> dict:
+def build_report(manifest: dict, merged: dict, steps: list[Step], notes: dict[str, list[dict]] | None = None) -> dict:
     read = merged["read"]
     stages = [
         {
@@ -56,7 +56,12 @@ def build_report(manifest: dict, merged: dict, steps: list[Step]) -> dict:
             "kept": merged["kept"].get("lengths", [0] * (len(counts.LENGTH_EDGES) - 1)),
         },
         "timings": manifest.get("timings", {}),
+        # steps' own sections, as {step, notes}; drawn by the step in write_report
+        "step_notes": [
+            {"step": step.name, "notes": (notes or {})[step.name]} for step in steps if any((notes or {}).get(step.name, []))
+        ],
     }
+    report["_steps"] = steps  # not serialised: write_report asks them for their sections
     return report
 
 
@@ -140,7 +145,7 @@ def _lengths_table(report: dict) -> list[str]:
     return lines
 
 
-def render_markdown(report: dict) -> str:
+def render_markdown(report: dict, sections: list[list[str]] = ()) -> str:
     charts = report.get("charts", [])
     lines = [f"# curate {report['command']}: report", "", f"`{report['command_line']}`", "", *_summary(report)]
     lines += ["", "## Funnel", ""]
@@ -160,6 +165,8 @@ def render_markdown(report: dict) -> str:
     if "lengths.png" in charts:
         lines += ["![lengths](lengths.png)", ""]
     lines += _lengths_table(report)
+    for section in sections:
+        lines += ["", *section]
     timings = report.get("timings") or {}
     if timings:
         lines += [
@@ -174,7 +181,10 @@ def render_markdown(report: dict) -> str:
 def write_report(folder: Path, report: dict) -> None:
     """Charts first, then report.json and report.md, each written whole or not at all."""
     report["charts"] = write_charts(folder, report)
+    steps = report.pop("_steps", [])
+    step_notes = {item["step"]: item["notes"] for item in report.get("step_notes", [])}
+    sections = [section for step in steps if (section := step.report_section(step_notes.get(step.name, []), folder))]
     write_json_atomic(folder / "report.json", report)
     tmp = folder / ".report.md.tmp"
-    tmp.write_text(render_markdown(report), encoding="utf-8")
+    tmp.write_text(render_markdown(report, sections), encoding="utf-8")
     tmp.replace(folder / "report.md")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
@@ -40,6 +41,17 @@ class Step:
     def describe(self) -> dict:
         """The step's settings, for reports."""
         return {}
+
+    def start_task(self, task_index: int) -> None:
+        """Called in the worker before the first batch of input task `task_index`."""
+
+    def task_notes(self) -> dict:
+        """What this task wants in the report beyond counters (JSON values); {} for nothing."""
+        return {}
+
+    def report_section(self, notes: list[dict], folder: Path) -> list[str]:
+        """Markdown lines for report.md, from every task's notes; may draw charts into `folder`."""
+        return []
 
 
 def split_by_rule(step_name: str, batch: pa.Table, rules: Sequence[str | None]) -> StepOutput:
