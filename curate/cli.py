@@ -174,6 +174,106 @@ def filter_command(ctx: click.Context, **params) -> None:
     click.echo(_summary(result))
 
 
+def _dedup_help() -> str:
+    return """Remove exact and near-duplicate documents (and, with --lines, boilerplate lines).
+
+INPUT is read like `curate filter`'s (files, folders, globs; a curate dataset folder
+means its kept rows). Three passes, each resumable: hash every document (in parallel,
+one task per input file), cluster the duplicates over the whole corpus, then write.
+
+\b
+Exact: a document whose text, after NFC, lower-casing and collapsing whitespace,
+  equals an earlier one's is rejected as exact_duplicate, duplicate_of = that one.
+Near: MinHash over word 5-grams (character 5-grams for ko, zh, ja, th, by the lang
+  column or --lang), LSH bands, clusters of candidate pairs. One document per cluster
+  is kept (--keep); the others are rejected as near_duplicate, with duplicate_of and
+  cluster_size. The defaults (112 hashes, 14 bands of 8 rows: similarity about 0.72
+  or more) are FineWeb's.
+Lines (--lines): lines seen more than --line-threshold times in the corpus are cut
+  from every document; a document left blank is rejected as line_duplicate.
+
+report.md counts duplicates, charts cluster sizes and shows the ten largest clusters.
+
+\b
+Examples:
+  curate dedup out/filtered -o out/unique
+  curate dedup crawl/*.jsonl.gz -o out/unique --workers 16 --keep longest
+  curate dedup out/filtered -o out/unique --threshold 0.8 --verify
+  curate dedup out/ko -o out/ko-unique --lang ko --char-ngram 5 --lines
+"""
+
+
+@cli.command("dedup", help=_dedup_help())
+@input_options
+@output_options
+@click.option("--exact/--no-exact", default=True, show_default=True, help="Remove documents whose normalised text repeats.")
+@click.option("--minhash/--no-minhash", default=True, show_default=True, help="Remove near duplicates with MinHash LSH.")
+@click.option("--lines/--no-lines", default=False, show_default=True, help="Cut lines that repeat across the corpus.")
+@click.option(
+    "--line-threshold", type=click.IntRange(min=1), default=10, show_default=True, metavar="K",
+    help="With --lines: a line seen more than K times in the corpus is cut.",
+)
+@click.option("--ngram", type=click.IntRange(min=1), default=5, show_default=True, help="Words per shingle.")
+@click.option(
+    "--char-ngram", type=click.IntRange(min=1), default=5, show_default=True,
+    help="Characters per shingle for Korean, Chinese, Japanese and Thai documents.",
+)
+@click.option("--num-perm", type=click.IntRange(min=1), default=112, show_default=True, help="MinHash hash functions.")
+@click.option("--bands", type=click.IntRange(min=1), default=None, help="LSH bands (default 14, or chosen by --threshold).")
+@click.option("--rows", type=click.IntRange(min=1), default=None, help="Hash values per band (default 8, or chosen by --threshold).")
+@click.option(
+    "--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, metavar="J",
+    help="Jaccard similarity that makes a duplicate: picks bands and rows (datasketch's optimiser) "
+    "unless given, and is what --verify checks (default: the bands' own, about 0.72).",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the MinHash hash functions.")
+@click.option(
+    "--lang", "language", default="en", show_default=True,
+    help="Language of documents without a lang column value; ko, zh, ja and th get character shingles.",
+)
+@click.option(
+    "--keep", default="first", show_default=True, metavar="first|longest|highest:COLUMN",
+    help="Which document of a near-duplicate cluster is kept; ties go to the first in input order.",
+)
+@click.option("--verify", is_flag=True, help="Check every candidate pair's exact shingle Jaccard against --threshold.")
+@executor_options
+@click.pass_context
+def dedup_command(ctx: click.Context, **params) -> None:
+    from curate.corpus.dedup.hashing import MinHashSettings
+    from curate.corpus.dedup.job import dedup_corpus
+    from curate.corpus.dedup.settings import DedupSettings, lsh_bands_and_rows
+
+    bands, rows = lsh_bands_and_rows(params["num_perm"], params["bands"], params["rows"], params["threshold"])
+    settings = DedupSettings(
+        exact=params["exact"],
+        minhash=params["minhash"],
+        lines=params["lines"],
+        line_threshold=params["line_threshold"],
+        minhash_settings=MinHashSettings(
+            ngram=params["ngram"], char_ngram=params["char_ngram"], num_perm=params["num_perm"],
+            bands=bands, rows=rows, seed=params["seed"],
+        ),
+        language=params["language"],
+        keep=params["keep"],
+        verify=params["verify"],
+        threshold=params["threshold"],
+    )
+    result = dedup_corpus(
+        list(params["inputs"]),
+        params["output"],
+        settings,
+        options=recorded_options(ctx),
+        command_line=command_line(ctx),
+        reader=reader_options(params),
+        writer=writer_options(params),
+        input_format=params["input_format"],
+        workers=params["workers"],
+        progress=show_progress(params["progress"]),
+        overwrite=params["overwrite"],
+    )
+    click.echo(_summary(result))
+
+
 @cli.command("inspect")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("-n", "--rows", type=click.IntRange(min=0), default=3, show_default=True, help="Sample rows to show.")

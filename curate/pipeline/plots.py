@@ -112,3 +112,33 @@ def _lengths(report: dict):
     axes.legend()
     figure.tight_layout()
     return figure
+
+
+CLUSTER_SIZES = "cluster_sizes.png"
+
+
+def write_cluster_sizes(folder: Path, sizes: dict[int, int]) -> str | None:
+    """Draw how many duplicate clusters have each size (log-scaled bins); return the file name."""
+    if not sizes or not chart_library_available():
+        return None
+    from matplotlib.figure import Figure
+
+    largest = max(sizes)
+    edges = [2]
+    while edges[-1] <= largest:
+        edges.append(edges[-1] * 2)
+    counts = [sum(count for size, count in sizes.items() if low <= size < high) for low, high in zip(edges, edges[1:])]
+    labels = [f"{low}" if high - low == 1 else f"{low}-{high - 1}" for low, high in zip(edges, edges[1:])]
+    figure = Figure(figsize=(8, 3.5))
+    axes = figure.subplots()
+    bars = axes.bar(range(len(counts)), counts, color=_STEP_COLORS[0])
+    axes.bar_label(bars, labels=[f"{count:,}" for count in counts], padding=2, fontsize=8)
+    axes.set_xticks(range(len(counts)), labels, fontsize=8)
+    axes.set_xlabel("documents in the cluster (kept one + its duplicates)")
+    axes.set_ylabel("clusters")
+    axes.set_yscale("log")
+    axes.set_ylim(0.5, max(counts) * 3)
+    axes.set_title("Duplicate clusters by size")
+    figure.tight_layout()
+    _save(figure, folder / CLUSTER_SIZES)
+    return CLUSTER_SIZES

@@ -1,0 +1,312 @@
+"""Pass 2 of dedup: exact groups, LSH candidate pairs, clusters, and what each cluster keeps.
+
+Runs in the main process on the memory-mapped feature files. Memory holds a few arrays
+of one number per document (about 60 bytes per document in all), one band of keys at a
+time (16 bytes per document), and the candidate pairs; never the text.
+
+Decisions, for documents in input order (their ordinal):
+- exact: the first document of each group of equal exact hashes is its representative;
+  the others are `exact_duplicate` of it.
+- near: representatives with at least one token are banded; documents sharing a band
+  key are candidate pairs (each joined to the first of its bucket, and with --verify to
+  the one before it too, each pair kept only if its shingle Jaccard reaches the
+  threshold); connected components of the pairs are the clusters, and one member per
+  cluster is kept: the first, the longest or the highest by a column, ties to the first.
+- cluster: a kept document with every document rejected in its favour, directly or
+  through an exact copy; `cluster_size` counts them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from curate.corpus.dedup.features import features_path, open_features
+from curate.corpus.dedup.settings import DedupSettings
+from curate.io.manifest import read_json, write_json_atomic
+
+EXACT, NEAR = "exact_duplicate", "near_duplicate"
+TOP_CLUSTERS = 10
+MEMBERS_SHOWN = 10
+CLUSTERS_FILE = "clusters.json"
+FREQUENT_LINES_FILE = "frequent_lines.npy"
+
+
+def decisions_path(folder: Path, index: int) -> Path:
+    return folder / f"decisions-{index:05d}.arrow"
+
+
+class Corpus:
+    """The feature files of every task, read as columns over all documents in input order."""
+
+    def __init__(self, folder: Path, tasks: int) -> None:
+        self.tables = [open_features(features_path(folder, index)) for index in range(tasks)]
+        self.starts = np.zeros(tasks + 1, np.int64)
+        np.cumsum([table.num_rows for table in self.tables], out=self.starts[1:])
+        self.size = int(self.starts[-1])
+
+    def column(self, name: str, dtype=None) -> np.ndarray:
+        parts = [chunk.to_numpy(zero_copy_only=False) for table in self.tables for chunk in table.column(name).chunks]
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype or np.uint64)
+
+    def band(self, band: int) -> np.ndarray:
+        parts = []
+        for table in self.tables:
+            for chunk in table.column("bands").chunks:
+                width = chunk.type.list_size
+                values = chunk.flatten().to_numpy(zero_copy_only=False)
+                parts.append(values.reshape(-1, width)[:, band])
+        return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+
+    def task_of(self, ordinals: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.starts, ordinals, side="right") - 1
+
+    def ids(self, ordinals: np.ndarray) -> list[str]:
+        """The ids of `ordinals` (sorted, unique), in their order."""
+        ids: list[str] = []
+        tasks = self.task_of(ordinals)
+        for task in np.unique(tasks):
+            local = ordinals[tasks == task] - self.starts[task]
+            ids += self.tables[task].column("id").take(pa.array(local)).to_pylist()
+        return ids
+
+    def list_values(self, name: str, ordinals: np.ndarray) -> dict[int, np.ndarray]:
+        """Each of `ordinals`' (sorted, unique) values of list column `name`, copied out of the map."""
+        wanted: dict[int, np.ndarray] = {}
+        for task, table in enumerate(self.tables):
+            low, high = np.searchsorted(ordinals, self.starts[task : task + 2])
+            if low == high:
+                continue
+            local = ordinals[low:high] - self.starts[task]
+            row = 0
+            for chunk in table.column(name).chunks:
+                offsets = chunk.offsets.to_numpy()
+                values = chunk.values.to_numpy(zero_copy_only=False)
+                inside = local[(local >= row) & (local < row + len(chunk))]
+                for position in inside:
+                    start, end = offsets[position - row], offsets[position - row + 1]
+                    wanted[int(position + self.starts[task])] = np.array(values[start:end])
+                row += len(chunk)
+        return wanted
+
+
+def exact_representatives(corpus: Corpus) -> np.ndarray:
+    """For each document, the first document with the same exact hash (itself if none before)."""
+    first = np.arange(corpus.size, dtype=np.int64)
+    if corpus.size == 0:
+        return first
+    a, b = corpus.column("exact_a"), corpus.column("exact_b")
+    order = np.lexsort((b, a))  # stable: equal hashes stay in input order
+    sorted_a, sorted_b = a[order], b[order]
+    new_group = np.ones(corpus.size, np.bool_)
+    new_group[1:] = (sorted_a[1:] != sorted_a[:-1]) | (sorted_b[1:] != sorted_b[:-1])
+    group_first = np.maximum.accumulate(np.where(new_group, np.arange(corpus.size), 0))
+    first[order] = order[group_first]
+    return first
+
+
+def candidate_pairs(corpus: Corpus, eligible: np.ndarray, bands: int, chain: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(later, earlier) ordinal pairs that share a band key, each pair once.
+
+    One band at a time: sort the eligible documents' keys, and join each document of a
+    bucket to the bucket's first (and, with `chain`, to the one before it).
+    """
+    codes = []
+    count = len(eligible)
+    for band in range(bands):
+        if count < 2:
+            break
+        keys = corpus.band(band)[eligible]
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        new_bucket = np.ones(count, np.bool_)
+        new_bucket[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        bucket_first = np.maximum.accumulate(np.where(new_bucket, np.arange(count), 0))
+        members = np.flatnonzero(~new_bucket)
+        later = eligible[order[members]]
+        codes.append(later * corpus.size + eligible[order[bucket_first[members]]])
+        if chain:
+            codes.append(later * corpus.size + eligible[order[members - 1]])
+    if not codes:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    unique = np.unique(np.concatenate(codes))
+    later, earlier = np.divmod(unique, corpus.size)
+    keep = later != earlier
+    return later[keep], earlier[keep]
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of two sorted sets of distinct hashes."""
+    if len(a) == 0 and len(b) == 0:
+        return 1.0
+    common = len(np.intersect1d(a, b, assume_unique=True))
+    return common / (len(a) + len(b) - common)
+
+
+def verify_pairs(corpus: Corpus, later: np.ndarray, earlier: np.ndarray, threshold: float) -> np.ndarray:
+    """A mask of the pairs whose exact shingle Jaccard is at least `threshold`."""
+    shingles = corpus.list_values("shingles", np.unique(np.concatenate([later, earlier])))
+    return np.array([jaccard(shingles[int(x)], shingles[int(y)]) >= threshold for x, y in zip(later, earlier)], np.bool_)
+
+
+def choose_kept(size: int, later: np.ndarray, earlier: np.ndarray, rank: np.ndarray | None) -> np.ndarray:
+    """For each document, the member its cluster keeps (itself when it is in no pair).
+
+    `rank`: higher is kept first (longest, highest:<column>); ties, and no rank, keep the
+    first in input order.
+    """
+    kept = np.arange(size, dtype=np.int64)
+    if len(later) == 0:
+        return kept
+    graph = coo_matrix((np.ones(len(later), np.int8), (later, earlier)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    members = np.unique(np.concatenate([later, earlier]))
+    component = labels[members]
+    score = -rank[members] if rank is not None else np.zeros(len(members))
+    order = np.lexsort((members, score, component))  # by component, best rank, then input order
+    ordered_components = component[order]
+    first = np.ones(len(order), np.bool_)
+    first[1:] = ordered_components[1:] != ordered_components[:-1]
+    winner_of_component = dict(zip(ordered_components[first].tolist(), members[order][first].tolist()))
+    kept[members] = [winner_of_component[label] for label in component.tolist()]
+    return kept
+
+
+@dataclass
+class Decisions:
+    reason: np.ndarray  # uint8 per document: 0 kept, 1 exact, 2 near
+    target: np.ndarray  # int64: the document it duplicates (itself when kept)
+    root: np.ndarray  # int64: the kept document of its cluster
+    cluster_size: np.ndarray  # int64: documents in its cluster
+    summary: dict
+
+
+def decide(corpus: Corpus, settings: DedupSettings) -> Decisions:
+    size = corpus.size
+    ordinals = np.arange(size, dtype=np.int64)
+    exact_first = exact_representatives(corpus) if settings.exact else ordinals.copy()
+    summary: dict = {"documents": size}
+    near_kept = ordinals.copy()
+    if settings.minhash:
+        eligible = np.flatnonzero((exact_first == ordinals) & (corpus.column("tokens") > 0))
+        later, earlier = candidate_pairs(corpus, eligible, settings.minhash_settings.bands, chain=settings.verify)
+        summary["candidate_pairs"] = int(len(later))
+        summary["documents_without_tokens"] = int(np.count_nonzero(corpus.column("tokens") == 0))
+        if settings.verify and len(later):
+            passed = verify_pairs(corpus, later, earlier, settings.jaccard_threshold)
+            summary["pairs_below_threshold"] = int(np.count_nonzero(~passed))
+            later, earlier = later[passed], earlier[passed]
+        rank = corpus.column("keep", np.float64) if settings.keep != "first" else None
+        near_kept = choose_kept(size, later, earlier, rank)
+    root = near_kept[exact_first]
+    cluster_size = np.bincount(root, minlength=size)[root] if size else np.zeros(0, np.int64)
+    reason = np.zeros(size, np.uint8)
+    target = ordinals.copy()
+    is_exact = exact_first != ordinals
+    reason[is_exact], target[is_exact] = 1, exact_first[is_exact]
+    is_near = ~is_exact & (near_kept != ordinals)
+    reason[is_near], target[is_near] = 2, near_kept[is_near]
+    summary |= {
+        "exact_duplicates": int(np.count_nonzero(is_exact)),
+        "near_duplicates": int(np.count_nonzero(is_near)),
+    }
+    summary |= _cluster_summary(corpus, root, reason)
+    return Decisions(reason, target, root, cluster_size, summary)
+
+
+def _cluster_summary(corpus: Corpus, root: np.ndarray, reason: np.ndarray) -> dict:
+    sizes = np.bincount(root, minlength=corpus.size) if corpus.size else np.zeros(0, np.int64)
+    roots = np.flatnonzero(sizes >= 2)
+    histogram = np.bincount(sizes[roots]) if len(roots) else np.zeros(0, np.int64)
+    top = roots[np.lexsort((roots, -sizes[roots]))][:TOP_CLUSTERS]
+    clusters = []
+    for kept in top.tolist():
+        members = np.flatnonzero(root == kept)
+        shown = np.concatenate([[kept], members[members != kept][: MEMBERS_SHOWN - 1]])
+        tasks = corpus.task_of(shown)
+        clusters.append(
+            {
+                "size": int(sizes[kept]),
+                "members": [
+                    {"ordinal": int(o), "task": int(t), "row": int(o - corpus.starts[t]), "reason": int(reason[o])}
+                    for o, t in zip(shown, tasks)
+                ],
+            }
+        )
+    shown_ordinals = np.array(sorted({m["ordinal"] for c in clusters for m in c["members"]}), np.int64)
+    ids = dict(zip(shown_ordinals.tolist(), corpus.ids(shown_ordinals)))
+    for cluster in clusters:
+        for member in cluster["members"]:
+            member["id"] = ids[member["ordinal"]]
+    return {
+        "clusters": int(len(roots)),
+        "documents_in_clusters": int(sizes[roots].sum()),
+        "cluster_sizes": {str(size): int(count) for size, count in enumerate(histogram) if count},
+        "largest": clusters,
+    }
+
+
+def frequent_lines(corpus: Corpus, threshold: int, partitions: int = 16) -> np.ndarray:
+    """Sorted hashes of the non-blank lines seen more than `threshold` times in the corpus.
+
+    Counted one hash partition at a time (by the top bits), so memory holds a
+    1/`partitions` share of the corpus's line hashes at once.
+    """
+    shift = np.uint64(64 - int(np.log2(partitions)))
+    frequent = []
+    for part in range(partitions):
+        pieces = []
+        for table in corpus.tables:
+            for chunk in table.column("lines").chunks:
+                values = chunk.flatten().to_numpy(zero_copy_only=False)
+                pieces.append(values[(values >> shift) == part])
+        values = np.concatenate(pieces) if pieces else np.zeros(0, np.uint64)
+        unique, counts = np.unique(values[values != 0], return_counts=True)
+        frequent.append(unique[counts > threshold])
+    return np.sort(np.concatenate(frequent))
+
+
+def write_decisions(folder: Path, corpus: Corpus, decisions: Decisions) -> None:
+    """One file per task with its rejected rows (row, reason, duplicate_of, cluster_size)."""
+    rejected = np.flatnonzero(decisions.reason)
+    targets = np.unique(decisions.target[rejected])
+    target_ids = np.array(corpus.ids(targets), dtype=object)
+    for task in range(len(corpus.tables)):
+        low, high = np.searchsorted(rejected, corpus.starts[task : task + 2])
+        ordinals = rejected[low:high]
+        table = pa.table(
+            {
+                "row": pa.array(ordinals - corpus.starts[task], pa.int64()),
+                "reason": pa.array(np.array([None, EXACT, NEAR], dtype=object)[decisions.reason[ordinals]], pa.string()),
+                "duplicate_of": pa.array(target_ids[np.searchsorted(targets, decisions.target[ordinals])], pa.string()),
+                "cluster_size": pa.array(decisions.cluster_size[ordinals], pa.int64()),
+            }
+        )
+        path = decisions_path(folder, task)
+        tmp = path.with_name(path.name + ".tmp")
+        with ipc.new_file(str(tmp), table.schema) as writer:
+            writer.write_table(table)
+        tmp.replace(path)
+
+
+def find_duplicates(folder: Path, tasks: int, settings: DedupSettings) -> dict:
+    """Pass 2, resumable: decide, write each task's decisions, then the summary last."""
+    summary = read_json(folder / CLUSTERS_FILE)
+    if summary is not None:
+        return summary
+    corpus = Corpus(folder, tasks)
+    if settings.lines:
+        tmp = folder / (FREQUENT_LINES_FILE + ".tmp")
+        with open(tmp, "wb") as handle:
+            np.save(handle, frequent_lines(corpus, settings.line_threshold))
+        tmp.replace(folder / FREQUENT_LINES_FILE)
+    decisions = decide(corpus, settings)
+    write_decisions(folder, corpus, decisions)
+    write_json_atomic(folder / CLUSTERS_FILE, decisions.summary)
+    return decisions.summary

@@ -1,0 +1,135 @@
+"""Pass 1 of dedup: hash each input file's documents into a memory-mapped Arrow file.
+
+Per document the file holds its id, a 128-bit exact hash, the token count, the LSH band
+keys (the signature itself is not kept: banding needs only the keys), and when asked
+the value `--keep` ranks by, its line hashes (`--lines`) and its shingle set
+(`--verify`). That is 8 x (3 + bands) bytes plus the id: 160 bytes plus the id at the
+defaults, whatever the length of the text.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from curate.corpus.dedup.hashing import character_mode, hash_texts
+from curate.corpus.dedup.settings import DedupSettings
+from curate.errors import UserError
+from curate.io.manifest import read_json, write_json_atomic
+from curate.io.readers import ReaderOptions, read_file
+from curate.io.sources import InputFile
+from curate.pipeline.executor import report_progress
+
+
+@dataclass
+class FeatureTask:
+    index: int
+    input: InputFile
+    folder: Path  # the dedup state folder
+    reader: ReaderOptions
+    settings: DedupSettings
+
+
+def features_path(folder: Path, index: int) -> Path:
+    return folder / f"features-{index:05d}.arrow"
+
+
+def _marker_path(folder: Path, index: int) -> Path:
+    return folder / f"features-{index:05d}.json"
+
+
+def finished(folder: Path, index: int) -> dict | None:
+    """The marker of a finished task, or None."""
+    marker = read_json(_marker_path(folder, index))
+    return marker if marker is not None and features_path(folder, index).is_file() else None
+
+
+def _list_array(values: np.ndarray, counts: np.ndarray) -> pa.Array:
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint64()))
+
+
+def _keep_values(docs: pa.Table, settings: DedupSettings, source: str) -> pa.Array | None:
+    if settings.keep == "longest":
+        return pc.utf8_length(docs.column("text")).cast(pa.float64())
+    column = settings.keep_column
+    if column is None:
+        return None
+    if column not in docs.column_names:
+        if docs.num_rows == 0:
+            return pa.array([], pa.float64())
+        raise UserError(f"{source} has no column '{column}' for --keep highest:{column}")
+    values = docs.column(column)
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        raise UserError(f"{source}: column '{column}' is {values.type}, not a number; --keep highest needs numbers")
+    return values.cast(pa.float64()).fill_null(float("-inf"))
+
+
+def document_features(docs: pa.Table, settings: DedupSettings, source: str = "input") -> pa.Table:
+    """The features of one batch of corpus rows."""
+    languages = docs.column("lang").to_pylist() if "lang" in docs.column_names else None
+    hashes = hash_texts(
+        docs.column("text"),
+        character_mode(languages, settings.language, docs.num_rows),
+        settings.minhash_settings,
+        minhash=settings.minhash,
+        lines=settings.lines,
+        shingles=settings.verify and settings.minhash,
+    )
+    columns = {
+        "id": docs.column("id"),
+        "exact_a": pa.array(hashes.exact[:, 0]),
+        "exact_b": pa.array(hashes.exact[:, 1]),
+        "tokens": pa.array(hashes.tokens),
+    }
+    if settings.minhash:
+        columns["bands"] = pa.FixedSizeListArray.from_arrays(pa.array(hashes.bands.reshape(-1)), hashes.bands.shape[1])
+    keep_values = _keep_values(docs, settings, source)
+    if keep_values is not None:
+        columns["keep"] = keep_values
+    if settings.lines:
+        columns["lines"] = _list_array(hashes.line_hashes, hashes.line_counts)
+    if settings.verify and settings.minhash:
+        columns["shingles"] = _list_array(hashes.shingles, hashes.shingle_counts)
+    return pa.table(columns)
+
+
+def hash_file(task: FeatureTask) -> dict:
+    """Write the features of one input file, then its marker; return the marker."""
+    target = features_path(task.folder, task.index)
+    tmp = target.with_name(target.name + ".tmp")
+    writer = None
+    rows = 0
+    position = 0
+    try:
+        for batch in read_file(task.input, task.reader):
+            if batch.docs.num_rows:
+                table = document_features(batch.docs, task.settings, task.input.source)
+                if writer is None:
+                    writer = ipc.new_file(str(tmp), table.schema)
+                writer.write_table(table)
+                rows += table.num_rows
+            report_progress(batch.records, batch.position - position)
+            position = batch.position
+        if writer is None:  # no readable document: an empty file with the usual columns
+            empty = document_features(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}), task.settings)
+            writer = ipc.new_file(str(tmp), empty.schema)
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, target)
+    marker = {"index": task.index, "input": task.input.source, "rows": rows}
+    write_json_atomic(_marker_path(task.folder, task.index), marker)
+    return marker
+
+
+def open_features(path: Path) -> pa.Table:
+    """A task's features, memory-mapped: columns are read from disk as they are used."""
+    return ipc.open_file(pa.memory_map(str(path), "r")).read_all()

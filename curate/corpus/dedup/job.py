@@ -1,0 +1,74 @@
+"""`curate dedup` as a library call: pass 1 and 2 before the executor's tasks, pass 3 as its step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from curate.corpus.dedup.clusters import CLUSTERS_FILE, find_duplicates
+from curate.corpus.dedup.features import FeatureTask, finished, hash_file
+from curate.corpus.dedup.settings import DedupSettings
+from curate.corpus.dedup.step import DuplicateRemoval
+from curate.errors import UserError
+from curate.io.manifest import read_json
+from curate.io.readers import ReaderOptions
+from curate.io.sources import expand_inputs
+from curate.io.writer import WriterOptions
+from curate.pipeline import folder
+from curate.pipeline.executor import Job, JobResult, make_progress, plan_schemas, run_job, run_tasks
+
+
+def dedup_corpus(
+    inputs: list[str],
+    output: Path,
+    settings: DedupSettings,
+    *,
+    options: dict,
+    command_line: str,
+    reader: ReaderOptions = ReaderOptions(),
+    writer: WriterOptions = WriterOptions(),
+    input_format: str = "auto",
+    workers: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> JobResult:
+    """Remove exact and near duplicates (and with `settings.lines`, frequent lines) from `inputs`."""
+    files = expand_inputs(inputs, input_format)
+    state = output / folder.STATE / "dedup"
+    job = Job(
+        command="dedup",
+        output=output,
+        inputs=files,
+        steps=[DuplicateRemoval(state, settings)],
+        options=options,
+        command_line=command_line,
+        reader=reader,
+        writer=writer,
+    )
+    _check_keep_column(job, settings)
+
+    def hash_and_cluster(workers: int, show_progress: bool) -> None:
+        state.mkdir(parents=True, exist_ok=True)
+        if read_json(state / CLUSTERS_FILE) is None:
+            todo = [FeatureTask(index, item, state, reader, settings) for index, item in enumerate(files) if finished(state, index) is None]
+            bar = make_progress(sum(files[task.index].path.stat().st_size for task in todo), "dedup: hashing", show_progress)
+            try:
+                run_tasks(hash_file, todo, workers, bar)
+            finally:
+                bar.close()
+        find_duplicates(state, len(files), settings)
+
+    return run_job(job, workers=workers, progress=progress, overwrite=overwrite, before_tasks=hash_and_cluster)
+
+
+def _check_keep_column(job: Job, settings: DedupSettings) -> None:
+    column = settings.keep_column
+    if column is None:
+        return
+    kept_schema, _ = plan_schemas(job)
+    field = kept_schema.field(column) if column in kept_schema.names else None
+    if field is None:
+        raise UserError(f"--keep highest:{column}: the inputs have no column '{column}' (columns: {', '.join(kept_schema.names)})")
+    if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
+        raise UserError(f"--keep highest:{column}: column '{column}' is {field.type}, not a number")

@@ -1,0 +1,72 @@
+"""The dedup section of report.md: counts, the cluster-size chart, and the largest clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curate.pipeline.plots import write_cluster_sizes
+
+_REASONS = {0: "kept", 1: "exact_duplicate", 2: "near_duplicate"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'")
+
+
+def _settings_line(described: dict) -> str:
+    parts = []
+    if described["exact"]:
+        parts.append("exact (NFC, lower case, whitespace)")
+    if described["minhash"]:
+        parts.append(
+            f"MinHash over word {described['ngram']}-grams (character {described['char_ngram']}-grams for ko, zh, ja, th), "
+            f"{described['num_perm']} hash functions, {described['bands']} bands x {described['rows']} rows "
+            f"(LSH threshold about {described['lsh_threshold']:.2f}), seed {described['seed']}, keep {described['keep']}"
+            + (f", pairs verified at Jaccard >= {described['jaccard_threshold']:.2f}" if described.get("verify") else "")
+        )
+    if described["lines"]:
+        parts.append(f"lines seen more than {described['line_threshold']} times removed")
+    return "; ".join(parts)
+
+
+def dedup_section(described: dict, snippets: dict[str, str], folder: Path) -> list[str]:
+    result = described.get("result")
+    if not result:
+        return []
+    lines = ["## Duplicates", "", _settings_line(described) + ".", ""]
+    lines += [
+        f"- documents: {result['documents']:,}",
+        f"- exact duplicates: {result['exact_duplicates']:,}",
+        f"- near duplicates: {result['near_duplicates']:,}",
+        f"- clusters (a kept document and its duplicates): {result['clusters']:,}, "
+        f"holding {result['documents_in_clusters']:,} documents",
+    ]
+    if "candidate_pairs" in result:
+        lines.append(f"- LSH candidate pairs: {result['candidate_pairs']:,}")
+    if "pairs_below_threshold" in result:
+        lines.append(f"- candidate pairs dropped by --verify (Jaccard below the threshold): {result['pairs_below_threshold']:,}")
+    if result.get("documents_without_tokens"):
+        lines.append(f"- documents without a word (no MinHash; exact match only): {result['documents_without_tokens']:,}")
+    sizes = {int(size): count for size, count in result["cluster_sizes"].items()}
+    chart = write_cluster_sizes(folder, sizes)
+    if chart:
+        lines += ["", f"![cluster sizes]({chart})"]
+    if sizes:
+        lines += ["", "| cluster size | clusters |", "|---:|---:|"]
+        lines += [f"| {size:,} | {count:,} |" for size, count in sorted(sizes.items())]
+    if result["largest"]:
+        lines += ["", f"### The {len(result['largest'])} largest clusters", ""]
+        for number, cluster in enumerate(result["largest"], start=1):
+            members = cluster["members"]
+            more = cluster["size"] - len(members)
+            lines += [
+                f"**{number}. {cluster['size']:,} documents**" + (f" ({more:,} more not shown)" if more else ""),
+                "",
+                "| id | decision | text |",
+                "|---|---|---|",
+            ]
+            for member in members:
+                text = snippets.get(str(member["ordinal"]), "")
+                lines.append(f"| `{_cell(str(member['id']))}` | {_REASONS[member['reason']]} | {_cell(text)} |")
+            lines.append("")
+    return lines
