@@ -9,15 +9,18 @@ Decisions, for documents in input order (their ordinal):
   the others are `exact_duplicate` of it.
 - near: representatives with at least one token are banded; documents sharing a band
   key are candidate pairs (each joined to the first of its bucket, and with --verify to
-  the one before it too, each pair kept only if its shingle Jaccard reaches the
-  threshold); connected components of the pairs are the clusters, and one member per
-  cluster is kept: the first, the longest or the highest by a column, ties to the first.
+  the one before it too). A pair counts only if its similarity reaches the threshold:
+  estimated from the signatures, or with --verify the exact Jaccard of the shingle
+  sets. Connected components of the pairs are joined with union-find (scipy), then
+  each is split into stars around the document it keeps (see `choose_kept`): the first,
+  the longest or the highest by a column, ties to the first.
 - cluster: a kept document with every document rejected in its favour, directly or
   through an exact copy; `cluster_size` counts them all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +66,17 @@ class Corpus:
                 values = chunk.flatten().to_numpy(zero_copy_only=False)
                 parts.append(values.reshape(-1, width)[:, band])
         return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+
+    def signatures(self, ordinals: np.ndarray) -> np.ndarray:
+        """The (32-bit) signatures of `ordinals` (sorted, unique), one row each."""
+        rows = []
+        tasks = self.task_of(ordinals)
+        for task in np.unique(tasks):
+            local = ordinals[tasks == task] - self.starts[task]
+            column = self.tables[task].column("signature")
+            taken = column.take(pa.array(local)).combine_chunks()
+            rows.append(taken.flatten().to_numpy().reshape(len(local), column.type.list_size))
+        return np.concatenate(rows) if rows else np.zeros((0, 1), np.uint32)
 
     def task_of(self, ordinals: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.starts, ordinals, side="right") - 1
@@ -111,8 +125,12 @@ def exact_representatives(corpus: Corpus) -> np.ndarray:
     return first
 
 
-def candidate_pairs(corpus: Corpus, eligible: np.ndarray, bands: int, chain: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(later, earlier) ordinal pairs that share a band key, each pair once.
+def candidate_pairs(
+    band_keys: Callable[[int], np.ndarray], size: int, eligible: np.ndarray, bands: int, chain: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(later, earlier) pairs of `eligible` documents that share a band key, each pair once.
+
+    `band_keys(b)` gives band b's key of every one of the `size` documents.
 
     One band at a time: sort the eligible documents' keys, and join each document of a
     bucket to the bucket's first (and, with `chain`, to the one before it).
@@ -122,7 +140,7 @@ def candidate_pairs(corpus: Corpus, eligible: np.ndarray, bands: int, chain: boo
     for band in range(bands):
         if count < 2:
             break
-        keys = corpus.band(band)[eligible]
+        keys = band_keys(band)[eligible]
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
         new_bucket = np.ones(count, np.bool_)
@@ -130,13 +148,13 @@ def candidate_pairs(corpus: Corpus, eligible: np.ndarray, bands: int, chain: boo
         bucket_first = np.maximum.accumulate(np.where(new_bucket, np.arange(count), 0))
         members = np.flatnonzero(~new_bucket)
         later = eligible[order[members]]
-        codes.append(later * corpus.size + eligible[order[bucket_first[members]]])
+        codes.append(later * size + eligible[order[bucket_first[members]]])
         if chain:
-            codes.append(later * corpus.size + eligible[order[members - 1]])
+            codes.append(later * size + eligible[order[members - 1]])
     if not codes:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     unique = np.unique(np.concatenate(codes))
-    later, earlier = np.divmod(unique, corpus.size)
+    later, earlier = np.divmod(unique, size)
     keep = later != earlier
     return later[keep], earlier[keep]
 
@@ -155,26 +173,44 @@ def verify_pairs(corpus: Corpus, later: np.ndarray, earlier: np.ndarray, thresho
     return np.array([jaccard(shingles[int(x)], shingles[int(y)]) >= threshold for x, y in zip(later, earlier)], np.bool_)
 
 
-def choose_kept(size: int, later: np.ndarray, earlier: np.ndarray, rank: np.ndarray | None) -> np.ndarray:
-    """For each document, the member its cluster keeps (itself when it is in no pair).
-
-    `rank`: higher is kept first (longest, highest:<column>); ties, and no rank, keep the
-    first in input order.
-    """
-    kept = np.arange(size, dtype=np.int64)
+def components(size: int, later: np.ndarray, earlier: np.ndarray) -> list[np.ndarray]:
+    """The connected components (two or more documents) of the pairs, each sorted."""
     if len(later) == 0:
-        return kept
+        return []
     graph = coo_matrix((np.ones(len(later), np.int8), (later, earlier)), shape=(size, size))
     _, labels = connected_components(graph, directed=False)
     members = np.unique(np.concatenate([later, earlier]))
-    component = labels[members]
-    score = -rank[members] if rank is not None else np.zeros(len(members))
-    order = np.lexsort((members, score, component))  # by component, best rank, then input order
-    ordered_components = component[order]
-    first = np.ones(len(order), np.bool_)
-    first[1:] = ordered_components[1:] != ordered_components[:-1]
-    winner_of_component = dict(zip(ordered_components[first].tolist(), members[order][first].tolist()))
-    kept[members] = [winner_of_component[label] for label in component.tolist()]
+    order = np.argsort(labels[members], kind="stable")
+    grouped, label = members[order], labels[members][order]
+    return np.split(grouped, np.flatnonzero(label[1:] != label[:-1]) + 1)
+
+
+def choose_kept(
+    size: int,
+    groups: list[np.ndarray],
+    rank: np.ndarray | None,
+    signatures: Callable[[np.ndarray], np.ndarray],
+    threshold: float,
+) -> np.ndarray:
+    """For each document, the document kept in its place (itself when it is kept).
+
+    Within a component the best document is kept (highest `rank`, then first in input
+    order); every member whose signature agrees with it on at least `threshold` of the
+    values is its duplicate. Members left over start a cluster of their own the same
+    way. A chain of pairs (A like B, B like C) thus never makes A stand for a C that is
+    unlike it, as plain union-find would.
+    """
+    kept = np.arange(size, dtype=np.int64)
+    for group in groups:
+        score = -rank[group] if rank is not None else np.zeros(len(group))
+        group = group[np.lexsort((group, score))]
+        values = signatures(group)
+        remaining = np.arange(len(group))
+        while len(remaining):
+            center = remaining[0]
+            close = np.mean(values[remaining] == values[center], axis=1) >= threshold
+            kept[group[remaining[close]]] = group[center]
+            remaining = remaining[~close]
     return kept
 
 
@@ -187,6 +223,15 @@ class Decisions:
     summary: dict
 
 
+def estimated_similarity(signatures: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """The share of equal signature values of each (left, right) row pair: MinHash's Jaccard estimate."""
+    similarity = np.empty(len(left), np.float64)
+    for start in range(0, len(left), chunk):
+        end = start + chunk
+        similarity[start:end] = np.mean(signatures[left[start:end]] == signatures[right[start:end]], axis=1)
+    return similarity
+
+
 def decide(corpus: Corpus, settings: DedupSettings) -> Decisions:
     size = corpus.size
     ordinals = np.arange(size, dtype=np.int64)
@@ -194,16 +239,29 @@ def decide(corpus: Corpus, settings: DedupSettings) -> Decisions:
     summary: dict = {"documents": size}
     near_kept = ordinals.copy()
     if settings.minhash:
-        eligible = np.flatnonzero((exact_first == ordinals) & (corpus.column("tokens") > 0))
-        later, earlier = candidate_pairs(corpus, eligible, settings.minhash_settings.bands, chain=settings.verify)
+        tokens = corpus.column("tokens")
+        eligible = np.flatnonzero((exact_first == ordinals) & (tokens > 0))
+        later, earlier = candidate_pairs(corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify)
         summary["candidate_pairs"] = int(len(later))
-        summary["documents_without_tokens"] = int(np.count_nonzero(corpus.column("tokens") == 0))
-        if settings.verify and len(later):
+        summary["documents_without_tokens"] = int(np.count_nonzero(tokens == 0))
+        # Every candidate pair is checked: LSH lets through some pairs well below the threshold.
+        members = np.unique(np.concatenate([later, earlier]))
+        signatures = corpus.signatures(members)
+        if settings.verify:
             passed = verify_pairs(corpus, later, earlier, settings.jaccard_threshold)
-            summary["pairs_below_threshold"] = int(np.count_nonzero(~passed))
-            later, earlier = later[passed], earlier[passed]
+        else:
+            rows = np.searchsorted(members, later), np.searchsorted(members, earlier)
+            passed = estimated_similarity(signatures, *rows) >= settings.jaccard_threshold
+        summary["pairs_below_threshold"] = int(np.count_nonzero(~passed))
+        later, earlier = later[passed], earlier[passed]
         rank = corpus.column("keep", np.float64) if settings.keep != "first" else None
-        near_kept = choose_kept(size, later, earlier, rank)
+        near_kept = choose_kept(
+            size,
+            components(size, later, earlier),
+            rank,
+            lambda wanted: signatures[np.searchsorted(members, wanted)],
+            settings.jaccard_threshold,
+        )
     root = near_kept[exact_first]
     cluster_size = np.bincount(root, minlength=size)[root] if size else np.zeros(0, np.int64)
     reason = np.zeros(size, np.uint8)

@@ -1,10 +1,10 @@
 """Pass 1 of dedup: hash each input file's documents into a memory-mapped Arrow file.
 
 Per document the file holds its id, a 128-bit exact hash, the token count, the LSH band
-keys (the signature itself is not kept: banding needs only the keys), and when asked
-the value `--keep` ranks by, its line hashes (`--lines`) and its shingle set
-(`--verify`). That is 8 x (3 + bands) bytes plus the id: 160 bytes plus the id at the
-defaults, whatever the length of the text.
+keys, the signature cut to 32 bits per value (to check a cluster's members against the
+document it keeps), and when asked the value `--keep` ranks by, its line hashes
+(`--lines`) and its shingle set (`--verify`). That is 8 x (3 + bands) + 4 x num_perm
+bytes plus the id: 608 bytes plus the id at the defaults, whatever the length of the text.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def document_features(docs: pa.Table, settings: DedupSettings, source: str = "in
         character_mode(languages, settings.language, docs.num_rows),
         settings.minhash_settings,
         minhash=settings.minhash,
+        signatures=settings.minhash,
         lines=settings.lines,
         shingles=settings.verify and settings.minhash,
     )
@@ -91,6 +92,9 @@ def document_features(docs: pa.Table, settings: DedupSettings, source: str = "in
     }
     if settings.minhash:
         columns["bands"] = pa.FixedSizeListArray.from_arrays(pa.array(hashes.bands.reshape(-1)), hashes.bands.shape[1])
+        # The top 32 bits of each signature value: enough to estimate similarity within a cluster.
+        signature = (hashes.signatures >> np.uint64(32)).astype(np.uint32)
+        columns["signature"] = pa.FixedSizeListArray.from_arrays(pa.array(signature.reshape(-1)), signature.shape[1])
     keep_values = _keep_values(docs, settings, source)
     if keep_values is not None:
         columns["keep"] = keep_values

@@ -26,14 +26,15 @@ def dedup_corpus(
     *,
     options: dict,
     command_line: str,
-    reader: ReaderOptions = ReaderOptions(),
-    writer: WriterOptions = WriterOptions(),
+    reader: ReaderOptions | None = None,
+    writer: WriterOptions | None = None,
     input_format: str = "auto",
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
 ) -> JobResult:
     """Remove exact and near duplicates (and with `settings.lines`, frequent lines) from `inputs`."""
+    reader, writer = reader or ReaderOptions(), writer or WriterOptions()
     files = expand_inputs(inputs, input_format)
     state = output / folder.STATE / "dedup"
     job = Job(
