@@ -22,7 +22,7 @@ install: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(BIN)/curate run recipes/quickstart.yaml
-	$(BIN)/curate inspect out/quickstart/filtered
+	$(BIN)/curate inspect out/quickstart/unique
 
 test: $(INSTALLED)
 	$(BIN)/pytest
@@ -33,6 +33,7 @@ test-slow: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/io_throughput.py
 	$(BIN)/python bench/filter_vs_datatrove.py
+	$(BIN)/python bench/dedup_vs_peers.py
 
 clean:
 	rm -rf out .pytest_cache

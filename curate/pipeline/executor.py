@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -361,10 +361,55 @@ def run_tasks(function: Callable, tasks: list, workers: int, progress: _Progress
         _run_pool(function, tasks, workers, progress)
 
 
+class _Pool:
+    """Worker processes with the queue they report progress on."""
+
+    def __init__(self, workers: int) -> None:
+        context = multiprocessing.get_context("spawn")  # fork is unsafe with threads in the parent
+        self.workers = workers
+        self.progress_queue = context.Queue()
+        self.executor = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(self.progress_queue, os.getpid())
+        )
+
+
+_sharing = False
+_shared: _Pool | None = None
+
+
+@contextmanager
+def shared_pool() -> Iterator[None]:
+    """Let every `run_tasks` inside use the same worker processes, started on first use.
+
+    A command with several passes (dedup) then pays for starting workers once: a spawned
+    worker takes about a second to import numpy, pyarrow and numba.
+    """
+    global _sharing, _shared
+    _sharing, _shared = True, None
+    try:
+        yield
+    finally:
+        if _shared is not None:
+            _shared.executor.shutdown(wait=True, cancel_futures=True)
+        _sharing, _shared = False, None
+
+
+def _pool(workers: int) -> tuple[_Pool, bool]:
+    """The shared pool inside `shared_pool()` (started if needed), else a new one; and whether it is shared."""
+    global _shared
+    if not _sharing:
+        return _Pool(workers), False
+    if _shared is None or _shared.workers != workers:
+        if _shared is not None:
+            _shared.executor.shutdown(wait=True)
+        _shared = _Pool(workers)
+    return _shared, True
+
+
 def _run_pool(function: Callable, tasks: list, workers: int, progress: _Progress) -> None:
-    context = multiprocessing.get_context("spawn")  # fork is unsafe with threads in the parent
-    progress_queue = context.Queue()
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(progress_queue, os.getpid())) as pool:
+    handle, shared = _pool(workers)
+    pool, progress_queue = handle.executor, handle.progress_queue
+    try:
         futures: dict[Future, object] = {pool.submit(function, task): task for task in tasks}
         # The main process waits while the workers run: import the chart library now rather
         # than after them (about half a second, serial time that would cap the scaling).
@@ -382,6 +427,9 @@ def _run_pool(function: Callable, tasks: list, workers: int, progress: _Progress
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         _drain(progress_queue, progress)
+    finally:
+        if not shared:
+            pool.shutdown(wait=True)
 
 
 def _drain(progress_queue, progress: _Progress) -> None:
@@ -438,17 +486,18 @@ def run_job(
     ]
     # A sample's budget passes from each file to the next, so its tasks run in order, here.
     workers = 1 if job.sample is not None else max(1, min(workers or default_workers(), len(job.inputs)))
-    if before_tasks is not None:
-        before_tasks(workers, progress)
-    total_bytes = sum(job.inputs[index].path.stat().st_size for index in todo)
-    bar = _Progress(None if job.sample is not None else total_bytes, job.command, progress)
-    try:
-        if job.sample is not None:
-            _run_inline(run_task, tasks, bar, sample=job.sample, done=done)
-        else:
-            run_tasks(run_task, tasks, workers, bar)
-    finally:
-        bar.close()
+    with shared_pool():
+        if before_tasks is not None:
+            before_tasks(workers, progress)
+        total_bytes = sum(job.inputs[index].path.stat().st_size for index in todo)
+        bar = _Progress(None if job.sample is not None else total_bytes, job.command, progress)
+        try:
+            if job.sample is not None:
+                _run_inline(run_task, tasks, bar, sample=job.sample, done=done)
+            else:
+                run_tasks(run_task, tasks, workers, bar)
+        finally:
+            bar.close()
 
     markers = [marker for _, marker in sorted(folder.finished_tasks(job.output).items())]
     if len(markers) != len(job.inputs):

@@ -20,6 +20,7 @@ Decisions, for documents in input order (their ordinal):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,11 +354,12 @@ def write_decisions(folder: Path, corpus: Corpus, decisions: Decisions) -> None:
         tmp.replace(path)
 
 
-def find_duplicates(folder: Path, tasks: int, settings: DedupSettings) -> dict:
+def find_duplicates(folder: Path, tasks: int, settings: DedupSettings, hashing_seconds: float = 0.0) -> dict:
     """Pass 2, resumable: decide, write each task's decisions, then the summary last."""
     summary = read_json(folder / CLUSTERS_FILE)
     if summary is not None:
         return summary
+    started = time.perf_counter()
     corpus = Corpus(folder, tasks)
     if settings.lines:
         tmp = folder / (FREQUENT_LINES_FILE + ".tmp")
@@ -366,5 +368,6 @@ def find_duplicates(folder: Path, tasks: int, settings: DedupSettings) -> dict:
         tmp.replace(folder / FREQUENT_LINES_FILE)
     decisions = decide(corpus, settings)
     write_decisions(folder, corpus, decisions)
+    decisions.summary["seconds"] = {"hashing": round(hashing_seconds, 3), "clustering": round(time.perf_counter() - started, 3)}
     write_json_atomic(folder / CLUSTERS_FILE, decisions.summary)
     return decisions.summary

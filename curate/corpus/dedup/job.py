@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -51,6 +52,7 @@ def dedup_corpus(
 
     def hash_and_cluster(workers: int, show_progress: bool) -> None:
         state.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
         if read_json(state / CLUSTERS_FILE) is None:
             todo = [FeatureTask(index, item, state, reader, settings) for index, item in enumerate(files) if finished(state, index) is None]
             bar = make_progress(sum(files[task.index].path.stat().st_size for task in todo), "dedup: hashing", show_progress)
@@ -58,7 +60,7 @@ def dedup_corpus(
                 run_tasks(hash_file, todo, workers, bar)
             finally:
                 bar.close()
-        find_duplicates(state, len(files), settings)
+        find_duplicates(state, len(files), settings, hashing_seconds=time.perf_counter() - started)
 
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite, before_tasks=hash_and_cluster)
 

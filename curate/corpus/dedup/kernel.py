@@ -111,9 +111,13 @@ def _decode(data, start, end, classes, lower, cps, kinds):
 
 
 @nb.njit(inline="always")
-def _normalised_hash(cps, kinds, start, end, seed):
-    """Hash of cps[start:end] with whitespace runs as one space, trimmed; 0 chars gives 0 length."""
-    acc = seed
+def _normalised_hash(cps, kinds, start, end, seed_a, seed_b):
+    """Two 64-bit hashes of cps[start:end] with whitespace runs as one space, trimmed; and its length.
+
+    The two lanes run in one loop so that the CPU overlaps their multiplications.
+    """
+    acc_a = seed_a
+    acc_b = seed_b
     chars = 0
     pending = False
     for position in range(start, end):
@@ -121,12 +125,16 @@ def _normalised_hash(cps, kinds, start, end, seed):
             pending = chars > 0
         else:
             if pending:
-                acc = _round(acc, _SPACE_CP)
+                acc_a = _round(acc_a, _SPACE_CP)
+                acc_b = _round(acc_b, _SPACE_CP ^ _P3)
                 chars += 1
                 pending = False
-            acc = _round(acc, np.uint64(cps[position]))
+            value = np.uint64(cps[position])
+            acc_a = _round(acc_a, value)
+            acc_b = _round(acc_b, value ^ _P3)
             chars += 1
-    return _finalise(acc ^ np.uint64(chars)), chars
+    length = np.uint64(chars)
+    return _finalise(acc_a ^ length), _finalise(acc_b ^ length), chars
 
 
 @nb.njit(inline="always")
@@ -235,7 +243,7 @@ def hash_documents(
     longest = 0
     for d in range(n_docs):
         longest = max(longest, offsets[d + 1] - offsets[d])
-    cps = np.empty(longest, np.int64)
+    cps = np.empty(longest, np.int32)
     kinds = np.empty(longest, np.uint8)
     tokens = np.empty(longest + 1, np.uint64)
     doc_shingles = np.empty(longest + 1, np.uint64)
@@ -249,13 +257,12 @@ def hash_documents(
 
     for d in range(n_docs):
         m = _decode(data, offsets[d], offsets[d + 1], classes, lower, cps, kinds)
-        exact_out[d, 0], _ = _normalised_hash(cps, kinds, 0, m, _SEED_EXACT_A)
-        exact_out[d, 1], _ = _normalised_hash(cps, kinds, 0, m, _SEED_EXACT_B)
+        exact_out[d, 0], exact_out[d, 1], _ = _normalised_hash(cps, kinds, 0, m, _SEED_EXACT_A, _SEED_EXACT_B)
         if want_lines:  # str.split("\n") lines; a blank line hashes to 0
             line_start = 0
             for position in range(m + 1):
                 if position == m or cps[position] == 10:
-                    value, chars = _normalised_hash(cps, kinds, line_start, position, _SEED_LINE)
+                    value, _, chars = _normalised_hash(cps, kinds, line_start, position, _SEED_LINE, _SEED_LINE)
                     line_hashes = _grow(line_hashes, lines_used)
                     line_hashes[lines_used] = value if chars else np.uint64(0)
                     lines_used += 1

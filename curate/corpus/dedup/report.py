@@ -44,7 +44,10 @@ def dedup_section(described: dict, snippets: dict[str, str], folder: Path) -> li
     if "candidate_pairs" in result:
         lines.append(f"- LSH candidate pairs: {result['candidate_pairs']:,}")
     if "pairs_below_threshold" in result:
-        lines.append(f"- candidate pairs dropped by --verify (Jaccard below the threshold): {result['pairs_below_threshold']:,}")
+        how = "exact shingle Jaccard" if described.get("verify") else "signature estimate"
+        lines.append(f"- candidate pairs below the similarity threshold ({how}), not joined: {result['pairs_below_threshold']:,}")
+    if "seconds" in result:
+        lines.append(f"- hashing {result['seconds']['hashing']:.1f} s, clustering {result['seconds']['clustering']:.1f} s")
     if result.get("documents_without_tokens"):
         lines.append(f"- documents without a word (no MinHash; exact match only): {result['documents_without_tokens']:,}")
     sizes = {int(size): count for size, count in result["cluster_sizes"].items()}
