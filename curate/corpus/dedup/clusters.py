@@ -134,7 +134,8 @@ def candidate_pairs(
     `band_keys(b)` gives band b's key of every one of the `size` documents.
 
     One band at a time: sort the eligible documents' keys, and join each document of a
-    bucket to the bucket's first (and, with `chain`, to the one before it).
+    bucket to the bucket's first in input order (and, with `chain`, to its neighbour in
+    the sorted order).
     """
     codes = []
     count = len(eligible)
@@ -142,16 +143,18 @@ def candidate_pairs(
         if count < 2:
             break
         keys = band_keys(band)[eligible]
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys)  # not stable (6x faster); each bucket's first is found below
         sorted_keys = keys[order]
         new_bucket = np.ones(count, np.bool_)
         new_bucket[1:] = sorted_keys[1:] != sorted_keys[:-1]
-        bucket_first = np.maximum.accumulate(np.where(new_bucket, np.arange(count), 0))
-        members = np.flatnonzero(~new_bucket)
-        later = eligible[order[members]]
-        codes.append(later * size + eligible[order[bucket_first[members]]])
+        docs = eligible[order]
+        bucket_first = np.minimum.reduceat(docs, np.flatnonzero(new_bucket))[np.cumsum(new_bucket) - 1]
+        joined = docs != bucket_first
+        codes.append(docs[joined] * size + bucket_first[joined])
         if chain:
-            codes.append(later * size + eligible[order[members - 1]])
+            members = np.flatnonzero(~new_bucket)
+            later = np.maximum(docs[members], docs[members - 1])
+            codes.append(later * size + np.minimum(docs[members], docs[members - 1]))
     if not codes:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     unique = np.unique(np.concatenate(codes))
@@ -174,21 +177,27 @@ def verify_pairs(corpus: Corpus, later: np.ndarray, earlier: np.ndarray, thresho
     return np.array([jaccard(shingles[int(x)], shingles[int(y)]) >= threshold for x, y in zip(later, earlier)], np.bool_)
 
 
-def components(size: int, later: np.ndarray, earlier: np.ndarray) -> list[np.ndarray]:
-    """The connected components (two or more documents) of the pairs, each sorted."""
+def components(size: int, later: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The connected components (two or more documents) of the pairs.
+
+    Returns the members, grouped by component and in input order within one, and the
+    start of each component in that array followed by its length.
+    """
     if len(later) == 0:
-        return []
+        return np.zeros(0, np.int64), np.zeros(1, np.int64)
     graph = coo_matrix((np.ones(len(later), np.int8), (later, earlier)), shape=(size, size))
     _, labels = connected_components(graph, directed=False)
     members = np.unique(np.concatenate([later, earlier]))
     order = np.argsort(labels[members], kind="stable")
     grouped, label = members[order], labels[members][order]
-    return np.split(grouped, np.flatnonzero(label[1:] != label[:-1]) + 1)
+    starts = np.concatenate([[0], np.flatnonzero(label[1:] != label[:-1]) + 1, [len(grouped)]])
+    return grouped, starts
 
 
 def choose_kept(
     size: int,
-    groups: list[np.ndarray],
+    grouped: np.ndarray,
+    starts: np.ndarray,
     rank: np.ndarray | None,
     signatures: Callable[[np.ndarray], np.ndarray],
     threshold: float,
@@ -202,7 +211,14 @@ def choose_kept(
     unlike it, as plain union-find would.
     """
     kept = np.arange(size, dtype=np.int64)
-    for group in groups:
+    lengths = np.diff(starts)
+    # Most components are one pair that has already passed the check: decided at once.
+    pairs = starts[:-1][lengths == 2]
+    first, second = grouped[pairs], grouped[pairs + 1]
+    second_wins = rank[second] > rank[first] if rank is not None else np.zeros(len(pairs), np.bool_)
+    kept[np.where(second_wins, first, second)] = np.where(second_wins, second, first)
+    for start, length in zip(starts[:-1][lengths > 2].tolist(), lengths[lengths > 2].tolist()):
+        group = grouped[start : start + length]
         score = -rank[group] if rank is not None else np.zeros(len(group))
         group = group[np.lexsort((group, score))]
         values = signatures(group)
@@ -258,7 +274,7 @@ def decide(corpus: Corpus, settings: DedupSettings) -> Decisions:
         rank = corpus.column("keep", np.float64) if settings.keep != "first" else None
         near_kept = choose_kept(
             size,
-            components(size, later, earlier),
+            *components(size, later, earlier),
             rank,
             lambda wanted: signatures[np.searchsorted(members, wanted)],
             settings.jaccard_threshold,
