@@ -57,36 +57,40 @@ def shingles(text: str) -> list[str]:
     return [" ".join(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
 
 
-def run_datasketch(shingle_sets: list[list[str]]) -> tuple[float, set[int]]:
-    from datasketch import MinHash, MinHashLSH
-
+def _stream(shingle_sets: list[list[str]], sketch, lsh) -> tuple[float, set[int]]:
+    """Per document: make its sketch, query the index, insert it when nothing matched."""
     started = time.perf_counter()
-    lsh = MinHashLSH(num_perm=NUM_PERM, params=(BANDS, ROWS))
     duplicates = set()
     for number, items in enumerate(shingle_sets):
-        minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
-        minhash.update_batch([item.encode() for item in items])
+        minhash = sketch(items)
         if lsh.query(minhash):
             duplicates.add(number)
         else:
             lsh.insert(number, minhash)
     return time.perf_counter() - started, duplicates
+
+
+def run_datasketch(shingle_sets: list[list[str]]) -> tuple[float, set[int]]:
+    from datasketch import MinHash, MinHashLSH
+
+    def sketch(items: list[str]) -> MinHash:
+        minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
+        minhash.update_batch([item.encode() for item in items])
+        return minhash
+
+    return _stream(shingle_sets, sketch, MinHashLSH(num_perm=NUM_PERM, params=(BANDS, ROWS)))
 
 
 def run_rensa(shingle_sets: list[list[str]]) -> tuple[float, set[int]]:
     from rensa import RMinHash, RMinHashLSH
 
-    started = time.perf_counter()
-    lsh = RMinHashLSH(threshold=(1 / BANDS) ** (1 / ROWS), num_perm=NUM_PERM, num_bands=BANDS)
-    duplicates = set()
-    for number, items in enumerate(shingle_sets):
+    def sketch(items: list[str]) -> RMinHash:
         minhash = RMinHash(num_perm=NUM_PERM, seed=SEED)
         minhash.update(items)
-        if lsh.query(minhash):
-            duplicates.add(number)
-        else:
-            lsh.insert(number, minhash)
-    return time.perf_counter() - started, duplicates
+        return minhash
+
+    lsh = RMinHashLSH(threshold=(1 / BANDS) ** (1 / ROWS), num_perm=NUM_PERM, num_bands=BANDS)
+    return _stream(shingle_sets, sketch, lsh)
 
 
 def run_rensa_bulk(shingle_sets: list[list[str]]) -> tuple[float, set[int]]:
@@ -123,10 +127,6 @@ def main() -> None:
     args = parser.parse_args()
     corpus, total_bytes = build_corpus(args.docs, args.files)
     texts = _texts(corpus)
-    ids = []
-    for path in sorted(corpus.glob("*.jsonl")):
-        with path.open(encoding="utf-8") as handle:
-            ids += [json.loads(line)["id"] for line in handle]
     docs = len(texts)
     print(f"corpus: {docs:,} documents, {total_bytes / 1e6:.1f} MB of text, {args.files} files ({corpus})")
     shingle_sets = [shingles(text) for text in texts]
@@ -137,7 +137,6 @@ def main() -> None:
         results[name] = seconds
         print(f"{name:<12} signatures + LSH only: {seconds:6.2f} s  {docs / seconds:8,.0f} docs/s  "
               f"{len(duplicates):,} documents matched an earlier one")
-    peer_best = max(docs / seconds for seconds in results.values())
     for workers in [int(item) for item in args.workers.split(",")]:
         seconds, wall, rejected = run_curate(corpus, WORK / f"out-{workers}", workers)
         rate = docs / seconds
@@ -150,7 +149,6 @@ def main() -> None:
                   f"/ rensa: x{rate / (docs / results['rensa']):.2f}, / rensa bulk: x{rate / (docs / results['rensa bulk']):.2f}")
         else:
             print(f"  scaling against --workers 1: x{base / seconds:.2f}")
-    del peer_best, ids
 
 
 if __name__ == "__main__":

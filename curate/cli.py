@@ -7,16 +7,7 @@ from pathlib import Path
 import click
 
 import curate
-from curate.cli_options import (
-    command_line,
-    executor_options,
-    input_options,
-    output_options,
-    reader_options,
-    recorded_options,
-    show_progress,
-    writer_options,
-)
+from curate.cli_options import executor_options, input_options, job_arguments, output_options
 from curate.errors import RunFailed, UserError
 from curate.pipeline.executor import JobResult
 
@@ -160,14 +151,7 @@ def filter_command(ctx: click.Context, **params) -> None:
         list(params["inputs"]),
         params["output"],
         build_steps(params),
-        options=recorded_options(ctx),
-        command_line=command_line(ctx),
-        reader=reader_options(params),
-        writer=writer_options(params),
-        input_format=params["input_format"],
-        workers=params["workers"],
-        progress=show_progress(params["progress"]),
-        overwrite=params["overwrite"],
+        **job_arguments(ctx, params),
         dry_run=params["dry_run"],
         sample=params["sample"],
     )
@@ -262,14 +246,7 @@ def dedup_command(ctx: click.Context, **params) -> None:
         list(params["inputs"]),
         params["output"],
         settings,
-        options=recorded_options(ctx),
-        command_line=command_line(ctx),
-        reader=reader_options(params),
-        writer=writer_options(params),
-        input_format=params["input_format"],
-        workers=params["workers"],
-        progress=show_progress(params["progress"]),
-        overwrite=params["overwrite"],
+        **job_arguments(ctx, params),
     )
     click.echo(_summary(result))
 

@@ -137,6 +137,20 @@ def command_line(ctx: click.Context) -> str:
     return shlex.join(words + positional)
 
 
+def job_arguments(ctx: click.Context, params: dict) -> dict:
+    """The keyword arguments every corpus command passes to its library function."""
+    return {
+        "options": recorded_options(ctx),
+        "command_line": command_line(ctx),
+        "reader": reader_options(params),
+        "writer": writer_options(params),
+        "input_format": params["input_format"],
+        "workers": params["workers"],
+        "progress": show_progress(params["progress"]),
+        "overwrite": params["overwrite"],
+    }
+
+
 def show_progress(flag: bool | None) -> bool:
     if flag is not None:
         return flag
