@@ -143,3 +143,18 @@ def test_documents_without_words_have_no_signature(text):
     hashes = _hashes([text, "a real sentence with words"])
     assert hashes.tokens[0] == 0
     assert not hashes.bands[0].any()
+
+
+def test_threshold_picks_bands_and_rows_with_datasketch_and_defaults_are_finewebs():
+    from datasketch.lsh import _optimal_param
+
+    from curate.corpus.dedup.settings import lsh_bands_and_rows
+    from curate.errors import UserError
+
+    assert lsh_bands_and_rows(112, None, None, None) == (14, 8)
+    assert lsh_bands_and_rows(112, None, None, 0.8) == _optimal_param(0.8, 112, 0.5, 0.5)
+    assert lsh_bands_and_rows(128, None, None, None) == (16, 8)
+    assert lsh_bands_and_rows(112, 10, None, None) == (10, 11)
+    with pytest.raises(UserError, match="needs 160 hash functions"):
+        lsh_bands_and_rows(112, 20, 8, None)
+    assert abs(MinHashSettings().threshold - 0.719) < 0.001
