@@ -246,6 +246,18 @@ def test_lines_seen_more_than_k_times_are_cut(tmp_path):
     assert result.manifest["counts"]["kept"] == 5
 
 
+def test_copies_removed_by_exact_dedup_do_not_make_their_lines_frequent(tmp_path):
+    rows = [{"id": f"c{n}", "text": "The same short comment"} for n in range(6)]
+    rows += [{"id": "other", "text": "Something else\nThe same short comment"}]
+    source = _write_jsonl(tmp_path / "in.jsonl", rows)
+    _run(source, tmp_path / "out", DedupSettings(minhash=False, lines=True, line_threshold=2))
+    # Among the documents exact dedup keeps, the line is seen twice, not more than 2: it
+    # stays. Counted over all seven it would have emptied c0, the one copy kept.
+    kept = _rows(tmp_path / "out", "data")
+    assert [(row["id"], row["text"]) for row in kept] == [("c0", rows[0]["text"]), ("other", rows[-1]["text"])]
+    assert {row["reason"] for row in _rows(tmp_path / "out", "rejected")} == {"exact_duplicate"}
+
+
 def _corpus_files(tmp_path: Path) -> list[Path]:
     rng = random.Random(5)
     families = [" ".join(rng.choice(["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"]) + str(rng.randrange(500))

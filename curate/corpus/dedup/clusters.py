@@ -327,20 +327,25 @@ def _cluster_summary(corpus: Corpus, root: np.ndarray, reason: np.ndarray) -> di
     }
 
 
-def frequent_lines(corpus: Corpus, threshold: int, partitions: int = 16) -> np.ndarray:
-    """Sorted hashes of the non-blank lines seen more than `threshold` times in the corpus.
+def frequent_lines(corpus: Corpus, threshold: int, kept: np.ndarray, partitions: int = 16) -> np.ndarray:
+    """Sorted hashes of the non-blank lines seen more than `threshold` times in the kept documents.
 
-    Counted one hash partition at a time (by the top bits), so memory holds a
-    1/`partitions` share of the corpus's line hashes at once.
+    Only documents that survive exact and near dedup count, so that a document's own
+    copies never make its lines frequent. Counted one hash partition at a time (by the
+    top bits), so memory holds a 1/`partitions` share of the line hashes at once.
     """
     shift = np.uint64(64 - int(np.log2(partitions)))
     frequent = []
     for part in range(partitions):
         pieces = []
+        row = 0
         for table in corpus.tables:
             for chunk in table.column("lines").chunks:
+                counts = np.diff(chunk.offsets.to_numpy())
                 values = chunk.flatten().to_numpy(zero_copy_only=False)
-                pieces.append(values[(values >> shift) == part])
+                counted = np.repeat(kept[row : row + len(chunk)], counts)
+                pieces.append(values[counted & ((values >> shift) == part)])
+                row += len(chunk)
         values = np.concatenate(pieces) if pieces else np.zeros(0, np.uint64)
         unique, counts = np.unique(values[values != 0], return_counts=True)
         frequent.append(unique[counts > threshold])
@@ -377,12 +382,12 @@ def find_duplicates(folder: Path, tasks: int, settings: DedupSettings, hashing_s
         return summary
     started = time.perf_counter()
     corpus = Corpus(folder, tasks)
+    decisions = decide(corpus, settings)
     if settings.lines:
         tmp = folder / (FREQUENT_LINES_FILE + ".tmp")
         with open(tmp, "wb") as handle:
-            np.save(handle, frequent_lines(corpus, settings.line_threshold))
+            np.save(handle, frequent_lines(corpus, settings.line_threshold, decisions.reason == 0))
         tmp.replace(folder / FREQUENT_LINES_FILE)
-    decisions = decide(corpus, settings)
     write_decisions(folder, corpus, decisions)
     decisions.summary["seconds"] = {"hashing": round(hashing_seconds, 3), "clustering": round(time.perf_counter() - started, 3)}
     write_json_atomic(folder / CLUSTERS_FILE, decisions.summary)
