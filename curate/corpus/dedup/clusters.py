@@ -8,8 +8,8 @@ Decisions, for documents in input order (their ordinal):
 - exact: the first document of each group of equal exact hashes is its representative;
   the others are `exact_duplicate` of it.
 - near: representatives with at least one token are banded; documents sharing a band
-  key are candidate pairs (each joined to the first of its bucket, and with --verify to
-  the one before it too). A pair counts only if its similarity reaches the threshold:
+  key are candidate pairs (each joined to the first of its bucket in input order, and
+  with --verify to its neighbour in the bucket too). A pair counts only if its similarity reaches the threshold:
   estimated from the signatures, or with --verify the exact Jaccard of the shingle
   sets. Connected components of the pairs are joined with union-find (scipy), then
   each is split into stars around the document it keeps (see `choose_kept`): the first,
