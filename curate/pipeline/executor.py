@@ -419,9 +419,6 @@ def _run_pool(function: Callable, tasks: list, workers: int, progress: _Progress
     global _progress
     handle, shared = _pool(workers - 1)
     pool, progress_queue = handle.executor, handle.progress_queue
-    # The main process waits on workers between its own tasks: import the chart library now
-    # rather than after them (about half a second, serial time that would cap the scaling).
-    threading.Thread(target=plots.chart_library_available, daemon=True).start()
     waiting = list(tasks)
     futures: dict[Future, object] = {}
 
@@ -449,6 +446,10 @@ def _run_pool(function: Callable, tasks: list, workers: int, progress: _Progress
             check([future for future in futures if future.done()])
             feed_workers()
         pending = {future for future in futures if not future.done()}
+        if pending:
+            # This process now only waits: import the chart library meanwhile (about half a
+            # second of serial time otherwise; started earlier it would slow its own tasks).
+            threading.Thread(target=plots.chart_library_available, daemon=True).start()
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             check(done)
