@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc as ipc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from curate.corpus.dedup.features import features_path, open_features
+from curate.corpus.dedup.features import features_path
+from curate.corpus.dedup.state_files import read_arrow, write_arrow, write_array
 from curate.corpus.dedup.settings import DedupSettings
 from curate.io.manifest import read_json, write_json_atomic
 
@@ -50,7 +50,7 @@ class Corpus:
     """The feature files of every task, read as columns over all documents in input order."""
 
     def __init__(self, folder: Path, tasks: int) -> None:
-        self.tables = [open_features(features_path(folder, index)) for index in range(tasks)]
+        self.tables = [read_arrow(features_path(folder, index)) for index in range(tasks)]
         self.starts = np.zeros(tasks + 1, np.int64)
         np.cumsum([table.num_rows for table in self.tables], out=self.starts[1:])
         self.size = int(self.starts[-1])
@@ -368,11 +368,7 @@ def write_decisions(folder: Path, corpus: Corpus, decisions: Decisions) -> None:
                 "cluster_size": pa.array(decisions.cluster_size[ordinals], pa.int64()),
             }
         )
-        path = decisions_path(folder, task)
-        tmp = path.with_name(path.name + ".tmp")
-        with ipc.new_file(str(tmp), table.schema) as writer:
-            writer.write_table(table)
-        tmp.replace(path)
+        write_arrow(decisions_path(folder, task), table)
 
 
 def find_duplicates(folder: Path, tasks: int, settings: DedupSettings, hashing_seconds: float = 0.0) -> dict:
@@ -384,10 +380,7 @@ def find_duplicates(folder: Path, tasks: int, settings: DedupSettings, hashing_s
     corpus = Corpus(folder, tasks)
     decisions = decide(corpus, settings)
     if settings.lines:
-        tmp = folder / (FREQUENT_LINES_FILE + ".tmp")
-        with open(tmp, "wb") as handle:
-            np.save(handle, frequent_lines(corpus, settings.line_threshold, decisions.reason == 0))
-        tmp.replace(folder / FREQUENT_LINES_FILE)
+        write_array(folder / FREQUENT_LINES_FILE, frequent_lines(corpus, settings.line_threshold, decisions.reason == 0))
     write_decisions(folder, corpus, decisions)
     decisions.summary["seconds"] = {"hashing": round(hashing_seconds, 3), "clustering": round(time.perf_counter() - started, 3)}
     write_json_atomic(folder / CLUSTERS_FILE, decisions.summary)

@@ -9,7 +9,6 @@ bytes plus the id: 608 bytes plus the id at the defaults, whatever the length of
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pyarrow.ipc as ipc
 
 from curate.corpus.dedup.hashing import character_mode, hash_texts
 from curate.corpus.dedup.settings import DedupSettings
+from curate.corpus.dedup.state_files import atomic_path
 from curate.errors import UserError
 from curate.io.manifest import read_json, write_json_atomic
 from curate.io.readers import ReaderOptions, read_file
@@ -107,33 +107,26 @@ def document_features(docs: pa.Table, settings: DedupSettings, source: str = "in
 
 def hash_file(task: FeatureTask) -> dict:
     """Write the features of one input file, then its marker; return the marker."""
-    target = features_path(task.folder, task.index)
-    tmp = target.with_name(target.name + ".tmp")
     writer = None
     rows = 0
     position = 0
-    try:
-        for batch in read_file(task.input, task.reader):
-            if batch.docs.num_rows:
-                table = document_features(batch.docs, task.settings, task.input.source)
-                if writer is None:
-                    writer = ipc.new_file(str(tmp), table.schema)
-                writer.write_table(table)
-                rows += table.num_rows
-            report_progress(batch.records, batch.position - position)
-            position = batch.position
-        if writer is None:  # no readable document: an empty file with the usual columns
-            empty = document_features(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}), task.settings)
-            writer = ipc.new_file(str(tmp), empty.schema)
-    finally:
-        if writer is not None:
-            writer.close()
-    os.replace(tmp, target)
+    with atomic_path(features_path(task.folder, task.index)) as tmp:
+        try:
+            for batch in read_file(task.input, task.reader):
+                if batch.docs.num_rows:
+                    table = document_features(batch.docs, task.settings, task.input.source)
+                    if writer is None:
+                        writer = ipc.new_file(str(tmp), table.schema)
+                    writer.write_table(table)
+                    rows += table.num_rows
+                report_progress(batch.records, batch.position - position)
+                position = batch.position
+            if writer is None:  # no readable document: an empty file with the usual columns
+                empty = pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+                writer = ipc.new_file(str(tmp), document_features(empty, task.settings).schema)
+        finally:
+            if writer is not None:
+                writer.close()
     marker = {"index": task.index, "input": task.input.source, "rows": rows}
     write_json_atomic(_marker_path(task.folder, task.index), marker)
     return marker
-
-
-def open_features(path: Path) -> pa.Table:
-    """A task's features, memory-mapped: columns are read from disk as they are used."""
-    return ipc.open_file(pa.memory_map(str(path), "r")).read_all()

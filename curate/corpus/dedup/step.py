@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
 from curate.corpus.dedup.clusters import CLUSTERS_FILE, FREQUENT_LINES_FILE, decisions_path
 from curate.corpus.dedup.hashing import hash_texts
 from curate.corpus.dedup.settings import DedupSettings
+from curate.corpus.dedup.state_files import read_array, read_arrow
 from curate.io.manifest import read_json
 from curate.io.schema import set_column
 from curate.pipeline.step import Step, StepOutput
@@ -75,8 +75,7 @@ class DuplicateRemoval(Step):
         return described
 
     def start_task(self, task_index: int) -> None:
-        with pa.memory_map(str(decisions_path(self.folder, task_index)), "r") as source:
-            self._decided = ipc.open_file(source).read_all()
+        self._decided = read_arrow(decisions_path(self.folder, task_index))
         self._rows = self._decided.column("row").to_numpy()
         self._cursor = 0
         summary = read_json(self.folder / CLUSTERS_FILE) or {}
@@ -88,7 +87,7 @@ class DuplicateRemoval(Step):
         }
         self._snippets = {}
         if self.settings.lines:
-            self._frequent = np.load(self.folder / FREQUENT_LINES_FILE, allow_pickle=False)
+            self._frequent = read_array(self.folder / FREQUENT_LINES_FILE)
 
     def task_notes(self) -> dict:
         return {"snippets": self._snippets} if self._snippets else {}
