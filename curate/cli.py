@@ -8,6 +8,7 @@ import click
 
 import curate
 from curate.cli_options import executor_options, input_options, job_arguments, output_options
+from curate.corpus.segment import KOREAN_SEGMENTERS
 from curate.errors import RunFailed, UserError
 from curate.pipeline.executor import JobResult
 
@@ -123,7 +124,7 @@ Examples:
 )
 @click.option(
     "--ko-segmenter",
-    type=click.Choice(["auto", "kiwi", "space"]),
+    type=click.Choice(KOREAN_SEGMENTERS),
     default="auto",
     show_default=True,
     help="Korean words: kiwi (morphemes, as datatrove; ~0.25 MB/s) or space (eojeol; fast). auto: kiwi if installed.",

@@ -27,26 +27,11 @@ class StepSpec:
 def registry() -> dict[str, StepSpec]:
     """Every step, in the default order."""
     from curate.corpus import clean
-    from curate.corpus.filters import c4, fineweb, gopher
+    from curate.corpus.filters import badwords, c4, fineweb, gopher, langid, quality
 
-    specs = [clean.SPEC]
-    specs += _optional("curate.corpus.filters.langid")
-    specs += [gopher.REPETITION_SPEC, gopher.QUALITY_SPEC, c4.SPEC, fineweb.SPEC]
-    specs += _optional("curate.corpus.filters.badwords")
-    specs += _optional("curate.corpus.filters.quality")
+    specs = [clean.SPEC, langid.SPEC, gopher.REPETITION_SPEC, gopher.QUALITY_SPEC, c4.SPEC, fineweb.SPEC]
+    specs += [badwords.SPEC, quality.SPEC]
     return {spec.name: spec for spec in specs}
-
-
-def _optional(module_name: str) -> list[StepSpec]:
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name == module_name:
-            return []
-        raise
-    return [module.SPEC]
 
 
 def parse_step_names(value: str | None, specs: dict[str, StepSpec]) -> list[str] | None:

@@ -13,8 +13,7 @@ from pathlib import Path
 import click
 
 from curate.corpus import segment
-from curate.corpus.filters.base import DocumentFilter
-from curate.corpus.filters.words import document_words
+from curate.corpus.filters.base import DEFAULT_LANGUAGE, WordFilter, ratio
 from curate.corpus.steps import StepSpec, language_settings
 from curate.errors import UserError
 
@@ -32,14 +31,15 @@ def load_word_list(path: Path) -> list[str]:
     return words
 
 
-class BadWords(DocumentFilter):
+class BadWords(WordFilter):
     name = "badwords"
 
-    def __init__(self, words: list[str], max_ratio: float = 0.01, language: str = "en", korean_segmenter: str = "space"):
-        super().__init__(language)
+    def __init__(
+        self, words: list[str], max_ratio: float = 0.01, language: str = DEFAULT_LANGUAGE, korean_segmenter: str = "space"
+    ):
+        super().__init__(language, korean_segmenter)
         self.entries = sorted(set(words))
         self.max_ratio = max_ratio
-        self.korean_segmenter = korean_segmenter
         self._index: dict[str, dict[str, list[tuple[str, ...]]]] = {}  # per language, built on first use
 
     def describe(self) -> dict:
@@ -58,13 +58,13 @@ class BadWords(DocumentFilter):
         return index
 
     def stats(self, text: str, lang: str) -> dict:
-        words = list(map(str.lower, document_words(text, lang, self.korean_segmenter)))
+        words = list(map(str.lower, self.words(text, lang)))
         index = self._entries_by_first_word(lang)
         hits = 0
         for position in [position for position, word in enumerate(words) if word in index]:
             hits += sum(tuple(words[position : position + len(entry)]) == entry for entry in index[words[position]])
-        content = sum(not segment.is_symbol(word) for word in words)
-        return {"badwords": hits, "ratio": hits / content if content else 0.0}
+        content = len(words) - sum(map(segment.is_symbol, words))
+        return {"badwords": hits, "ratio": ratio(hits, content)}
 
     def decide(self, stats: dict) -> str | None:
         return "too_many_badwords" if stats["ratio"] > self.max_ratio else None

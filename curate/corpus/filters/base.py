@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
+from curate.corpus.filters.words import document_words
 from curate.pipeline.step import Step, StepOutput, split_by_rule
 
 DEFAULT_LANGUAGE = "en"
@@ -44,3 +45,35 @@ class DocumentFilter(Step):
         texts = batch.column("text").to_pylist()
         rules = [self.decide(self.stats(text, lang)) for text, lang in zip(texts, self.languages(batch))]
         return split_by_rule(self.name, batch, rules)
+
+
+class WordFilter(DocumentFilter):
+    """A filter whose statistics count words: how Korean is split is one of its settings."""
+
+    def __init__(self, language: str = DEFAULT_LANGUAGE, korean_segmenter: str = "space") -> None:
+        super().__init__(language)
+        self.korean_segmenter = korean_segmenter
+
+    def words(self, text: str, lang: str) -> list[str]:
+        """The document's words, segmented once and shared by every step (filters/words.py)."""
+        return document_words(text, lang, self.korean_segmenter)
+
+
+def ratio(part: float, whole: float) -> float:
+    """part / whole, 0 when whole is 0."""
+    return part / whole if whole else 0.0
+
+
+def count_duplicates(items: list[str]) -> tuple[int, int]:
+    """(items equal to an earlier one, their characters)."""
+    if len(set(items)) == len(items):
+        return 0, 0
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        else:
+            seen.add(item)
+    return count, chars

@@ -16,7 +16,7 @@ import click
 import pyarrow as pa
 
 from curate.corpus import segment
-from curate.corpus.filters.base import DocumentFilter
+from curate.corpus.filters.base import DEFAULT_LANGUAGE, DocumentFilter
 from curate.corpus.steps import StepSpec
 from curate.io.schema import set_column
 from curate.pipeline.step import StepOutput, split_by_rule
@@ -40,7 +40,7 @@ class C4Quality(DocumentFilter):
         filter_javascript: bool = True,
         filter_curly_bracket: bool = True,
         filter_policy: bool = True,
-        language: str = "en",
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
         super().__init__(language)
         self.remove_citations = remove_citations

@@ -5,13 +5,11 @@ from __future__ import annotations
 import click
 
 from curate.corpus import segment
-from curate.corpus.filters.base import DocumentFilter
-from curate.corpus.filters.gopher import count_duplicates
-from curate.corpus.filters.words import document_words
+from curate.corpus.filters.base import DEFAULT_LANGUAGE, WordFilter, count_duplicates, ratio
 from curate.corpus.steps import StepSpec, language_settings
 
 
-class FineWebQuality(DocumentFilter):
+class FineWebQuality(WordFilter):
     name = "fineweb"
 
     def __init__(
@@ -22,31 +20,30 @@ class FineWebQuality(DocumentFilter):
         short_line_length: int = 30,
         char_duplicates_ratio: float = 0.01,
         new_line_ratio: float = 0.3,
-        language: str = "en",
+        language: str = DEFAULT_LANGUAGE,
         korean_segmenter: str = "space",
     ) -> None:
-        super().__init__(language)
+        super().__init__(language, korean_segmenter)
         self.line_punct_thr = line_punct_thr
         self.line_punct_exclude_zero = line_punct_exclude_zero
         self.short_line_thr = short_line_thr
         self.short_line_length = short_line_length
         self.char_duplicates_ratio = char_duplicates_ratio
         self.new_line_ratio = new_line_ratio
-        self.korean_segmenter = korean_segmenter
 
     def stats(self, text: str, lang: str) -> dict:
         lines = [line for line in text.split("\n") if line.strip()]
         if not lines:
             return {"empty": True}
-        words = document_words(text, lang, self.korean_segmenter)
+        words = self.words(text, lang)
         dup_chars = count_duplicates(lines)[1]
-        content_chars = len(text) - text.count("\n")
+        newlines = text.count("\n")
         return {
             "empty": False,
             "line_punct_ratio": sum(segment.is_terminal(line[-1]) for line in lines) / len(lines),
             "short_line_ratio": sum(len(line) <= self.short_line_length for line in lines) / len(lines),
-            "char_dup_ratio": dup_chars / content_chars if content_chars else 0.0,
-            "list_ratio": text.count("\n") / len(words) if words else float("inf"),
+            "char_dup_ratio": ratio(dup_chars, len(text) - newlines),
+            "list_ratio": newlines / len(words) if words else float("inf"),
         }
 
     def decide(self, stats: dict) -> str | None:

@@ -17,9 +17,8 @@ from collections import Counter
 import click
 
 from curate.corpus import segment
-from curate.corpus.filters.base import DocumentFilter
+from curate.corpus.filters.base import DEFAULT_LANGUAGE, WordFilter, count_duplicates, ratio
 from curate.corpus.filters.ngrams import ngram_character_fractions
-from curate.corpus.filters.words import document_words
 from curate.corpus.steps import StepSpec, language_settings
 
 STOP_WORDS = {
@@ -33,26 +32,7 @@ STOP_WORDS = {
 NO_WORD_LENGTH_RULE = frozenset({"ko", "zh", "ja"})
 
 
-def _ratio(part: float, whole: float) -> float:
-    return part / whole if whole else 0.0
-
-
-def count_duplicates(items: list[str]) -> tuple[int, int]:
-    """(items equal to an earlier one, their characters)."""
-    if len(set(items)) == len(items):
-        return 0, 0
-    seen: set[str] = set()
-    count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return count, chars
-
-
-class GopherQuality(DocumentFilter):
+class GopherQuality(WordFilter):
     name = "gopher_quality"
 
     def __init__(
@@ -66,10 +46,10 @@ class GopherQuality(DocumentFilter):
         max_ellipsis_lines_ratio: float | None = 0.3,
         min_alpha_words_ratio: float | None = 0.8,
         min_stop_words: int | None = 2,
-        language: str = "en",
+        language: str = DEFAULT_LANGUAGE,
         korean_segmenter: str = "space",
     ) -> None:
-        super().__init__(language)
+        super().__init__(language, korean_segmenter)
         self.min_doc_words = min_doc_words
         self.max_doc_words = max_doc_words
         self.min_avg_word_length = min_avg_word_length
@@ -79,7 +59,6 @@ class GopherQuality(DocumentFilter):
         self.max_ellipsis_lines_ratio = max_ellipsis_lines_ratio
         self.min_alpha_words_ratio = min_alpha_words_ratio
         self.min_stop_words = min_stop_words
-        self.korean_segmenter = korean_segmenter
         self._flags: dict[str, tuple[bool, bool]] = {}
 
     def _word_flags(self, word: str) -> tuple[bool, bool]:
@@ -92,7 +71,7 @@ class GopherQuality(DocumentFilter):
         return flags
 
     def stats(self, text: str, lang: str) -> dict:
-        words = document_words(text, lang, self.korean_segmenter)
+        words = self.words(text, lang)
         counts = Counter(words)
         content_words = content_chars = alpha_words = 0
         for word, count in counts.items():
@@ -110,14 +89,14 @@ class GopherQuality(DocumentFilter):
             "lang": lang,
             "words": len(words),
             "content_words": content_words,
-            "mean_word_length": _ratio(content_chars, content_words),
-            "hash_ratio": _ratio(text.count("#"), len(words)),
-            "ellipsis_ratio": _ratio(text.count("...") + text.count("…"), len(words)),
-            "bullet_lines_ratio": _ratio(
+            "mean_word_length": ratio(content_chars, content_words),
+            "hash_ratio": ratio(text.count("#"), len(words)),
+            "ellipsis_ratio": ratio(text.count("...") + text.count("…"), len(words)),
+            "bullet_lines_ratio": ratio(
                 sum(line.lstrip().startswith(("•", "-")) for line in lines), len(lines)
             ),
-            "ellipsis_lines_ratio": _ratio(sum(line.rstrip().endswith(("...", "…")) for line in lines), len(lines)),
-            "alpha_words_ratio": _ratio(alpha_words, len(words)),
+            "ellipsis_lines_ratio": ratio(sum(line.rstrip().endswith(("...", "…")) for line in lines), len(lines)),
+            "alpha_words_ratio": ratio(alpha_words, len(words)),
             "stop_words": None if stop_words is None else sum(word in counts for word in stop_words),
         }
 
@@ -150,7 +129,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 _LINE_BREAKS = re.compile(r"\n+")
 
 
-class GopherRepetition(DocumentFilter):
+class GopherRepetition(WordFilter):
     name = "gopher_repetition"
 
     def __init__(
@@ -161,17 +140,18 @@ class GopherRepetition(DocumentFilter):
         dup_para_char_frac: float | None = 0.2,
         top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.2), (3, 0.18), (4, 0.16)),
         dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)),
-        language: str = "en",
+        language: str = DEFAULT_LANGUAGE,
         korean_segmenter: str = "space",
     ) -> None:
-        super().__init__(language)
+        super().__init__(language, korean_segmenter)
         self.dup_line_frac = dup_line_frac
         self.dup_para_frac = dup_para_frac
         self.dup_line_char_frac = dup_line_char_frac
         self.dup_para_char_frac = dup_para_char_frac
         self.top_n_grams = tuple(top_n_grams)
         self.dup_n_grams = tuple(dup_n_grams)
-        self.korean_segmenter = korean_segmenter
+        self._top_ns = [n for n, _ in self.top_n_grams]
+        self._dup_ns = [n for n, _ in self.dup_n_grams]
 
     def stats(self, text: str, lang: str) -> dict:
         if not text:
@@ -180,12 +160,7 @@ class GopherRepetition(DocumentFilter):
         para_dups, para_chars = count_duplicates(paragraphs)
         lines = _LINE_BREAKS.split(text)
         line_dups, line_chars = count_duplicates(lines)
-        top, dup = ngram_character_fractions(
-            document_words(text, lang, self.korean_segmenter),
-            len(text),
-            [n for n, _ in self.top_n_grams],
-            [n for n, _ in self.dup_n_grams],
-        )
+        top, dup = ngram_character_fractions(self.words(text, lang), len(text), self._top_ns, self._dup_ns)
         return {
             "empty": False,
             "dup_para_frac": para_dups / len(paragraphs),

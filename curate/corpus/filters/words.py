@@ -27,9 +27,3 @@ def document_words(text: str, lang: str, korean: str = "space") -> list[str]:
     _cache[key] = found
     _cached_words += len(found)
     return found
-
-
-def clear() -> None:
-    global _cached_words
-    _cache.clear()
-    _cached_words = 0

@@ -109,7 +109,7 @@ def words(text: str, lang: str, korean: str = "space") -> list[str]:
 
 def sentence_count(line: str, lang: str) -> int:
     """Sentences in one line: 1 + the terminal marks followed, after punctuation, by a word."""
-    tokens = cjk_words(line) if lang in CJK_LANGUAGES else english_words(line)
+    tokens = words(line, lang)
     count = 1
     seen_terminal = False
     for token in tokens:
