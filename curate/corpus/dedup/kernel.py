@@ -68,10 +68,11 @@ def _round(acc, value):
 
 
 @nb.njit(inline="always")
-def _grow(array, used):
-    if used < array.shape[0]:
+def _reserve(array, used, needed):
+    """`array` with room for `needed` more values after the first `used` (grown at most once per call)."""
+    if used + needed <= array.shape[0]:
         return array
-    bigger = np.empty(max(16, 2 * array.shape[0]), array.dtype)
+    bigger = np.empty(max(2 * array.shape[0], used + needed), array.dtype)
     bigger[:used] = array[:used]
     return bigger
 
@@ -261,7 +262,12 @@ def hash_documents(
     tokens = np.empty(longest + 1, np.uint64)
     doc_shingles = np.empty(longest + 1, np.uint64)
     signature = np.empty(k, np.uint64)
-    line_hashes = np.empty(1024 if want_lines else 0, np.uint64)
+    line_hashes = np.empty(0, np.uint64)
+    if want_lines:  # one hash per line: at most one per newline byte, plus one per document
+        newlines = 0
+        for position in range(offsets[0], offsets[n_docs]):
+            newlines += data[position] == 10
+        line_hashes = np.empty(newlines + n_docs, np.uint64)
     line_counts = np.zeros(n_docs, np.int64)
     lines_used = 0
     shingles = np.empty(1024 if want_shingles else 0, np.uint64)
@@ -275,7 +281,6 @@ def hash_documents(
             for position in range(m + 1):
                 if position == m or cps[position] == 10:
                     value, _, chars = _normalised_hash(cps, kinds, line_start, position, _SEED_LINE, _SEED_LINE)
-                    line_hashes = _grow(line_hashes, lines_used)
                     line_hashes[lines_used] = value if chars else np.uint64(0)
                     lines_used += 1
                     line_counts[d] += 1
@@ -299,10 +304,10 @@ def hash_documents(
                 signature_out[d, j] = signature[j]
         if want_shingles:  # a set: sorted, each hash once
             part = np.sort(doc_shingles[:s])
+            shingles = _reserve(shingles, shingles_used, s)
             unique = 0
             for position in range(s):
                 if position == 0 or part[position] != part[position - 1]:
-                    shingles = _grow(shingles, shingles_used)
                     shingles[shingles_used] = part[position]
                     shingles_used += 1
                     unique += 1
