@@ -482,7 +482,8 @@ def run_job(
 
     `before_tasks(workers, progress)` runs once the folder is prepared and before the
     tasks: commands with a whole-corpus pass (dedup) do it there, keeping their state in
-    `folder.state_path(job.output)` so that a killed run resumes it too.
+    `folder.state_path(job.output, name)` so that a killed run resumes it too. It may
+    finish configuring `job.steps`: tasks copy their steps only when they start.
     """
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()

@@ -67,10 +67,12 @@ def prepare(folder: Path, job_fingerprint: str, overwrite: bool, job_info: dict 
 
 
 def state_path(folder: Path, name: str) -> Path:
-    """A folder for a command's own resumable state; it goes when the dataset is sealed."""
-    path = folder / STATE / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where a command keeps its own resumable state; it goes when the dataset is sealed.
+
+    Create it only once the folder is prepared (in run_job's `before_tasks`): a `.curate/`
+    without its job.json reads as someone else's unfinished run.
+    """
+    return folder / STATE / name
 
 
 def marker_path(folder: Path, task_index: int) -> Path:

@@ -36,6 +36,7 @@ from curate.corpus.dedup.settings import DedupSettings
 from curate.io.manifest import read_json, write_json_atomic
 
 EXACT, NEAR = "exact_duplicate", "near_duplicate"
+DECISIONS = ("kept", EXACT, NEAR)  # a document's decision code indexes this
 TOP_CLUSTERS = 10
 MEMBERS_SHOWN = 10
 CLUSTERS_FILE = "clusters.json"
@@ -233,9 +234,8 @@ def choose_kept(
 
 @dataclass
 class Decisions:
-    reason: np.ndarray  # uint8 per document: 0 kept, 1 exact, 2 near
+    reason: np.ndarray  # uint8 per document: its index in DECISIONS
     target: np.ndarray  # int64: the document it duplicates (itself when kept)
-    root: np.ndarray  # int64: the kept document of its cluster
     cluster_size: np.ndarray  # int64: documents in its cluster
     summary: dict
 
@@ -279,24 +279,23 @@ def decide(corpus: Corpus, settings: DedupSettings) -> Decisions:
             lambda wanted: signatures[np.searchsorted(members, wanted)],
             settings.jaccard_threshold,
         )
-    root = near_kept[exact_first]
-    cluster_size = np.bincount(root, minlength=size)[root] if size else np.zeros(0, np.int64)
+    root = near_kept[exact_first]  # the document kept in each one's cluster
+    sizes = np.bincount(root, minlength=size)  # documents per cluster, by its kept document
     reason = np.zeros(size, np.uint8)
     target = ordinals.copy()
     is_exact = exact_first != ordinals
-    reason[is_exact], target[is_exact] = 1, exact_first[is_exact]
+    reason[is_exact], target[is_exact] = DECISIONS.index(EXACT), exact_first[is_exact]
     is_near = ~is_exact & (near_kept != ordinals)
-    reason[is_near], target[is_near] = 2, near_kept[is_near]
+    reason[is_near], target[is_near] = DECISIONS.index(NEAR), near_kept[is_near]
     summary |= {
         "exact_duplicates": int(np.count_nonzero(is_exact)),
         "near_duplicates": int(np.count_nonzero(is_near)),
     }
-    summary |= _cluster_summary(corpus, root, reason)
-    return Decisions(reason, target, root, cluster_size, summary)
+    summary |= _cluster_summary(corpus, root, sizes, reason)
+    return Decisions(reason, target, sizes[root], summary)
 
 
-def _cluster_summary(corpus: Corpus, root: np.ndarray, reason: np.ndarray) -> dict:
-    sizes = np.bincount(root, minlength=corpus.size) if corpus.size else np.zeros(0, np.int64)
+def _cluster_summary(corpus: Corpus, root: np.ndarray, sizes: np.ndarray, reason: np.ndarray) -> dict:
     roots = np.flatnonzero(sizes >= 2)
     histogram = np.bincount(sizes[roots]) if len(roots) else np.zeros(0, np.int64)
     top = roots[np.lexsort((roots, -sizes[roots]))][:TOP_CLUSTERS]
@@ -309,7 +308,7 @@ def _cluster_summary(corpus: Corpus, root: np.ndarray, reason: np.ndarray) -> di
             {
                 "size": int(sizes[kept]),
                 "members": [
-                    {"ordinal": int(o), "task": int(t), "row": int(o - corpus.starts[t]), "reason": int(reason[o])}
+                    {"ordinal": int(o), "task": int(t), "row": int(o - corpus.starts[t]), "decision": DECISIONS[reason[o]]}
                     for o, t in zip(shown, tasks)
                 ],
             }
@@ -363,7 +362,7 @@ def write_decisions(folder: Path, corpus: Corpus, decisions: Decisions) -> None:
         table = pa.table(
             {
                 "row": pa.array(ordinals - corpus.starts[task], pa.int64()),
-                "reason": pa.array(np.array([None, EXACT, NEAR], dtype=object)[decisions.reason[ordinals]], pa.string()),
+                "reason": pa.array(np.array(DECISIONS, dtype=object)[decisions.reason[ordinals]], pa.string()),
                 "duplicate_of": pa.array(target_ids[np.searchsorted(targets, decisions.target[ordinals])], pa.string()),
                 "cluster_size": pa.array(decisions.cluster_size[ordinals], pa.int64()),
             }

@@ -21,7 +21,6 @@ from curate.corpus.dedup.hashing import character_mode, hash_texts
 from curate.corpus.dedup.settings import DedupSettings
 from curate.corpus.dedup.state_files import atomic_path
 from curate.errors import UserError
-from curate.io.manifest import read_json, write_json_atomic
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.sources import InputFile
 from curate.pipeline.executor import report_progress
@@ -40,14 +39,9 @@ def features_path(folder: Path, index: int) -> Path:
     return folder / f"features-{index:05d}.arrow"
 
 
-def _marker_path(folder: Path, index: int) -> Path:
-    return folder / f"features-{index:05d}.json"
-
-
-def finished(folder: Path, index: int) -> dict | None:
-    """The marker of a finished task, or None."""
-    marker = read_json(_marker_path(folder, index))
-    return marker if marker is not None and features_path(folder, index).is_file() else None
+def finished(folder: Path, index: int) -> bool:
+    """Whether task `index` is hashed: its file gets its name only once it is whole."""
+    return features_path(folder, index).is_file()
 
 
 def _list_array(values: np.ndarray, counts: np.ndarray) -> pa.Array:
@@ -106,7 +100,7 @@ def document_features(docs: pa.Table, settings: DedupSettings, source: str = "in
 
 
 def hash_file(task: FeatureTask) -> dict:
-    """Write the features of one input file, then its marker; return the marker."""
+    """Write the features of one input file; return how many documents it holds."""
     writer = None
     rows = 0
     position = 0
@@ -127,6 +121,4 @@ def hash_file(task: FeatureTask) -> dict:
         finally:
             if writer is not None:
                 writer.close()
-    marker = {"index": task.index, "input": task.input.source, "rows": rows}
-    write_json_atomic(_marker_path(task.folder, task.index), marker)
-    return marker
+    return {"index": task.index, "input": task.input.source, "rows": rows}

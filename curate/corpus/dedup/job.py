@@ -37,12 +37,13 @@ def dedup_corpus(
     """Remove exact and near duplicates (and with `settings.lines`, frequent lines) from `inputs`."""
     reader, writer = reader or ReaderOptions(), writer or WriterOptions()
     files = expand_inputs(inputs, input_format)
-    state = output / folder.STATE / "dedup"
+    state = folder.state_path(output, "dedup")
+    removal = DuplicateRemoval(state, settings)
     job = Job(
         command="dedup",
         output=output,
         inputs=files,
-        steps=[DuplicateRemoval(state, settings)],
+        steps=[removal],
         options=options,
         command_line=command_line,
         reader=reader,
@@ -54,13 +55,13 @@ def dedup_corpus(
         state.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         if read_json(state / CLUSTERS_FILE) is None:
-            todo = [FeatureTask(index, item, state, reader, settings) for index, item in enumerate(files) if finished(state, index) is None]
+            todo = [FeatureTask(index, item, state, reader, settings) for index, item in enumerate(files) if not finished(state, index)]
             bar = make_progress(sum(files[task.index].path.stat().st_size for task in todo), "dedup: hashing", show_progress)
             try:
                 run_tasks(hash_file, todo, workers, bar)
             finally:
                 bar.close()
-        find_duplicates(state, len(files), settings, hashing_seconds=time.perf_counter() - started)
+        removal.summary = find_duplicates(state, len(files), settings, hashing_seconds=time.perf_counter() - started)
 
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite, before_tasks=hash_and_cluster)
 

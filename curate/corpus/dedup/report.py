@@ -6,9 +6,6 @@ from pathlib import Path
 
 from curate.pipeline.plots import write_cluster_sizes
 
-_REASONS = {0: "kept", 1: "exact_duplicate", 2: "near_duplicate"}
-
-
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("`", "'")
 
@@ -70,6 +67,6 @@ def dedup_section(described: dict, snippets: dict[str, str], folder: Path) -> li
             ]
             for member in members:
                 text = snippets.get(str(member["ordinal"]), "")
-                lines.append(f"| `{_cell(str(member['id']))}` | {_REASONS[member['reason']]} | {_cell(text)} |")
+                lines.append(f"| `{_cell(str(member['id']))}` | {member['decision']} | {_cell(text)} |")
             lines.append("")
     return lines

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from curate.corpus.dedup.hashing import MinHashSettings
 from curate.errors import UserError
 
-KEEP_POLICIES = ("first", "longest", "highest:<column>")
-
-
 @dataclass(frozen=True)
 class DedupSettings:
     exact: bool = True
@@ -39,7 +36,7 @@ class DedupSettings:
         return self.threshold if self.threshold is not None else self.minhash_settings.threshold
 
 
-def keep_column(keep: str = "first") -> str | None:
+def keep_column(keep: str) -> str | None:
     if keep in ("first", "longest"):
         return None
     if keep.startswith("highest:") and keep[len("highest:") :]:

@@ -36,4 +36,5 @@ def write_array(path: Path, array: np.ndarray) -> None:
 
 
 def read_array(path: Path) -> np.ndarray:
-    return np.load(path, allow_pickle=False)
+    """A NumPy file, memory-mapped (read-only)."""
+    return np.load(path, mmap_mode="r", allow_pickle=False)

@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from curate.corpus.dedup.clusters import CLUSTERS_FILE, FREQUENT_LINES_FILE, decisions_path
+from curate.corpus.dedup.clusters import FREQUENT_LINES_FILE, decisions_path
 from curate.corpus.dedup.hashing import hash_texts
 from curate.corpus.dedup.settings import DedupSettings
 from curate.corpus.dedup.state_files import read_array, read_arrow
-from curate.io.manifest import read_json
 from curate.io.schema import set_column
 from curate.pipeline.step import Step, StepOutput
 
@@ -38,6 +37,7 @@ class DuplicateRemoval(Step):
         super().__init__()
         self.folder = folder
         self.settings = settings
+        self.summary: dict | None = None  # pass 2's result, set before the tasks start
         self._decided: pa.Table | None = None
         self._rows = np.zeros(0, np.int64)
         self._cursor = 0
@@ -69,19 +69,17 @@ class DuplicateRemoval(Step):
                 described["jaccard_threshold"] = settings.jaccard_threshold
         if settings.lines:
             described["line_threshold"] = settings.line_threshold
-        summary = read_json(self.folder / CLUSTERS_FILE)
-        if summary is not None:
-            described["result"] = summary
+        if self.summary is not None:
+            described["result"] = self.summary
         return described
 
     def start_task(self, task_index: int) -> None:
         self._decided = read_arrow(decisions_path(self.folder, task_index))
         self._rows = self._decided.column("row").to_numpy()
         self._cursor = 0
-        summary = read_json(self.folder / CLUSTERS_FILE) or {}
         self._wanted = {
             member["row"]: member["ordinal"]
-            for cluster in summary.get("largest", [])
+            for cluster in (self.summary or {}).get("largest", [])
             for member in cluster["members"]
             if member["task"] == task_index
         }
