@@ -268,7 +268,7 @@ def run_task(task: _Task) -> dict:
         position = batch.position
     for step, tally in zip(task.steps, steps):
         tally["counters"] = dict(step.counters)
-    notes = {step.name: step.task_notes() for step in task.steps if step.task_notes()}
+    notes = {step.name: noted for step in task.steps if (noted := step.task_notes())}
     marker = {
         "index": task.index,
         "input": task.input.source,
@@ -544,7 +544,7 @@ def run_job(
         "resumed_tasks": len(done),
     }
     notes = {step.name: [marker.get("notes", {}).get(step.name, {}) for marker in markers] for step in job.steps}
-    write_report(job.output, build_report(manifest, merged, job.steps, notes))
+    write_report(job.output, build_report(manifest, merged, job.steps, notes), job.steps, notes)
     folder.finish(job.output, manifest)
     return JobResult(job.output, manifest, skipped=False)
 

@@ -10,7 +10,8 @@ from curate.pipeline.plots import write_charts
 from curate.pipeline.step import Step
 
 
-def build_report(manifest: dict, merged: dict, steps: list[Step], notes: dict[str, list[dict]] | None = None) -> dict:
+def build_report(manifest: dict, merged: dict, steps: list[Step], notes: dict[str, list[dict]]) -> dict:
+    """report.json's content; `notes` holds each step's notes, one per task."""
     read = merged["read"]
     stages = [
         {
@@ -56,12 +57,9 @@ def build_report(manifest: dict, merged: dict, steps: list[Step], notes: dict[st
             "kept": merged["kept"].get("lengths", [0] * (len(counts.LENGTH_EDGES) - 1)),
         },
         "timings": manifest.get("timings", {}),
-        # steps' own sections, as {step, notes}; drawn by the step in write_report
-        "step_notes": [
-            {"step": step.name, "notes": (notes or {})[step.name]} for step in steps if any((notes or {}).get(step.name, []))
-        ],
+        # what steps noted per task beyond counters (dedup: snippets of the largest clusters)
+        "step_notes": [{"step": step.name, "notes": notes[step.name]} for step in steps if any(notes.get(step.name, []))],
     }
-    report["_steps"] = steps  # not serialised: write_report asks them for their sections
     return report
 
 
@@ -178,12 +176,13 @@ def render_markdown(report: dict, sections: list[list[str]] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(folder: Path, report: dict) -> None:
-    """Charts first, then report.json and report.md, each written whole or not at all."""
+def write_report(folder: Path, report: dict, steps: list[Step], notes: dict[str, list[dict]]) -> None:
+    """Charts first, then report.json and report.md, each written whole or not at all.
+
+    Each step may add a section to report.md from its tasks' `notes` (Step.report_section).
+    """
     report["charts"] = write_charts(folder, report)
-    steps = report.pop("_steps", [])
-    step_notes = {item["step"]: item["notes"] for item in report.get("step_notes", [])}
-    sections = [section for step in steps if (section := step.report_section(step_notes.get(step.name, []), folder))]
+    sections = [section for step in steps if (section := step.report_section(notes.get(step.name, []), folder))]
     write_json_atomic(folder / "report.json", report)
     tmp = folder / ".report.md.tmp"
     tmp.write_text(render_markdown(report, sections), encoding="utf-8")
