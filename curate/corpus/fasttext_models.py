@@ -190,6 +190,16 @@ def train_supervised(train_file: Path, output: Path, **params) -> None:
             os.unlink(partial)
 
 
+def model_labels(path: Path) -> list[str]:
+    """The labels of the model at `path`, loading it: a bad file fails here, before any work."""
+    return labels(load_model(path))
+
+
+def probability(value: float) -> float:
+    """A fastText probability as a float no larger than 1 (fastText may give 1.00001)."""
+    return min(float(value), 1.0)
+
+
 class LazyModel:
     """A step's fastText model: loaded on first use in the process that runs the step.
 
@@ -197,8 +207,12 @@ class LazyModel:
     only the path travels; each worker loads (and caches) the model itself.
     """
 
-    model_path: str
     _model = None
+
+    def __init__(self, model_path: str, model_source: str | None = None) -> None:
+        super().__init__()  # the Step beside it in the class's bases
+        self.model_path = str(model_path)
+        self.model_source = model_source or self.model_path  # what the user gave: a URL or a path
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_model": None}

@@ -35,12 +35,9 @@ class LanguageId(fasttext_models.LazyModel, Step):
         threshold: float = DEFAULT_THRESHOLD,
         model_source: str | None = None,
     ) -> None:
-        super().__init__()
-        self.model_path = str(model_path)
-        self.model_source = model_source or self.model_path  # what the user gave: a URL or a path
+        super().__init__(model_path, model_source)
         self.languages = frozenset(languages)
         self.threshold = threshold
-        self._model = None  # loaded on first use, in the process that runs the step
 
     def describe(self) -> dict:
         return {"model": self.model_source, "languages": sorted(self.languages) or "all", "threshold": self.threshold}
@@ -50,7 +47,7 @@ class LanguageId(fasttext_models.LazyModel, Step):
         lines = [fasttext_models.one_line(text or "") for text in texts]
         labels, probabilities = self.model.predict(lines, k=1, on_unicode_error="replace")
         langs = [top[0].removeprefix("__label__") if len(top) else None for top in labels]
-        scores = [min(float(top[0]), 1.0) if len(top) else 0.0 for top in probabilities]  # fastText may give 1.00001
+        scores = [fasttext_models.probability(top[0]) if len(top) else 0.0 for top in probabilities]
         return langs, scores
 
     def rule(self, lang: str | None, score: float) -> str | None:
@@ -81,7 +78,7 @@ def build(params: dict) -> LanguageId:
     path = fasttext_models.resolve_model(source, "--langid-model", fasttext_models.LANGID_HINT)
     languages = parse_languages(params.get("lang"))
     # Load once here to fail before any work on a bad file, or on `--lang kr` for Korean (ko).
-    known = fasttext_models.labels(fasttext_models.load_model(path))
+    known = fasttext_models.model_labels(path)
     unknown = [code for code in languages if code not in known]
     if unknown:
         raise UserError(

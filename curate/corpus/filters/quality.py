@@ -49,12 +49,9 @@ class QualityClassifier(fasttext_models.LazyModel, Step):
         label: str = POSITIVE,
         model_source: str | None = None,
     ) -> None:
-        super().__init__()
-        self.model_path = str(model_path)
-        self.model_source = model_source or self.model_path
+        super().__init__(model_path, model_source)
         self.threshold = threshold
         self.label = f"__label__{label}"
-        self._model = None  # loaded on first use, in the process that runs the step
 
     def describe(self) -> dict:
         return {"model": self.model_source, "label": self.label, "threshold": self.threshold}
@@ -66,8 +63,7 @@ class QualityClassifier(fasttext_models.LazyModel, Step):
         )
         scores = []
         for names, values in zip(labels, probabilities):
-            score = next((float(value) for name, value in zip(names, values) if name == self.label), 0.0)
-            scores.append(min(score, 1.0))  # fastText may give 1.00001
+            scores.append(next((fasttext_models.probability(value) for name, value in zip(names, values) if name == self.label), 0.0))
         return scores
 
     def run(self, batch: pa.Table) -> StepOutput:
@@ -82,7 +78,7 @@ def build(params: dict) -> QualityClassifier:
         raise UserError("the quality step needs a model: pass --quality-model PATH_OR_URL (train one with `curate quality train`)")
     path = fasttext_models.resolve_model(source, "--quality-model")
     label = params["quality_label"]
-    known = fasttext_models.labels(fasttext_models.load_model(path))
+    known = fasttext_models.model_labels(path)
     if label not in known:
         raise UserError(
             f"--quality-model: {source} has no label '{label}' (its labels: {', '.join(known)}); "
