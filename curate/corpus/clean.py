@@ -7,8 +7,7 @@ import pyarrow as pa
 
 from curate.corpus.steps import StepSpec
 from curate.corpus.text import UNICODE_FORMS, normalize_unicode, normalize_whitespace
-from curate.io.schema import set_column
-from curate.pipeline.step import Step, StepOutput, split_by_rule
+from curate.pipeline.step import Step, StepOutput, split_rewritten
 
 
 class CleanText(Step):
@@ -37,9 +36,7 @@ class CleanText(Step):
         rules = [
             None if new.strip() else ("empty" if old == "" else "whitespace_only") for new, old in zip(cleaned, texts)
         ]
-        # a rejected row keeps the text it arrived with, not the normalised one
-        kept_texts = [new if rule is None else old for new, old, rule in zip(cleaned, texts, rules)]
-        return split_by_rule(self.name, set_column(batch, "text", pa.array(kept_texts, pa.string())), rules)
+        return split_rewritten(self.name, batch, texts, cleaned, rules)
 
 
 SPEC = StepSpec(

@@ -11,6 +11,8 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.io.schema import set_column
+
 
 @dataclass
 class StepOutput:
@@ -63,3 +65,12 @@ def split_by_rule(step_name: str, batch: pa.Table, rules: Sequence[str | None]) 
     reasons = [f"{step_name}:{rule}" for rule in rules if rule is not None]
     rejected = batch.filter(pc.invert(keep_mask))
     return StepOutput(kept, rejected.append_column("reason", pa.array(reasons, pa.string())))
+
+
+def split_rewritten(
+    step_name: str, batch: pa.Table, originals: Sequence[str], rewritten: Sequence[str | None], rules: Sequence[str | None]
+) -> StepOutput:
+    """`split_by_rule` for a step that rewrites text: kept rows get their `rewritten` text,
+    rejected rows keep the text they arrived with."""
+    texts = [new if rule is None else old for new, old, rule in zip(rewritten, originals, rules)]
+    return split_by_rule(step_name, set_column(batch, "text", pa.array(texts, pa.string())), rules)

@@ -18,8 +18,7 @@ import pyarrow as pa
 from curate.corpus import segment
 from curate.corpus.filters.base import DEFAULT_LANGUAGE, DocumentFilter
 from curate.corpus.steps import StepSpec
-from curate.io.schema import set_column
-from curate.pipeline.step import StepOutput, split_by_rule
+from curate.pipeline.step import StepOutput, split_rewritten
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 _END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -98,20 +97,18 @@ class C4Quality(DocumentFilter):
     def run(self, batch: pa.Table) -> StepOutput:
         texts = batch.column("text").to_pylist()
         rules: list[str | None] = []
-        rewritten: list[str] = []
+        rewritten: list[str | None] = []
         for text, lang in zip(texts, self.languages(batch)):
             stats = self.stats(text, lang)
             rule = self.decide(stats)
             rules.append(rule)
+            new_text = None
             if rule is None:
                 new_text = "\n".join(stats["kept_lines"]).strip()
                 self.counters["lines_removed"] += sum(stats["removed_lines"].values())
                 self.counters["docs_rewritten"] += new_text != text
-                rewritten.append(new_text)
-            else:
-                rewritten.append(text)  # a rejected document keeps the text it arrived with
-        batch = set_column(batch, "text", pa.array(rewritten, pa.string()))
-        return split_by_rule(self.name, batch, rules)
+            rewritten.append(new_text)
+        return split_rewritten(self.name, batch, texts, rewritten, rules)
 
 
 def _flag(name: str, default: bool, text: str):
