@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pyarrow as pa
+
+from curate.io.atomic import atomic_path
 
 MANIFEST = "_manifest.json"
 FORMAT_VERSION = 1
 
 
 def write_json_atomic(path: Path, obj: object) -> None:
-    """Write JSON to a temporary name, flush it to disk, then rename over `path`."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    """Write JSON to `path` whole or not at all (io/atomic.py)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         json.dump(obj, handle, ensure_ascii=False, indent=2, sort_keys=False)
         handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def read_json(path: Path) -> dict | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.io.atomic import atomic_path
 from curate.io.schema import conform
 
 
@@ -120,6 +121,5 @@ class ShardWriter:
 def write_empty(path: Path, schema: pa.Schema) -> None:
     """A zero-row file that still carries the schema, for a dataset that kept nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(schema.empty_table(), tmp, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(schema.empty_table(), tmp, compression="zstd")

@@ -7,8 +7,9 @@ give the same PNG bytes.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from curate.io.atomic import atomic_path
 
 FUNNEL = "funnel.png"
 LENGTHS = "lengths.png"
@@ -46,12 +47,8 @@ def write_charts(folder: Path, report: dict) -> list[str]:
 
 
 def _save(figure, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         figure.savefig(handle, format="png", dpi=100, metadata={"Software": None})
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _funnel(report: dict):

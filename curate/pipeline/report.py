@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from curate.io.atomic import atomic_path
 from curate.io.manifest import write_json_atomic
 from curate.pipeline import counts
 from curate.pipeline.plots import write_charts
@@ -184,6 +185,5 @@ def write_report(folder: Path, report: dict, steps: list[Step], notes: dict[str,
     report["charts"] = write_charts(folder, report)
     sections = [section for step in steps if (section := step.report_section(notes.get(step.name, []), folder))]
     write_json_atomic(folder / "report.json", report)
-    tmp = folder / ".report.md.tmp"
-    tmp.write_text(render_markdown(report, sections), encoding="utf-8")
-    tmp.replace(folder / "report.md")
+    with atomic_path(folder / "report.md") as tmp:
+        tmp.write_text(render_markdown(report, sections), encoding="utf-8")

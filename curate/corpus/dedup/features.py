@@ -19,7 +19,7 @@ import pyarrow.ipc as ipc
 
 from curate.corpus.dedup.hashing import character_mode, hash_texts
 from curate.corpus.dedup.settings import DedupSettings
-from curate.corpus.dedup.state_files import atomic_path
+from curate.io.atomic import atomic_path
 from curate.errors import UserError
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.sources import InputFile

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary name to write to; renamed to `path` only if the block finishes."""
-    tmp = path.with_name(path.name + ".tmp")
-    yield tmp
-    os.replace(tmp, path)
+from curate.io.atomic import atomic_path
 
 
 def read_arrow(path: Path) -> pa.Table:
