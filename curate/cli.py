@@ -174,8 +174,9 @@ Near: MinHash over word 5-grams (character 5-grams for ko, zh, ja, th, by the la
   is kept (--keep); the others are rejected as near_duplicate, with duplicate_of and
   cluster_size. The defaults (112 hashes, 14 bands of 8 rows: similarity about 0.72
   or more) are FineWeb's.
-Lines (--lines): lines seen more than --line-threshold times in the documents kept
-  so far are cut from each; a document left blank is rejected as line_duplicate.
+Lines (--lines): a line seen more than --line-threshold times across the documents
+  that exact and near dedup keep is cut from all of them; a document left blank is
+  rejected as line_duplicate.
 
 report.md counts duplicates, charts cluster sizes and shows the ten largest clusters.
 
@@ -196,7 +197,7 @@ Examples:
 @click.option("--lines/--no-lines", default=False, show_default=True, help="Cut lines that repeat across the corpus.")
 @click.option(
     "--line-threshold", type=click.IntRange(min=1), default=10, show_default=True, metavar="K",
-    help="With --lines: a line seen more than K times in the documents that exact and near dedup keep is cut.",
+    help="With --lines: a line seen more than K times across the documents exact and near dedup keep is cut from all.",
 )
 @click.option("--ngram", type=click.IntRange(min=1), default=5, show_default=True, help="Words per shingle.")
 @click.option(

@@ -214,6 +214,8 @@ def test_keep_longest_and_highest_column(tmp_path):
         _run(source, tmp_path / "bad", DedupSettings(keep="highest:missing"))
     with pytest.raises(UserError, match="first, longest or highest"):
         DedupSettings(keep="best")
+    with pytest.raises(UserError, match="one language code"):
+        DedupSettings(language="en,ko")
 
 
 def test_verify_drops_candidate_pairs_below_the_threshold(tmp_path):
@@ -243,6 +245,7 @@ def test_lines_seen_more_than_k_times_are_cut(tmp_path):
     assert [(row["id"], row["reason"], row["text"]) for row in rejected] == [("only", "line_duplicate", rows[-1]["text"])]
     counters = json.loads((tmp_path / "out" / "report.json").read_text())["stages"][1]["counters"]
     assert counters["lines_removed"] == 7 and counters["docs_with_lines_removed"] == 6
+    assert "frequent lines cut: 7 (" in (tmp_path / "out" / "report.md").read_text()
     assert result.manifest["counts"]["kept"] == 5
 
 

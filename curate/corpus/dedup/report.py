@@ -18,15 +18,16 @@ def _settings_line(described: dict) -> str:
         parts.append(
             f"MinHash over word {described['ngram']}-grams (character {described['char_ngram']}-grams for ko, zh, ja, th), "
             f"{described['num_perm']} hash functions, {described['bands']} bands x {described['rows']} rows "
-            f"(LSH threshold about {described['lsh_threshold']:.2f}), seed {described['seed']}, keep {described['keep']}"
-            + (f", pairs verified at Jaccard >= {described['jaccard_threshold']:.2f}" if described.get("verify") else "")
+            f"(LSH threshold about {described['lsh_threshold']:.2f}), seed {described['seed']}, keep {described['keep']}, "
+            f"pairs kept at similarity >= {described['jaccard_threshold']:.2f} "
+            + ("(exact shingle Jaccard, --verify)" if described["verify"] else "(signature estimate)")
         )
     if described["lines"]:
-        parts.append(f"lines seen more than {described['line_threshold']} times removed")
+        parts.append(f"lines seen more than {described['line_threshold']} times in the kept documents cut from all of them")
     return "; ".join(parts)
 
 
-def dedup_section(described: dict, snippets: dict[str, str], folder: Path) -> list[str]:
+def dedup_section(described: dict, snippets: dict[str, str], line_counts: dict[str, int], folder: Path) -> list[str]:
     result = described.get("result")
     if not result:
         return []
@@ -43,6 +44,11 @@ def dedup_section(described: dict, snippets: dict[str, str], folder: Path) -> li
     if "pairs_below_threshold" in result:
         how = "exact shingle Jaccard" if described.get("verify") else "signature estimate"
         lines.append(f"- candidate pairs below the similarity threshold ({how}), not joined: {result['pairs_below_threshold']:,}")
+    if described["lines"]:
+        lines.append(
+            f"- frequent lines cut: {line_counts['lines_removed']:,} ({line_counts['line_chars_removed']:,} characters) "
+            f"from {line_counts['docs_with_lines_removed']:,} kept documents"
+        )
     if "seconds" in result:
         lines.append(f"- hashing {result['seconds']['hashing']:.1f} s, clustering {result['seconds']['clustering']:.1f} s")
     if result.get("documents_without_tokens"):

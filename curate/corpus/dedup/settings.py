@@ -23,6 +23,11 @@ class DedupSettings:
         if not (self.exact or self.minhash or self.lines):
             raise UserError("nothing to do: --no-exact and --no-minhash without --lines")
         keep_column(self.keep)  # validates
+        if not self.language or "," in self.language:
+            raise UserError(
+                f"--lang {self.language!r}: one language code, for documents without a lang column (e.g. ko); "
+                "unlike filter's --lang, it does not choose which languages to keep"
+            )
         if self.line_threshold < 1:
             raise UserError("--line-threshold must be at least 1")
 

@@ -15,6 +15,7 @@ from curate.io.schema import set_column
 from curate.pipeline.step import Step, StepOutput
 
 LINE_DUPLICATE = "line_duplicate"  # every line of the document was a frequent line
+LINE_COUNTERS = ("lines_removed", "line_chars_removed", "docs_with_lines_removed")
 SNIPPET_CHARS = 160
 
 
@@ -64,9 +65,8 @@ class DuplicateRemoval(Step):
                 "seed": minhash.seed,
                 "lsh_threshold": round(minhash.threshold, 4),
                 "verify": settings.verify,
+                "jaccard_threshold": round(settings.jaccard_threshold, 4),  # what each pair is checked against
             }
-            if settings.verify:
-                described["jaccard_threshold"] = settings.jaccard_threshold
         if settings.lines:
             described["line_threshold"] = settings.line_threshold
         if self.summary is not None:
@@ -88,7 +88,11 @@ class DuplicateRemoval(Step):
             self._frequent = read_array(self.folder / FREQUENT_LINES_FILE)
 
     def task_notes(self) -> dict:
-        return {"snippets": self._snippets} if self._snippets else {}
+        notes: dict = {"snippets": self._snippets} if self._snippets else {}
+        lines = {key: value for key, value in self.counters.items() if key in LINE_COUNTERS}
+        if lines:
+            notes["lines"] = lines
+        return notes
 
     def run(self, batch: pa.Table) -> StepOutput:
         count = batch.num_rows
@@ -150,4 +154,5 @@ class DuplicateRemoval(Step):
         from curate.corpus.dedup.report import dedup_section
 
         snippets = {key: value for note in notes for key, value in note.get("snippets", {}).items()}
-        return dedup_section(self.describe(), snippets, folder)
+        lines = {key: sum(note.get("lines", {}).get(key, 0) for note in notes) for key in LINE_COUNTERS}
+        return dedup_section(self.describe(), snippets, lines, folder)
