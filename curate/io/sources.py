@@ -10,7 +10,8 @@ from pathlib import Path
 import xxhash
 
 from curate.errors import UserError
-from curate.io.manifest import read_manifest
+from curate.io.manifest import MANIFEST, read_manifest
+from curate.pipeline.folder import KEPT, STATE
 
 FORMATS = ("jsonl", "json", "parquet", "text", "wet")
 
@@ -53,11 +54,11 @@ def _is_hidden(path: Path, root: Path) -> bool:
 
 def _files_of_folder(folder: Path) -> list[Path]:
     # A curate dataset folder feeds the next command with its kept rows only.
-    if (folder / "_manifest.json").is_file():
+    if (folder / MANIFEST).is_file():
         if (read_manifest(folder) or {}).get("dry_run"):
             raise UserError(f"{folder} is a --dry-run folder: it holds a report but no data; run without --dry-run first")
-        folder = folder / "data"
-    elif (folder / ".curate").is_dir():
+        folder = folder / KEPT
+    elif (folder / STATE).is_dir():
         raise UserError(f"{folder} is an unfinished curate dataset folder; re-run the command that writes it")
     return sorted(
         path

@@ -129,7 +129,11 @@ def plan_schemas(job: Job) -> tuple[pa.Schema, pa.Schema]:
 
 # ---------------------------------------------------------------------------- worker side
 
-_progress: Callable[[int, int], None] = lambda records, nbytes: None
+def _no_progress(records: int, nbytes: int) -> None:
+    pass
+
+
+_progress: Callable[[int, int], None] = _no_progress
 
 
 def report_progress(records: int, nbytes: int) -> None:
@@ -287,7 +291,7 @@ def run_task(task: _Task) -> dict:
 # ------------------------------------------------------------------------------ main side
 
 
-class _Progress:
+class Progress:
     def __init__(self, total_bytes: int | None, label: str, enabled: bool) -> None:
         self.records = 0
         self.started = time.perf_counter()
@@ -312,28 +316,27 @@ class _Progress:
         self.bar.close()
 
 
-def make_progress(total_bytes: int | None, label: str, enabled: bool) -> _Progress:
-    return _Progress(total_bytes, label, enabled)
-
-
 def _run_inline(
-    function: Callable, tasks: list, progress: _Progress, sample: int | None = None, done: dict | None = None
+    function: Callable, tasks: list, progress: Progress, sample: int | None = None, done: dict | None = None
 ) -> None:
     """Run tasks one by one in this process; with `sample`, give each what is left of it."""
+    markers = dict(done or {})
+    for task in sorted(tasks, key=lambda item: item.index):
+        if sample is not None:
+            used = sum(marker["counts"]["read"]["docs"] for index, marker in markers.items() if index < task.index)
+            task = replace(task, limit=max(sample - used, 0))
+        markers[task.index] = _run_here(function, task, progress)
+
+
+def _run_here(function: Callable, task, progress: Progress) -> dict:
+    """Run one task in this process, on a fresh copy as a worker would get: step state and
+    counters never carry from one task to the next."""
     global _progress
     _progress = progress.update
-    markers = dict(done or {})
     try:
-        for task in sorted(tasks, key=lambda item: item.index):
-            # The pool pickles a fresh copy of the steps for every task; do the same here so
-            # step state and counters never carry from one task to the next.
-            task = pickle.loads(pickle.dumps(task))
-            if sample is not None:
-                used = sum(marker["counts"]["read"]["docs"] for index, marker in markers.items() if index < task.index)
-                task.limit = max(sample - used, 0)
-            markers[task.index] = _run_guarded(function, task)
+        return _run_guarded(function, pickle.loads(pickle.dumps(task)))
     finally:
-        _progress = lambda records, nbytes: None  # noqa: E731
+        _progress = _no_progress
 
 
 def _task_failed(task, error: BaseException) -> RunFailed:
@@ -349,7 +352,7 @@ def _run_guarded(function: Callable, task) -> dict:
         raise _task_failed(task, error) from error
 
 
-def run_tasks(function: Callable, tasks: list, workers: int, progress: _Progress) -> None:
+def run_tasks(function: Callable, tasks: list, workers: int, progress: Progress) -> None:
     """Run `function(task)` for every task: in this process for one worker, else in a pool.
 
     A task has `index` and `input` (an InputFile, named in errors); `function` must be
@@ -408,7 +411,7 @@ def _pool(workers: int) -> tuple[_Pool, bool]:
     return _shared, True
 
 
-def _run_pool(function: Callable, tasks: list, workers: int, progress: _Progress) -> None:
+def _run_pool(function: Callable, tasks: list, workers: int, progress: Progress) -> None:
     """Run tasks on `workers - 1` worker processes and in this process, which is the last worker.
 
     This process starts working at once, while a spawned worker first spends about a
@@ -416,7 +419,6 @@ def _run_pool(function: Callable, tasks: list, workers: int, progress: _Progress
     what a second worker would add. Workers take tasks from the front of the list, this
     process from the back; which process ran a task never changes what it writes.
     """
-    global _progress
     handle, shared = _pool(workers - 1)
     pool, progress_queue = handle.executor, handle.progress_queue
     waiting = list(tasks)
@@ -437,12 +439,7 @@ def _run_pool(function: Callable, tasks: list, workers: int, progress: _Progress
     try:
         feed_workers()
         while waiting:
-            task = pickle.loads(pickle.dumps(waiting.pop()))  # a fresh copy, as a worker would get
-            _progress = progress.update
-            try:
-                _run_guarded(function, task)
-            finally:
-                _progress = lambda records, nbytes: None  # noqa: E731
+            _run_here(function, waiting.pop(), progress)
             check([future for future in futures if future.done()])
             feed_workers()
         pending = {future for future in futures if not future.done()}
@@ -462,7 +459,7 @@ def _run_pool(function: Callable, tasks: list, workers: int, progress: _Progress
             pool.shutdown(wait=True)
 
 
-def _drain(progress_queue, progress: _Progress) -> None:
+def _drain(progress_queue, progress: Progress) -> None:
     while True:
         try:
             records, nbytes = progress_queue.get_nowait()
@@ -521,7 +518,7 @@ def run_job(
         if before_tasks is not None:
             before_tasks(workers, progress)
         total_bytes = sum(job.inputs[index].path.stat().st_size for index in todo)
-        bar = _Progress(None if job.sample is not None else total_bytes, job.command, progress)
+        bar = Progress(None if job.sample is not None else total_bytes, job.command, progress)
         try:
             if job.sample is not None:
                 _run_inline(run_task, tasks, bar, sample=job.sample, done=done)

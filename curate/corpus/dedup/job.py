@@ -17,7 +17,7 @@ from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
 from curate.io.writer import WriterOptions
 from curate.pipeline import folder
-from curate.pipeline.executor import Job, JobResult, make_progress, plan_schemas, run_job, run_tasks
+from curate.pipeline.executor import Job, JobResult, Progress, plan_schemas, run_job, run_tasks
 
 
 def dedup_corpus(
@@ -56,7 +56,7 @@ def dedup_corpus(
         started = time.perf_counter()
         if read_json(state / CLUSTERS_FILE) is None:
             todo = [FeatureTask(index, item, state, reader, settings) for index, item in enumerate(files) if not finished(state, index)]
-            bar = make_progress(sum(files[task.index].path.stat().st_size for task in todo), "dedup: hashing", show_progress)
+            bar = Progress(sum(files[task.index].path.stat().st_size for task in todo), "dedup: hashing", show_progress)
             try:
                 run_tasks(hash_file, todo, workers, bar)
             finally:
