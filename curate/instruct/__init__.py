@@ -1,0 +1,1 @@
+"""Instruction and preference data: formats, templates, assistant spans."""

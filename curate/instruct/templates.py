@@ -1,0 +1,464 @@
+"""Chat and instruction templates: sandboxed jinja2 rendering and assistant spans.
+
+A template here is what Hugging Face calls a chat template: jinja2 source that turns
+`messages` into one string. curate renders it the way `transformers`' `apply_chat_template`
+does (same environment options, filters and globals), so the text is byte for byte what a
+model trained or served with that tokenizer sees, but in `ImmutableSandboxedEnvironment`
+with no way to reach Python internals.
+
+Assistant spans are found without `{% generation %}` tags (see `assistant_spans`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+from jinja2 import nodes
+from jinja2.ext import Extension, loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from curate.errors import UserError
+
+# The project's own templates; `--template NAME` looks here first.
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+# Special tokens a tokenizer passes to its chat template (transformers passes its whole
+# special-tokens map as template variables).
+SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+
+# Private-use characters: no tokenizer or template gives them meaning, so a sentinel made of
+# them cannot collide with real text or template scaffolding.
+_SENTINEL = "\ue000curate-assistant-{}\ue001"
+_TAG_OPEN, _TAG_CLOSE = "\ue002", "\ue003"
+
+_tracking_tags: ContextVar[bool] = ContextVar("curate_tracking_generation_tags", default=False)
+
+
+class TemplateError(UserError):
+    """A template failed to load or render (the message names the template and why)."""
+
+
+class _GenerationTags(Extension):
+    """`{% generation %}...{% endgeneration %}`: renders its body unchanged, and when tag
+    tracking is on wraps it in private-use markers so `generation_tag_spans` can find it."""
+
+    tags = {"generation"}
+
+    def parse(self, parser: jinja2.parser.Parser) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.CallBlock(self.call_method("_generated", []), [], [], body).set_lineno(lineno)
+
+    def _generated(self, caller: Callable[[], str]) -> str:
+        text = caller()
+        return f"{_TAG_OPEN}{text}{_TAG_CLOSE}" if _tracking_tags.get() else text
+
+
+class _SafeNamespace(jinja2.utils.Namespace):
+    """`namespace()` that refuses underscore names, which could shadow Python internals."""
+
+    def __init__(*args, **kwargs):  # noqa: N805 - same signature trick as jinja2's Namespace
+        self, args = args[0], args[1:]
+        attrs = dict(*args, **kwargs)
+        for name in attrs:
+            _SafeNamespace._check(name)
+        jinja2.utils.Namespace.__init__(self, attrs)
+
+    def __setitem__(self, name, value) -> None:
+        _SafeNamespace._check(name)
+        jinja2.utils.Namespace.__setitem__(self, name, value)
+
+    @staticmethod
+    def _check(name) -> None:
+        if isinstance(name, str) and name.startswith("_"):
+            raise jinja2.exceptions.SecurityError(f"a template may not set the attribute {name!r}")
+
+
+def _tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False) -> str:
+    # jinja2's own tojson escapes HTML characters (<, >, &, '); chat templates expect plain JSON.
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def _raise_exception(message: str):
+    raise jinja2.exceptions.TemplateError(message)
+
+
+def _strftime_now(format: str) -> str:
+    return datetime.now().strftime(format)
+
+
+@lru_cache(maxsize=1)
+def sandbox() -> ImmutableSandboxedEnvironment:
+    """The environment every template renders in: the options and globals chat templates
+    are written against (trim_blocks, lstrip_blocks, loop controls, tojson, raise_exception,
+    strftime_now, namespace), inside jinja2's immutable sandbox."""
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[_GenerationTags, loopcontrols]
+    )
+    environment.filters["tojson"] = _tojson
+    environment.globals["raise_exception"] = _raise_exception
+    environment.globals["strftime_now"] = _strftime_now
+    environment.globals["namespace"] = _SafeNamespace
+    return environment
+
+
+@lru_cache(maxsize=64)
+def _compile(source: str) -> jinja2.Template:
+    return sandbox().from_string(source)
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A template's source, where it came from, and the special tokens it renders with."""
+
+    source: str
+    name: str
+    special_tokens: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            _compile(self.source)
+        except jinja2.exceptions.TemplateSyntaxError as error:
+            raise TemplateError(f"template {self.name}: line {error.lineno}: {error.message}") from None
+
+    def render(self, messages: Sequence[Mapping], add_generation_prompt: bool = False, **variables) -> str:
+        """The conversation as text, exactly as `apply_chat_template(..., tokenize=False)` gives it."""
+        context = {
+            **self.special_tokens,
+            **variables,
+            "messages": messages,
+            "add_generation_prompt": add_generation_prompt,
+        }
+        context.setdefault("tools", None)
+        context.setdefault("documents", None)
+        try:
+            return _compile(self.source).render(**context)
+        except jinja2.exceptions.SecurityError as error:
+            raise TemplateError(
+                f"template {self.name} tried something the sandbox forbids ({error}); "
+                "templates may only read the conversation, not Python internals"
+            ) from None
+        except jinja2.exceptions.TemplateError as error:
+            raise TemplateRenderError(self.name, str(error)) from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
+            raise TemplateRenderError(self.name, f"{type(error).__name__}: {error}") from None
+
+    @property
+    def has_generation_tags(self) -> bool:
+        return "generation" in self.source and any(
+            token[1] == "name" and token[2] == "generation" for token in sandbox().lex(self.source)
+        )
+
+
+class TemplateRenderError(Exception):
+    """The template could not render this conversation (it raised, or the data did not fit).
+
+    Not a UserError: one row failing does not stop a run; the row goes to rejected/.
+    """
+
+    def __init__(self, template: str, detail: str) -> None:
+        super().__init__(f"template {template} could not render this conversation: {detail}")
+        self.detail = detail
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def shipped_templates() -> dict[str, Path]:
+    """The templates that ship with curate, by name (file name without `.jinja`)."""
+    if not TEMPLATES_DIR.is_dir():
+        return {}
+    return {path.stem: path for path in sorted(TEMPLATES_DIR.glob("*.jinja"))}
+
+
+def load_template(name_or_path: str, special_tokens: Mapping[str, str] | None = None) -> ChatTemplate:
+    """A shipped template by name (`alpaca`, `chatml`, ...) or a `.jinja` file by path."""
+    shipped = shipped_templates()
+    if name_or_path in shipped:
+        path = shipped[name_or_path]
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            names = ", ".join(shipped) or "none"
+            raise UserError(f"no template named {name_or_path!r} and no such file (shipped templates: {names})")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read template {path}: {error}") from None
+    return ChatTemplate(source, name_or_path, dict(special_tokens or {}))
+
+
+def _special_token_text(value) -> str | None:
+    # tokenizer_config.json stores a special token either as text or as an AddedToken dict.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("content"), str):
+        return value["content"]
+    return None
+
+
+def tokenizer_template(directory: str | os.PathLike, name: str | None = None) -> ChatTemplate:
+    """A tokenizer folder's own chat template and special tokens, read from its files.
+
+    The template comes from `chat_template.jinja` (newer transformers) or the
+    `chat_template` key of `tokenizer_config.json`; a config with several named templates
+    uses `default` unless `name` picks another. No model code is imported or run.
+    """
+    folder = Path(directory)
+    config_path = folder / "tokenizer_config.json"
+    if not folder.is_dir():
+        raise UserError(f"tokenizer folder {folder} does not exist")
+    config: dict = {}
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise UserError(f"cannot read {config_path}: {error}") from None
+    special = {key: text for key in SPECIAL_TOKEN_NAMES if (text := _special_token_text(config.get(key))) is not None}
+    source = _template_source(folder, config, name)
+    return ChatTemplate(source, str(folder), special)
+
+
+def _template_source(folder: Path, config: dict, name: str | None) -> str:
+    jinja_file = folder / "chat_template.jinja"
+    if name is None and jinja_file.is_file():
+        return jinja_file.read_text(encoding="utf-8")
+    named = {path.stem: path for path in sorted((folder / "additional_chat_templates").glob("*.jinja"))}
+    if name is not None and name in named:
+        return named[name].read_text(encoding="utf-8")
+    template = config.get("chat_template")
+    if isinstance(template, list):  # several named templates: [{"name": ..., "template": ...}]
+        by_name = {item.get("name"): item.get("template") for item in template if isinstance(item, dict)}
+        wanted = name or "default"
+        if wanted not in by_name:
+            raise UserError(f"{folder} has no chat template named {wanted!r} (it has: {', '.join(map(str, by_name))})")
+        return by_name[wanted]
+    if isinstance(template, str) and name is None:
+        return template
+    if name is not None:
+        raise UserError(f"{folder} has no chat template named {name!r}")
+    raise UserError(f"{folder} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json)")
+
+
+# ------------------------------------------------------------------------------ spans
+
+
+@dataclass
+class Rendered:
+    """A rendered conversation with its assistant spans.
+
+    `spans[k]` is the `[start, end)` character range of the k-th assistant message: what a
+    model must generate for that turn (the content and the end-of-turn marker after it).
+    `rewritten` lists the assistant messages (by index in `messages`) that the template
+    changed: content trimmed or thinking removed (the span covers the changed text), or an
+    end-of-turn marker that differs from the one the model emits when the turn is last (the
+    span then stops where the two differ).
+    `problem` is set when spans cannot be trusted; the spans are then empty.
+    """
+
+    text: str
+    spans: list[tuple[int, int]]
+    rewritten: list[int] = field(default_factory=list)
+    problem: str | None = None
+
+
+def _common_prefix_length(first: str, second: str) -> int:
+    limit = min(len(first), len(second))
+    if first[:limit] == second[:limit]:
+        return limit
+    low, high = 0, limit  # binary search on prefix equality: strings here can be long
+    while low < high:
+        middle = (low + high + 1) // 2
+        if first[:middle] == second[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _with_content(messages: Sequence[Mapping], index: int, text: str) -> list[dict]:
+    """A copy of `messages` with message `index`'s text replaced (string or typed parts)."""
+    copied = [dict(message) for message in messages]
+    content = copied[index].get("content")
+    if isinstance(content, list):
+        parts = [dict(part) for part in content]
+        for part in parts:
+            if part.get("type") == "text":
+                part["text"] = text
+                break
+        copied[index]["content"] = parts
+    else:
+        copied[index]["content"] = text
+    return copied
+
+
+def message_text(message: Mapping) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
+    return content if isinstance(content, str) else ""
+
+
+def _locate(template: ChatTemplate, messages, index: int, text: str, variables: dict) -> tuple[int, int, str] | str:
+    """Where message `index`'s content sits in `text`: (start, end, text after it when the
+    conversation ends there); or a problem description."""
+    sentinel = _SENTINEL.format(index)
+    swapped = _with_content(messages, index, sentinel)
+    marked = template.render(swapped, **variables)
+    found = marked.count(sentinel)
+    if found == 0:
+        return f"the template drops message {index} ({messages[index].get('role')})"
+    if found > 1:
+        return f"the template repeats message {index} ({messages[index].get('role')})"
+    before, after = marked.split(sentinel)
+    if not (text.startswith(before) and text.endswith(after) and len(before) + len(after) <= len(text)):
+        return f"the template renders the rest of the conversation differently when message {index} changes"
+    return len(before), len(text) - len(after), after
+
+
+def assistant_spans(template: ChatTemplate, messages: Sequence[Mapping], **variables) -> Rendered:
+    """Render `messages` and find each assistant turn's span, without `{% generation %}` tags.
+
+    For assistant message i:
+    - its content is located by rendering again with that content replaced by a sentinel:
+      the text before and after the sentinel must equal the real rendering's start and
+      end, or the template is not rendering that message as given (reported);
+    - the turn starts where the real rendering leaves the prompt the model would be given
+      to answer it: `messages[:i]` rendered with `add_generation_prompt=True`;
+    - the turn ends after the text that follows the content both when the conversation
+      goes on and when it ends with this message: the end-of-turn marker.
+    """
+    text = template.render(messages, **variables)
+    spans: list[tuple[int, int]] = []
+    rewritten: list[int] = []
+    previous_end = 0
+    for index, message in enumerate(messages):
+        if message.get("role") != "assistant":
+            continue
+        located = _locate(template, messages, index, text, variables)
+        if isinstance(located, str):
+            return Rendered(text, [], rewritten, located)
+        content_start, content_end, _ = located
+        if text[content_start:content_end] != message_text(message):
+            rewritten.append(index)
+        prompt = template.render(messages[:index], add_generation_prompt=True, **variables) if index else ""
+        start = min(_common_prefix_length(prompt, text), content_start)
+        if index and start < previous_end:
+            return Rendered(text, [], rewritten, f"the prompt before message {index} renders differently on its own")
+        if index:
+            located_previous = _locate(template, messages, index - 1, text, variables)
+            if isinstance(located_previous, str) or start < located_previous[1]:
+                return Rendered(
+                    text, [], rewritten, f"the prompt before message {index} renders differently on its own"
+                )
+        ending = _ending(template, messages, index, variables)
+        if ending is None:
+            return Rendered(text, [], rewritten, f"the template cannot end a conversation with message {index}")
+        matched = _common_prefix_length(ending, text[content_end:])
+        if matched < len(ending):
+            # The turn ends differently when the conversation goes on (gpt-oss closes a final
+            # answer with <|return|>, and with <|end|> in history): keep what both share, but
+            # never half a marker such as "<|".
+            matched = _before_open_marker(ending[:matched])
+            if index not in rewritten:
+                rewritten.append(index)
+        end = content_end + matched
+        spans.append((start, end))
+        previous_end = end
+    return Rendered(text, spans, rewritten)
+
+
+def _before_open_marker(text: str) -> int:
+    opening = text.rfind("<")
+    return opening if opening != -1 and ">" not in text[opening:] else len(text)
+
+
+def _ending(template: ChatTemplate, messages, index: int, variables: dict) -> str | None:
+    """What the template writes after message `index`'s content when the conversation ends there."""
+    sentinel = _SENTINEL.format(index)
+    try:
+        marked = template.render(_with_content(messages[: index + 1], index, sentinel), **variables)
+    except TemplateRenderError:
+        return None
+    if marked.count(sentinel) != 1:
+        return None
+    return marked.split(sentinel)[1]
+
+
+# ------------------------------------------------------------------------------ tags
+
+
+@contextmanager
+def _tracking() -> Iterator[None]:
+    token = _tracking_tags.set(True)
+    try:
+        yield
+    finally:
+        _tracking_tags.reset(token)
+
+
+def generation_tag_spans(template: ChatTemplate, messages: Sequence[Mapping], **variables) -> tuple[str, list]:
+    """The text and the `[start, end)` spans of the template's own `{% generation %}` blocks."""
+    with _tracking():
+        marked = template.render(messages, **variables)
+    spans, pieces, position, start = [], [], 0, None
+    for character in marked:
+        if character == _TAG_OPEN:
+            start = position
+        elif character == _TAG_CLOSE:
+            if start is not None and position > start:
+                spans.append((start, position))
+            start = None
+        else:
+            pieces.append(character)
+            position += 1
+    return "".join(pieces), spans
+
+
+def token_mask(
+    offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]], text: str
+) -> tuple[list[int], list[int]]:
+    """1 for tokens inside an assistant span, else 0; and the tokens a span boundary cuts.
+
+    `offsets` are the tokens' `[start, end)` character offsets in `text` (a fast
+    tokenizer's `return_offsets_mapping`). A token that crosses a span boundary only with
+    whitespace (a space after an end-of-turn marker that merges with the next header, as
+    " [" in "</s> [INST]") belongs to the side holding its other characters. A token with
+    real text on both sides is cut: it counts in if it starts inside the span, and is
+    returned so callers can report it, since masking it either way is wrong.
+    """
+    mask, cut = [], []
+    ordered = sorted(spans)
+    cursor = 0
+    for position, (token_start, token_end) in enumerate(offsets):
+        while cursor < len(ordered) and ordered[cursor][1] <= token_start:
+            cursor += 1
+        inside = False
+        if cursor < len(ordered) and token_end > token_start:
+            span_start, span_end = ordered[cursor]
+            inner_start, inner_end = max(token_start, span_start), min(token_end, span_end)
+            if inner_start >= inner_end:
+                inside = False
+            elif span_start <= token_start and token_end <= span_end:
+                inside = True
+            else:
+                inner = text[inner_start:inner_end]
+                outer = text[token_start:inner_start] + text[inner_end:token_end]
+                if not inner.strip():
+                    inside = False
+                elif not outer.strip():
+                    inside = True
+                else:
+                    cut.append(position)
+                    inside = span_start <= token_start
+        mask.append(1 if inside else 0)
+    return mask, cut
