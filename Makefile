@@ -23,6 +23,8 @@ install: $(INSTALLED)
 demo: $(INSTALLED)
 	$(BIN)/curate run recipes/quickstart.yaml
 	$(BIN)/curate inspect out/quickstart/unique
+	$(BIN)/curate inspect out/quickstart/alpaca -n 1
+	$(BIN)/curate inspect out/quickstart/preferences -n 1
 
 test: $(INSTALLED)
 	$(BIN)/pytest

@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 import curate
-from curate.cli_options import executor_options, input_options, job_arguments, output_options
+from curate.cli_options import (
+    executor_options,
+    input_options,
+    job_arguments,
+    output_options,
+    record_input_options,
+    record_job_arguments,
+)
 from curate.corpus.segment import KOREAN_SEGMENTERS
 from curate.errors import RunFailed, UserError
 from curate.pipeline.executor import JobResult
@@ -249,6 +256,119 @@ def dedup_command(ctx: click.Context, **params) -> None:
         params["output"],
         settings,
         **job_arguments(ctx, params),
+    )
+    click.echo(_summary(result))
+
+
+def _format_names(kind: str | None = None, writable: bool = False) -> list[str]:
+    from curate.instruct import formats
+
+    names = formats.WRITE_FORMATS if writable else formats.READ_FORMATS
+    return [name for name in names if kind is None or formats.format_kind(name) == kind]
+
+
+@cli.command("convert")
+@record_input_options
+@output_options
+@click.option(
+    "--to", "to_format", required=True, type=click.Choice(_format_names(writable=True)),
+    help="Format to write.",
+)
+@click.option(
+    "--from", "from_format", type=click.Choice(_format_names()), default=None,
+    help="Format of the inputs (default: read from each file's first record).",
+)
+@executor_options
+@click.pass_context
+def convert_command(ctx: click.Context, **params) -> None:
+    """Convert instruction or preference data between formats.
+
+    \b
+    SFT formats:        alpaca, seed-tasks (read only), messages, sharegpt, prompt-completion
+    Preference formats: preference (TRL: prompt/chosen/rejected messages), hh-rlhf,
+                        sharegpt-preference (LLaMA-Factory)
+
+    Rows that cannot be converted (an empty turn, roles out of order, a transcript without
+    an Assistant turn, chosen equal to rejected...) go to rejected/ with the reason and
+    their original record. Beside the shards, OUTPUT gets a dataset card (README.md), a
+    LLaMA-Factory dataset_info.json entry and an Axolotl datasets: snippet (axolotl.yaml).
+
+    \b
+    Examples:
+      curate convert alpaca_data.json -o out/sft --to messages
+      curate convert chats.jsonl -o out/sharegpt --to sharegpt
+      curate convert hh_rlhf.jsonl.gz -o out/prefs --to preference
+      curate convert ko_pairs.txt --input-format jsonl --from hh-rlhf -o out/ko --to preference
+    """
+    from curate.instruct.jobs import convert_dataset
+
+    result = convert_dataset(
+        list(params["inputs"]), params["output"], params["to_format"], params["from_format"],
+        **record_job_arguments(ctx, params),
+    )
+    click.echo(_summary(result))
+
+
+def _template_help() -> str:
+    from curate.instruct.templates import shipped_templates
+
+    return ", ".join(shipped_templates()) or "none found"
+
+
+@cli.command("render")
+@record_input_options
+@output_options
+@click.option(
+    "--template", "template_name", default=None, metavar="NAME|PATH",
+    help=f"A shipped template ({_template_help()}) or a .jinja file.",
+)
+@click.option(
+    "--tokenizer", type=click.Path(path_type=Path), default=None, metavar="DIR",
+    help="A Hugging Face tokenizer folder: its chat template (unless --template) and special tokens.",
+)
+@click.option("--eos-token", default=None, help="End-of-sequence text for templates that use eos_token (overrides the tokenizer's).")
+@click.option(
+    "--from", "from_format", type=click.Choice(_format_names("sft")), default=None,
+    help="Format of the inputs (default: read from each file's first record).",
+)
+@click.option("--text-column", is_flag=True, help="Also write the whole rendered text as `text` and its assistant spans as `assistant_spans`.")
+@executor_options
+@click.pass_context
+def render_command(ctx: click.Context, **params) -> None:
+    """Render conversations with a chat or instruction template.
+
+    Each row gets `prompt` (everything before the last assistant turn, generation prompt
+    included) and `completion` (that turn with its end-of-turn marker), so trainers that
+    take prompt/completion learn only the answer. With --text-column, `text` holds the
+    whole conversation and `assistant_spans` the [start, end) characters of every
+    assistant turn: found for any template, without {% generation %} tags. Templates run
+    in a sandbox; a row the template cannot render, or whose assistant turns it drops,
+    goes to rejected/ with the reason.
+
+    \b
+    Examples:
+      curate render sample_data/instructions/seed_tasks.en.jsonl -o out/alpaca --template alpaca
+      curate render chats.jsonl -o out/chatml --template chatml --text-column
+      curate render chats.jsonl -o out/qwen --tokenizer models/Qwen2.5-0.5B-Instruct --text-column
+      curate render data.jsonl -o out/custom --template my_template.jinja --eos-token '</s>'
+    """
+    from dataclasses import replace
+
+    from curate.instruct.jobs import render_dataset
+    from curate.instruct.templates import load_template, tokenizer_special_tokens, tokenizer_template
+
+    if not params["template_name"] and not params["tokenizer"]:
+        raise UserError("pass --template NAME|PATH or --tokenizer DIR")
+    special = tokenizer_special_tokens(params["tokenizer"]) if params["tokenizer"] else {}
+    if params["eos_token"] is not None:
+        special["eos_token"] = params["eos_token"]
+    if params["template_name"]:
+        template = load_template(params["template_name"], special)
+    else:
+        template = replace(tokenizer_template(params["tokenizer"]), special_tokens=special)
+    result = render_dataset(
+        list(params["inputs"]), params["output"], template, params["from_format"], params["text_column"],
+        **record_job_arguments(ctx, params),
     )
     click.echo(_summary(result))
 

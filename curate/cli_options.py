@@ -155,3 +155,23 @@ def show_progress(flag: bool | None) -> bool:
     if flag is not None:
         return flag
     return sys.stderr.isatty()
+
+
+record_input_options = _compose(
+    click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
+    click.option(
+        "--input-format",
+        type=click.Choice(["auto", "jsonl", "json", "parquet"]),
+        default="auto",
+        show_default=True,
+        help="How to read the inputs; auto goes by file name (.jsonl[.gz|.zst], .json, .parquet). "
+        "A JSON Lines file with another name (.txt) needs --input-format jsonl.",
+    ),
+    click.option("--id-field", default="id", show_default=True, help="Field holding a record's id; records without one get an id hashed from the record."),
+)
+
+
+def record_job_arguments(ctx: click.Context, params: dict) -> dict:
+    """`job_arguments` for commands that read whole records (convert, render)."""
+    params = {**params, "text_field": "text", "text_lines": False}
+    return job_arguments(ctx, params)

@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import xxhash
 from jinja2 import nodes
 from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -153,6 +154,11 @@ class ChatTemplate:
             raise TemplateRenderError(self.name, f"{type(error).__name__}: {error}") from None
 
     @property
+    def fingerprint(self) -> str:
+        """A hash of the source: recorded in manifests, so an edited template rebuilds a folder."""
+        return xxhash.xxh3_64_hexdigest(self.source.encode("utf-8"))
+
+    @property
     def has_generation_tags(self) -> bool:
         return "generation" in self.source and any(
             token[1] == "name" and token[2] == "generation" for token in sandbox().lex(self.source)
@@ -214,18 +220,27 @@ def tokenizer_template(directory: str | os.PathLike, name: str | None = None) ->
     uses `default` unless `name` picks another. No model code is imported or run.
     """
     folder = Path(directory)
-    config_path = folder / "tokenizer_config.json"
+    config = _tokenizer_config(folder)
+    source = _template_source(folder, config, name)
+    return ChatTemplate(source, str(folder), tokenizer_special_tokens(folder))
+
+
+def _tokenizer_config(folder: Path) -> dict:
     if not folder.is_dir():
         raise UserError(f"tokenizer folder {folder} does not exist")
-    config: dict = {}
-    if config_path.is_file():
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise UserError(f"cannot read {config_path}: {error}") from None
-    special = {key: text for key in SPECIAL_TOKEN_NAMES if (text := _special_token_text(config.get(key))) is not None}
-    source = _template_source(folder, config, name)
-    return ChatTemplate(source, str(folder), special)
+    config_path = folder / "tokenizer_config.json"
+    if not config_path.is_file():
+        return {}
+    try:
+        return json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"cannot read {config_path}: {error}") from None
+
+
+def tokenizer_special_tokens(directory: str | os.PathLike) -> dict[str, str]:
+    """The special tokens (bos_token, eos_token, ...) a tokenizer folder passes to templates."""
+    config = _tokenizer_config(Path(directory))
+    return {key: text for key in SPECIAL_TOKEN_NAMES if (text := _special_token_text(config.get(key))) is not None}
 
 
 def _template_source(folder: Path, config: dict, name: str | None) -> str:
@@ -328,6 +343,75 @@ def _locate(template: ChatTemplate, messages, index: int, text: str, variables: 
 def assistant_spans(template: ChatTemplate, messages: Sequence[Mapping], **variables) -> Rendered:
     """Render `messages` and find each assistant turn's span, without `{% generation %}` tags.
 
+    Conversations with the same roles share their layout: it is worked out once on a
+    skeleton (every content a sentinel) and reused whenever the real rendering is exactly
+    the skeleton with the contents put back. Otherwise each message is located on its own
+    (`locate_spans`), which also catches templates that trim or rewrite a content.
+    """
+    text = template.render(messages, **variables)
+    layout = _layout(template, messages, variables)
+    if layout is not None:
+        mapped = layout.spans_for(text, [message_text(message) for message in messages])
+        if mapped is not None:
+            return Rendered(text, mapped)
+    return locate_spans(template, messages, text, **variables)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    skeleton: str
+    sentinels: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+
+    def spans_for(self, text: str, contents: list[str]) -> list[tuple[int, int]] | None:
+        """The skeleton's spans moved onto `text`, if `text` is the skeleton with `contents` put back."""
+        pieces, boundaries, cursor = [], [], 0
+        for sentinel, content in zip(self.sentinels, contents):
+            at = self.skeleton.index(sentinel, cursor)
+            pieces += [self.skeleton[cursor:at], content]
+            boundaries.append((at, len(content) - len(sentinel)))
+            cursor = at + len(sentinel)
+        pieces.append(self.skeleton[cursor:])
+        if "".join(pieces) != text:
+            return None
+
+        def moved(position: int) -> int:
+            return position + sum(shift for at, shift in boundaries if at < position)
+
+        return [(moved(start), moved(end)) for start, end in self.spans]
+
+
+_LAYOUTS: dict[tuple, _Layout | None] = {}
+
+
+def _layout(template: ChatTemplate, messages: Sequence[Mapping], variables: dict) -> _Layout | None:
+    roles = tuple((message.get("role"), isinstance(message.get("content"), list)) for message in messages)
+    key = (template.source, tuple(sorted(template.special_tokens.items())), roles, tuple(sorted(variables)))
+    if key not in _LAYOUTS:
+        if len(_LAYOUTS) > 4096:
+            _LAYOUTS.clear()
+        sentinels = tuple(_SENTINEL.format(f"m{index}") for index in range(len(messages)))
+        skeleton_messages = list(messages)
+        for index, sentinel in enumerate(sentinels):
+            skeleton_messages = _with_content(skeleton_messages, index, sentinel)
+        try:
+            skeleton = template.render(skeleton_messages, **variables)
+            rendered = locate_spans(template, skeleton_messages, skeleton, **variables)
+        except TemplateRenderError:
+            rendered = None
+        usable = (
+            rendered is not None
+            and rendered.problem is None
+            and not rendered.rewritten
+            and all(skeleton.count(sentinel) == 1 for sentinel in sentinels)
+        )
+        _LAYOUTS[key] = _Layout(skeleton, sentinels, tuple(rendered.spans)) if usable else None
+    return _LAYOUTS[key]
+
+
+def locate_spans(template: ChatTemplate, messages: Sequence[Mapping], text: str, **variables) -> Rendered:
+    """`assistant_spans` worked out for this conversation alone, from its rendering `text`.
+
     For assistant message i:
     - its content is located by rendering again with that content replaced by a sentinel:
       the text before and after the sentinel must equal the real rendering's start and
@@ -337,7 +421,6 @@ def assistant_spans(template: ChatTemplate, messages: Sequence[Mapping], **varia
     - the turn ends after the text that follows the content both when the conversation
       goes on and when it ends with this message: the end-of-turn marker.
     """
-    text = template.render(messages, **variables)
     spans: list[tuple[int, int]] = []
     rewritten: list[int] = []
     previous_end = 0

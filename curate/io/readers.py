@@ -31,6 +31,10 @@ class ReaderOptions:
     text_field: str = "text"
     id_field: str = "id"
     text_lines: bool = False  # plain text: one document per line instead of per file
+    # Whole records instead of documents: `text` holds each record as JSON text and `meta`
+    # where it was read (line or row), for commands that parse records themselves (convert,
+    # render). Unreadable lines are still rejected here, with the same reasons.
+    records: bool = False
     batch_rows: int = 4096
     batch_bytes: int = 32 << 20
 
@@ -134,6 +138,8 @@ def _add_record(builder: _BatchBuilder, obj: object, raw: bytes | None, where: d
 
     if not isinstance(obj, dict):
         return reject("invalid:not_an_object")
+    if options.records:
+        return _add_whole_record(builder, obj, raw, where)
     text = obj.get(options.text_field)
     if text is None:
         return reject("missing:text")
@@ -144,6 +150,14 @@ def _add_record(builder: _BatchBuilder, obj: object, raw: bytes | None, where: d
         doc_id = _json_dumps(doc_id) if isinstance(doc_id, (list, dict)) else str(doc_id)
     rest = {key: value for key, value in obj.items() if key != options.text_field and key != options.id_field}
     builder.add(doc_id, text, _json_dumps(rest) if rest else "{}")
+
+
+def _add_whole_record(builder: _BatchBuilder, obj: dict, raw: bytes | None, where: dict) -> None:
+    text = raw.decode("utf-8") if raw is not None else _json_dumps(obj)
+    record_id = obj.get(builder.options.id_field)
+    if record_id is not None and not isinstance(record_id, str):
+        record_id = _json_dumps(record_id)
+    builder.add(record_id, text.strip(), _json_dumps(where))
 
 
 def _unparseable_reason(data: bytes) -> str:
@@ -327,6 +341,9 @@ def read_parquet(input_file: InputFile, options: ReaderOptions) -> Iterator[Read
         builder.reject("unparseable:parquet", str(error).encode(), {})
         yield from builder.finish(size)
         return
+    if options.records:
+        yield from _parquet_records(parquet, builder, size)
+        return
     renames = _parquet_columns(parquet.schema_arrow, options, input_file.path)
     total = max(parquet.metadata.num_rows, 1)
     done = 0
@@ -349,6 +366,21 @@ def read_parquet(input_file: InputFile, options: ReaderOptions) -> Iterator[Read
         yield builder.flush(size)
 
 
+def _parquet_records(parquet: pq.ParquetFile, builder: _BatchBuilder, size: int) -> Iterator[ReadBatch]:
+    total = max(parquet.metadata.num_rows, 1)
+    row = 0
+    try:
+        for record_batch in parquet.iter_batches(batch_size=builder.options.batch_rows):
+            for record in record_batch.to_pylist():
+                row += 1
+                _add_record(builder, record, None, {"row": row})
+                if builder.full:
+                    yield builder.flush(size * row // total)
+    except (pa.ArrowException, OSError) as error:
+        builder.reject("unparseable:parquet", str(error).encode(), {"row": row + 1})
+    yield from builder.finish(size)
+
+
 READERS = {"jsonl": read_jsonl, "json": read_json, "text": read_text, "wet": read_wet, "parquet": read_parquet}
 
 
@@ -357,7 +389,7 @@ def read_file(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBat
 
 
 def input_schema(input_file: InputFile, options: ReaderOptions) -> pa.Schema:
-    if input_file.format == "parquet":
+    if input_file.format == "parquet" and not options.records:
         return parquet_schema(input_file, options)
     return CORE_SCHEMA
 

@@ -35,7 +35,7 @@ import curate
 from curate.errors import RunFailed, UserError
 from curate.io.manifest import FORMAT_VERSION, read_manifest, schema_to_json, write_json_atomic
 from curate.io.readers import ReadBatch, ReaderOptions, input_schema, read_file
-from curate.io.schema import rejected_schema, with_columns
+from curate.io.schema import rejected_schema
 from curate.io.sources import InputFile, fingerprint
 from curate.io.writer import ShardWriter, WriterOptions, write_empty
 from curate.pipeline import counts, folder, plots
@@ -122,7 +122,7 @@ def plan_schemas(job: Job) -> tuple[pa.Schema, pa.Schema]:
         raise RunFailed(f"the input files have columns of conflicting types: {error}") from None
     extra_rejected = []
     for step in job.steps:
-        kept = with_columns(kept, step.added_columns)
+        kept = step.output_schema(kept)
         extra_rejected += [pa.field(name, dtype) for name, dtype in step.rejected_columns.items()]
     return kept, rejected_schema(kept, extra_rejected)
 
@@ -249,7 +249,9 @@ def run_task(task: _Task) -> dict:
             output = step.run(table)
             tally["seconds"] += time.perf_counter() - step_started
             rejected = output.rejected if output.rejected is not None else table.slice(0, 0)
-            if output.kept.num_rows + rejected.num_rows != table.num_rows:
+            if output.kept.num_rows + rejected.num_rows != table.num_rows and (
+                step.one_to_one or output.kept.num_rows + rejected.num_rows < table.num_rows
+            ):
                 raise RunFailed(
                     f"step {step.name} returned {output.kept.num_rows} + {rejected.num_rows} rows for {table.num_rows}"
                 )
@@ -339,8 +341,10 @@ def _run_here(function: Callable, task, progress: Progress) -> dict:
         _progress = _no_progress
 
 
-def _task_failed(task, error: BaseException) -> RunFailed:
+def _task_failed(task, error: BaseException) -> RunFailed | UserError:
     """Name the input file: a worker's traceback alone would not."""
+    if isinstance(error, UserError):  # the user can fix it (a template the sandbox stopped): exit 2
+        return UserError(f"{task.input.source}: {error}")
     detail = str(error) if isinstance(error, RunFailed) else f"{type(error).__name__}: {error}"
     return RunFailed(f"failed on {task.input.source}: {detail}")
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.io.schema import set_column
+from curate.io.schema import set_column, with_columns
 
 
 @dataclass
@@ -33,12 +33,19 @@ class Step:
     # front so every shard of a dataset folder has the same schema.
     added_columns: ClassVar[Mapping[str, pa.DataType]] = {}
     rejected_columns: ClassVar[Mapping[str, pa.DataType]] = {}
+    # A step that may turn one row into several (a seed task with several instances) says
+    # so; the executor then checks only that no row is lost.
+    one_to_one: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.counters: Counter[str] = Counter()
 
     def run(self, batch: pa.Table) -> StepOutput:
         raise NotImplementedError
+
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        """The columns of the rows this step keeps, given those it receives."""
+        return with_columns(schema, self.added_columns)
 
     def describe(self) -> dict:
         """The step's settings, for reports."""

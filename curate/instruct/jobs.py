@@ -1,0 +1,126 @@
+"""`curate convert` and `curate render`: read instruction records, write a dataset folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+
+from curate.errors import UserError
+from curate.instruct import formats
+from curate.instruct.steps import ConvertStep, RenderStep
+from curate.instruct.templates import ChatTemplate
+from curate.io.readers import ReaderOptions, read_file
+from curate.io.sources import InputFile, expand_inputs
+from curate.io.writer import WriterOptions
+from curate.pipeline.executor import Job, JobResult, run_job
+from curate.pipeline.step import Step
+
+
+def _first_record(input_file: InputFile, reader: ReaderOptions) -> dict | None:
+    with closing(read_file(input_file, replace(reader, batch_rows=1))) as batches:
+        for batch in batches:
+            if batch.docs.num_rows:
+                return orjson.loads(batch.docs.column("text")[0].as_py())
+    return None
+
+
+def source_format(inputs: list[InputFile], given: str | None, reader: ReaderOptions) -> str:
+    """The format named by --from, or the one every input's first record shows."""
+    if given:
+        return given
+    found: dict[str, str] = {}
+    for input_file in inputs:
+        record = _first_record(input_file, reader)
+        if record is None:
+            continue
+        detected = formats.detect_format(record)
+        if detected is None:
+            keys = ", ".join(list(record)[:8])
+            raise UserError(
+                f"cannot tell the format of {input_file.path} from its first record (keys: {keys}); "
+                f"pass --from ({', '.join(formats.READ_FORMATS)})"
+            )
+        found[detected] = str(input_file.path)
+    if not found:
+        raise UserError("no input holds a readable record")
+    if len(found) > 1:
+        listed = "; ".join(f"{name} ({path})" for name, path in found.items())
+        raise UserError(f"the inputs are in different formats: {listed}; convert them separately or pass --from")
+    return next(iter(found))
+
+
+def _run_record_job(
+    command: str,
+    inputs: list[str],
+    output: Path,
+    from_format: str | None,
+    make_step: Callable[[str], Step],
+    extra_options: Callable[[str], dict],
+    *,
+    options: dict,
+    command_line: str,
+    reader: ReaderOptions,
+    writer: WriterOptions,
+    input_format: str = "auto",
+    workers: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> JobResult:
+    """Run one step over whole records; `make_step` and `extra_options` get the source format."""
+    reader = replace(reader, records=True)
+    files = expand_inputs(inputs, input_format)
+    source = source_format(files, from_format, reader)
+    job = Job(
+        command=command,
+        output=output,
+        inputs=files,
+        steps=[make_step(source)],
+        options=options | {"from": source} | extra_options(source),
+        command_line=command_line,
+        reader=reader,
+        writer=writer,
+    )
+    return run_job(job, workers=workers, progress=progress, overwrite=overwrite)
+
+
+def convert_dataset(inputs: list[str], output: Path, to_format: str, from_format: str | None, **job_arguments) -> JobResult:
+    """Convert instruction or preference records from one format to another.
+
+    `job_arguments` are those of every record command (options, command_line, reader,
+    writer, input_format, workers, progress, overwrite; see `cli_options.job_arguments`).
+    """
+    from curate.instruct.interop import write_interop_files
+
+    def make_step(source: str) -> Step:
+        if formats.format_kind(source) != formats.format_kind(to_format):
+            raise UserError(
+                f"{source} holds {formats.format_kind(source)} data and {to_format} holds "
+                f"{formats.format_kind(to_format)} data; convert between formats of the same kind"
+            )
+        return ConvertStep(source, to_format)
+
+    result = _run_record_job("convert", inputs, output, from_format, make_step, lambda source: {}, **job_arguments)
+    # Derived from the manifest, so (re)written after it on every run, a finished one included.
+    write_interop_files(output, to_format, output.resolve().name, result.manifest["counts"], job_arguments["command_line"])
+    return result
+
+
+def render_dataset(
+    inputs: list[str], output: Path, template: ChatTemplate, from_format: str | None, text_column: bool, **job_arguments
+) -> JobResult:
+    """Render conversations with a template into prompt/completion (and text + spans)."""
+
+    def make_step(source: str) -> Step:
+        if formats.format_kind(source) != "sft":
+            raise UserError(f"curate render takes conversations (SFT data); {source} is preference data")
+        return RenderStep(template, source, text_column)
+
+    def template_options(source: str) -> dict:
+        # the template's text is part of the job: an edited template file rebuilds the folder
+        return {"template_hash": template.fingerprint, "special_tokens": dict(template.special_tokens)}
+
+    return _run_record_job("render", inputs, output, from_format, make_step, template_options, **job_arguments)
