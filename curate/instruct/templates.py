@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import xxhash
 from jinja2 import nodes
 from jinja2.ext import Extension, loopcontrols
@@ -519,29 +520,35 @@ def token_mask(
     real text on both sides is cut: it counts in if it starts inside the span, and is
     returned so callers can report it, since masking it either way is wrong.
     """
-    mask, cut = [], []
-    ordered = sorted(spans)
-    cursor = 0
-    for position, (token_start, token_end) in enumerate(offsets):
-        while cursor < len(ordered) and ordered[cursor][1] <= token_start:
-            cursor += 1
-        inside = False
-        if cursor < len(ordered) and token_end > token_start:
-            span_start, span_end = ordered[cursor]
-            inner_start, inner_end = max(token_start, span_start), min(token_end, span_end)
-            if inner_start >= inner_end:
-                inside = False
-            elif span_start <= token_start and token_end <= span_end:
-                inside = True
-            else:
-                inner = text[inner_start:inner_end]
-                outer = text[token_start:inner_start] + text[inner_end:token_end]
-                if not inner.strip():
-                    inside = False
-                elif not outer.strip():
-                    inside = True
-                else:
-                    cut.append(position)
-                    inside = span_start <= token_start
-        mask.append(1 if inside else 0)
-    return mask, cut
+    # Vectorised: a conversation has hundreds of tokens and few spans; only tokens that
+    # cross a boundary (rare) are looked at one by one.
+    ordered = np.array(sorted(spans), dtype=np.int64).reshape(-1, 2)
+    bounds = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    token_starts, token_ends = bounds[:, 0], bounds[:, 1]
+    mask = np.zeros(len(bounds), dtype=np.int8)
+    cut: list[int] = []
+    if len(ordered) == 0 or len(bounds) == 0:
+        return mask.tolist(), cut
+    # the last span starting before each token's end: the only one a token can be in or cross
+    which = np.searchsorted(ordered[:, 0], token_ends, side="left") - 1
+    has_span = which >= 0
+    span_starts = np.where(has_span, ordered[np.maximum(which, 0), 0], 0)
+    span_ends = np.where(has_span, ordered[np.maximum(which, 0), 1], 0)
+    nonempty = token_ends > token_starts
+    overlaps = has_span & nonempty & (token_starts < span_ends) & (token_ends > span_starts)
+    contained = overlaps & (token_starts >= span_starts) & (token_ends <= span_ends)
+    mask[contained] = 1
+    for position in np.flatnonzero(overlaps & ~contained).tolist():
+        token_start, token_end = int(token_starts[position]), int(token_ends[position])
+        span_start, span_end = int(span_starts[position]), int(span_ends[position])
+        inner_start, inner_end = max(token_start, span_start), min(token_end, span_end)
+        inner = text[inner_start:inner_end]
+        outer = text[token_start:inner_start] + text[inner_end:token_end]
+        if not inner.strip():
+            continue
+        if outer.strip():
+            cut.append(position)
+            if token_start < span_start:
+                continue
+        mask[position] = 1
+    return mask.tolist(), cut
