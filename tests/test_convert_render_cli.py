@@ -99,6 +99,16 @@ def test_convert_hh_rlhf_round_trips_through_preference(tmp_path, shared_data):
     assert all((row["chosen"], row["rejected"]) in originals for row in back)
 
 
+def test_a_converted_folder_converts_again_unchanged(tmp_path, shared_data):
+    """A curate folder as input is read through its meta column: hints and extras survive."""
+    source = shared_data / "instructions" / "messages_sft_demo.jsonl"
+    run_cli("convert", source, "-o", tmp_path / "once", "--to", "messages", "--no-progress")
+    run_cli("convert", tmp_path / "once", "-o", tmp_path / "twice", "--to", "messages", "--no-progress")
+    once, twice = read_rows(tmp_path / "once"), read_rows(tmp_path / "twice")
+    assert len(once) == 500 and once == twice
+    assert "loss_weight" in once[0]["meta"]
+
+
 def test_render_seed_tasks_with_alpaca(tmp_path):
     out = tmp_path / "alpaca"
     run_cli("render", SEED_TASKS, "-o", out, "--template", "alpaca", "--eos-token", "</s>", "--text-column", "--no-progress")

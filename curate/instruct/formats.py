@@ -1018,7 +1018,7 @@ def _without_hints(row: dict, fmt: str) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Parquet rows
 
-_MESSAGE_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+MESSAGE_LIST = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 _TURN_TYPE = pa.struct([("from", pa.string()), ("value", pa.string())])
 _FORMAT_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
     "alpaca": [
@@ -1029,12 +1029,12 @@ _FORMAT_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("history", pa.list_(pa.list_(pa.string()))),
         ("tools", pa.string()),
     ],
-    "messages": [("messages", _MESSAGE_TYPE), ("tools", pa.string())],
+    "messages": [("messages", MESSAGE_LIST), ("tools", pa.string())],
     "sharegpt": [("conversations", pa.list_(_TURN_TYPE)), ("system", pa.string()), ("tools", pa.string())],
     "prompt-completion": [("prompt", pa.string()), ("completion", pa.string()), ("tools", pa.string())],
     "hh-rlhf": [("chosen", pa.string()), ("rejected", pa.string())],
     "sharegpt-preference": [("conversations", pa.list_(_TURN_TYPE)), ("chosen", _TURN_TYPE), ("rejected", _TURN_TYPE)],
-    "preference": [("prompt", _MESSAGE_TYPE), ("chosen", _MESSAGE_TYPE), ("rejected", _MESSAGE_TYPE)],
+    "preference": [("prompt", MESSAGE_LIST), ("chosen", MESSAGE_LIST), ("rejected", MESSAGE_LIST)],
 }
 
 
@@ -1082,8 +1082,13 @@ def to_arrow_row(row: dict, fmt: str, source: str | None = None, alpaca_columns:
     arrow["source"] = row.get("source", source)
     if beside:
         meta[ROW_KEYS_IN_META] = beside
-    arrow["meta"] = json.dumps(meta, ensure_ascii=False, sort_keys=True)
+    arrow["meta"] = meta_text(meta)
     return arrow
+
+
+def meta_text(meta: dict | None) -> str:
+    """The `meta` column's JSON text for a canonical row's meta."""
+    return json.dumps(meta or {}, ensure_ascii=False, sort_keys=True)
 
 
 def from_arrow_row(arrow_row: dict, fmt: str) -> list[dict]:
