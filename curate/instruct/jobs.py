@@ -60,6 +60,7 @@ def _run_record_job(
     from_format: str | None,
     make_step: Callable[[str], Step],
     extra_options: Callable[[str], dict],
+    finishing: Callable[[Path, dict], None] | None = None,
     *,
     options: dict,
     command_line: str,
@@ -83,6 +84,7 @@ def _run_record_job(
         command_line=command_line,
         reader=reader,
         writer=writer,
+        finishing=finishing,
     )
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite)
 
@@ -103,10 +105,12 @@ def convert_dataset(inputs: list[str], output: Path, to_format: str, from_format
             )
         return ConvertStep(source, to_format)
 
-    result = _run_record_job("convert", inputs, output, from_format, make_step, lambda source: {}, **job_arguments)
-    # Derived from the manifest, so (re)written after it on every run, a finished one included.
-    write_interop_files(output, to_format, output.resolve().name, result.manifest["counts"], job_arguments["command_line"])
-    return result
+    def trainer_files(folder: Path, manifest: dict) -> None:
+        write_interop_files(folder, to_format, folder.resolve().name, manifest["counts"], manifest["command_line"])
+
+    return _run_record_job(
+        "convert", inputs, output, from_format, make_step, lambda source: {}, trainer_files, **job_arguments
+    )
 
 
 def render_dataset(

@@ -63,6 +63,9 @@ class Job:
     writer: WriterOptions = field(default_factory=WriterOptions)
     dry_run: bool = False  # count and report, write no shards
     sample: int | None = None  # read only the first N documents, in input order
+    # Writes files derived from the finished run (a dataset card, trainer configs) given the
+    # folder and its manifest; runs after the report and before the manifest, which stays last.
+    finishing: Callable[[Path, dict], None] | None = None
 
 
 @dataclass
@@ -546,6 +549,8 @@ def run_job(
     }
     notes = {step.name: [marker.get("notes", {}).get(step.name, {}) for marker in markers] for step in job.steps}
     write_report(job.output, build_report(manifest, merged, job.steps, notes), job.steps, notes)
+    if job.finishing is not None:
+        job.finishing(job.output, manifest)
     folder.finish(job.output, manifest)
     return JobResult(job.output, manifest, skipped=False)
 
