@@ -4,6 +4,7 @@ transformers' apply_chat_template, and assistant spans found without generation 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ from curate.errors import UserError
 from curate.instruct.templates import (
     ChatTemplate,
     TemplateError,
-    _common_prefix_length,
     TemplateRenderError,
     assistant_spans,
     generation_tag_spans,
@@ -216,7 +216,7 @@ def test_rendering_equals_transformers_apply_chat_template(shared_data, tokenize
         template = ChatTemplate(source, name, SPECIAL)
         rendered_any = False
         for messages, add_generation_prompt in conversations():
-            shaped = text_only_shape(template, messages if not add_generation_prompt else messages)
+            shaped = text_only_shape(template, messages)
             if shaped is None:
                 continue  # e.g. a template that refuses system messages
             expected = tokenizer.apply_chat_template(
@@ -241,6 +241,18 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def answered_conversations(template: ChatTemplate):
+    """(messages, the messages as the template reads them, their rendering with spans) for
+    every conversation that ends with an answer."""
+    for messages, add_generation_prompt in conversations():
+        shaped = text_only_shape(template, messages)
+        if add_generation_prompt or shaped is None:
+            continue
+        rendered = assistant_spans(template, shaped)
+        assert rendered.problem is None, (template.name, rendered.problem)
+        yield messages, shaped, rendered
+
+
 def test_spans_match_generation_tags(shared_data):
     """Where a `*_training.jinja` template's tags start at the same place, the spans are
     equal. Where they differ, the tags also cover text that `add_generation_prompt` already
@@ -252,12 +264,7 @@ def test_spans_match_generation_tags(shared_data):
         template = ChatTemplate(source, name, SPECIAL)
         assert template.has_generation_tags
         templates += 1
-        for messages, add_generation_prompt in conversations():
-            shaped = text_only_shape(template, messages)
-            if add_generation_prompt or shaped is None:
-                continue
-            rendered = assistant_spans(template, shaped)
-            assert rendered.problem is None, (name, rendered.problem)
+        for _, shaped, rendered in answered_conversations(template):
             text, tags = generation_tag_spans(template, shaped)
             assert text == rendered.text
             tags = _merged(tags)
@@ -276,7 +283,7 @@ def test_spans_match_generation_tags(shared_data):
                 # The text the tags add lies in what add_generation_prompt appends to the history.
                 history = template.render(shaped[:index])
                 prompt = template.render(shaped[:index], add_generation_prompt=True)
-                generation_prompt_starts = _common_prefix_length(history, prompt)
+                generation_prompt_starts = len(os.path.commonprefix([history, prompt]))
                 assert generation_prompt_starts <= tag_start < start, (name, text[tag_start:start])
                 assert prompt[tag_start:start] == text[tag_start:start], (name, text[tag_start:start])
                 shifted.setdefault(name, text[tag_start:start])
@@ -291,12 +298,7 @@ def test_tokens_inside_spans_are_exactly_the_assistant_tokens(shared_data, token
     checked = 0
     for name, source in sources.items():
         template = ChatTemplate(source, name, SPECIAL)
-        for messages, add_generation_prompt in conversations():
-            shaped = text_only_shape(template, messages)
-            if add_generation_prompt or shaped is None:
-                continue
-            rendered = assistant_spans(template, shaped)
-            assert rendered.problem is None, (name, rendered.problem)
+        for messages, _, rendered in answered_conversations(template):
             encoding = tokenizer(rendered.text, add_special_tokens=False, return_offsets_mapping=True)
             mask, cut = token_mask(encoding["offset_mapping"], rendered.spans, rendered.text)
             assert not cut, (name, [rendered.text[slice(*encoding["offset_mapping"][i])] for i in cut])

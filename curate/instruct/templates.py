@@ -324,9 +324,8 @@ def message_text(message: Mapping) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _locate(template: ChatTemplate, messages, index: int, text: str, variables: dict) -> tuple[int, int, str] | str:
-    """Where message `index`'s content sits in `text`: (start, end, text after it when the
-    conversation ends there); or a problem description."""
+def _locate(template: ChatTemplate, messages, index: int, text: str, variables: dict) -> tuple[int, int] | str:
+    """Where message `index`'s content sits in `text`: (start, end); or a problem description."""
     sentinel = _SENTINEL.format(index)
     swapped = _with_content(messages, index, sentinel)
     marked = template.render(swapped, **variables)
@@ -338,7 +337,7 @@ def _locate(template: ChatTemplate, messages, index: int, text: str, variables: 
     before, after = marked.split(sentinel)
     if not (text.startswith(before) and text.endswith(after) and len(before) + len(after) <= len(text)):
         return f"the template renders the rest of the conversation differently when message {index} changes"
-    return len(before), len(text) - len(after), after
+    return len(before), len(text) - len(after)
 
 
 def assistant_spans(template: ChatTemplate, messages: Sequence[Mapping], **variables) -> Rendered:
@@ -431,16 +430,16 @@ def locate_spans(template: ChatTemplate, messages: Sequence[Mapping], text: str,
         located = _locate(template, messages, index, text, variables)
         if isinstance(located, str):
             return Rendered(text, [], rewritten, located)
-        content_start, content_end, _ = located
+        content_start, content_end = located
         if text[content_start:content_end] != message_text(message):
             rewritten.append(index)
         prompt = template.render(messages[:index], add_generation_prompt=True, **variables) if index else ""
         start = min(_common_prefix_length(prompt, text), content_start)
-        if index and start < previous_end:
-            return Rendered(text, [], rewritten, f"the prompt before message {index} renders differently on its own")
         if index:
-            located_previous = _locate(template, messages, index - 1, text, variables)
-            if isinstance(located_previous, str) or start < located_previous[1]:
+            # The prompt rendered alone must reach past the previous message and turn, or the
+            # template renders the history differently when more follows.
+            previous = _locate(template, messages, index - 1, text, variables)
+            if isinstance(previous, str) or start < max(previous[1], previous_end):
                 return Rendered(
                     text, [], rewritten, f"the prompt before message {index} renders differently on its own"
                 )

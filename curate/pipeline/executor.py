@@ -252,9 +252,8 @@ def run_task(task: _Task) -> dict:
             output = step.run(table)
             tally["seconds"] += time.perf_counter() - step_started
             rejected = output.rejected if output.rejected is not None else table.slice(0, 0)
-            if output.kept.num_rows + rejected.num_rows != table.num_rows and (
-                step.one_to_one or output.kept.num_rows + rejected.num_rows < table.num_rows
-            ):
+            rows_out = output.kept.num_rows + rejected.num_rows
+            if rows_out < table.num_rows or (step.one_to_one and rows_out != table.num_rows):
                 raise RunFailed(
                     f"step {step.name} returned {output.kept.num_rows} + {rejected.num_rows} rows for {table.num_rows}"
                 )
