@@ -25,6 +25,7 @@ from pathlib import Path
 import xxhash
 
 from curate.errors import RunFailed, UserError
+from curate.user_cache import cache_dir
 
 DEFAULT_LANGID_URL = "https://dl.fbaipublicfiles.com/fasttext/supported-models/lid.176.ftz"
 DOWNLOAD_TIMEOUT_S = 15
@@ -39,15 +40,6 @@ _loaded: dict[str, tuple[tuple, object]] = {}  # path -> (size and mtime, model)
 def one_line(text: str) -> str:
     """The text as fastText reads it: one line, words separated by single spaces."""
     return _WHITESPACE.sub(" ", text).strip()
-
-
-def cache_dir() -> Path:
-    configured = os.environ.get("CURATE_CACHE_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("curate"))
 
 
 def offline() -> bool:

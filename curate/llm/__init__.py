@@ -1,0 +1,1 @@
+"""Language-model backends: any OpenAI-compatible server, or an in-process transformers model."""

@@ -1,0 +1,128 @@
+"""The one protocol every backend speaks: a batch of chat requests in, completions out.
+
+A `Completion` always says whether it can be used (`status`); a backend never returns a
+bare None for a request it could not answer, so a caller can count and keep every failure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# status of a completion
+OK = "ok"
+EMPTY = "empty"  # the model answered with nothing (after stripping whitespace)
+LENGTH = "length"  # cut by the token limit: finish_reason "length"
+FAILED = "failed"  # no answer after every retry (error says why)
+STATUSES = (OK, EMPTY, LENGTH, FAILED)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 1024
+    seed: int | None = None  # sent to servers that take one; also keeps identical prompts apart in the cache
+    stop: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "stop": list(self.stop),
+        }
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[tuple[str, str], ...]  # (role, content) pairs
+    sampling: Sampling = Sampling()
+
+    @staticmethod
+    def of(messages: list[dict], sampling: Sampling = Sampling()) -> ChatRequest:
+        return ChatRequest(tuple((message["role"], message["content"]) for message in messages), sampling)
+
+    def message_dicts(self) -> list[dict]:
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+
+@dataclass
+class Completion:
+    text: str
+    status: str  # one of STATUSES
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None  # why a FAILED request failed (no secrets: never the key or headers)
+    cached: bool = False
+    retries: int = 0  # failed attempts before this answer
+
+    @property
+    def usable(self) -> bool:
+        return self.status == OK
+
+
+def completion_status(text: str | None, finish_reason: str | None) -> str:
+    if finish_reason == "length":
+        return LENGTH
+    if not text or not text.strip():
+        return EMPTY
+    return OK
+
+
+@dataclass
+class Usage:
+    """What a backend did, for the report: requests sent, retries by cause, failures, tokens."""
+
+    requests: int = 0  # requests answered by the model (not from the cache)
+    cache_hits: int = 0
+    retries: Counter = field(default_factory=Counter)  # cause -> count
+    statuses: Counter = field(default_factory=Counter)  # status -> count, cache hits included
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def add(self, completion: Completion) -> None:
+        self.statuses[completion.status] += 1
+        if completion.cached:
+            self.cache_hits += 1
+            return
+        self.requests += 1
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+
+    def as_dict(self) -> dict:
+        return {
+            "requests": self.requests,
+            "cache_hits": self.cache_hits,
+            "retries": dict(sorted(self.retries.items())),
+            "retries_total": sum(self.retries.values()),
+            "statuses": {status: self.statuses.get(status, 0) for status in STATUSES},
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Backend(Protocol):
+    """A model that answers chat requests. `identity` names the model for the cache key."""
+
+    usage: Usage
+
+    def identity(self) -> dict:
+        """What, besides the request, decides the answer (the model name): part of the cache key."""
+        ...
+
+    def complete(
+        self, requests: list[ChatRequest], on_completion: Callable[[int, Completion], None] | None = None
+    ) -> list[Completion]:
+        """One completion per request, in order; `on_completion(index, completion)` is called as
+        each arrives (so a cache can keep it before the batch ends). Counts retries in
+        `usage.retries`; the caller (the cache) adds each completion to `usage`."""
+        ...
+
+    def close(self) -> None: ...
