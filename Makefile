@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench clean
+.PHONY: install demo demo-self-instruct test test-slow bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,24 @@ demo: $(INSTALLED)
 	$(BIN)/curate inspect out/quickstart/unique
 	$(BIN)/curate inspect out/quickstart/alpaca -n 1
 	$(BIN)/curate inspect out/quickstart/preferences -n 1
+	@$(MAKE) --no-print-directory demo-self-instruct
+
+# Self-instruct needs a model server: run it when CURATE_BASE_URL names one, else say how.
+SELF_INSTRUCT := $(BIN)/curate self-instruct --seeds sample_data/instructions/seed_tasks.en.jsonl \
+	-o out/quickstart/self_instruct --num 20
+
+demo-self-instruct: $(INSTALLED)
+	@if [ -n "$$CURATE_BASE_URL" ]; then \
+		$(SELF_INSTRUCT) --model "$${CURATE_MODEL:?set CURATE_MODEL to the model name the server serves}" && \
+		$(BIN)/curate inspect out/quickstart/self_instruct -n 1; \
+	else \
+		echo ""; \
+		echo "self-instruct skipped: it needs an OpenAI-compatible server. Start one and run, for example:"; \
+		echo "  vllm serve Qwen/Qwen2.5-1.5B-Instruct --port 8000"; \
+		echo "  CURATE_BASE_URL=http://127.0.0.1:8000/v1 CURATE_MODEL=Qwen/Qwen2.5-1.5B-Instruct make demo-self-instruct"; \
+		echo "or with Ollama (ollama serve; ollama pull qwen2.5:1.5b):"; \
+		echo "  CURATE_BASE_URL=http://127.0.0.1:11434/v1 CURATE_MODEL=qwen2.5:1.5b make demo-self-instruct"; \
+	fi
 
 test: $(INSTALLED)
 	$(BIN)/pytest
@@ -36,6 +54,9 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/io_throughput.py
 	$(BIN)/python bench/filter_vs_datatrove.py
 	$(BIN)/python bench/dedup_vs_peers.py
+	$(BIN)/python bench/instruct_vs_peers.py
+	$(BIN)/python bench/rouge_novelty.py
+	$(BIN)/python bench/llm_client_overhead.py
 
 clean:
 	rm -rf out .pytest_cache

@@ -508,3 +508,197 @@ def quality_train_command(positive, negative, output: Path, input_format: str, t
             f"at threshold {metrics['threshold']}"
         )
     click.echo(f"  wrote {output} and {output}.json")
+
+
+# `curate self-instruct` ------------------------------------------------------------------
+
+from curate.instruct.self_instruct import SelfInstructSettings as _Grow  # noqa: E402
+from curate.llm.openai_compat import ClientSettings as _Client  # noqa: E402
+
+
+@cli.command("self-instruct")
+@click.option("--seeds", required=True, metavar="FILE", help="Seed tasks: Alpaca seed-task JSONL, or any SFT format convert reads.")
+@output_options
+@click.option("--num", type=click.IntRange(min=1), required=True, help="Stop once this many new tasks are accepted.")
+@click.option(
+    "--backend", type=click.Choice(["openai", "local"]), default="openai", show_default=True,
+    help="openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI). local: a transformers model in this process.",
+)
+@click.option(
+    "--model", envvar="CURATE_MODEL", required=True, metavar="NAME|PATH",
+    help="Model name on the server; for --backend local a model folder or Hugging Face id. [env: CURATE_MODEL]",
+)
+@click.option(
+    "--base-url", envvar="CURATE_BASE_URL", default=None, metavar="URL",
+    help="The server's OpenAI API root, e.g. http://127.0.0.1:8000/v1 (default: api.openai.com). [env: CURATE_BASE_URL]",
+)
+@click.option(
+    "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
+    help="Environment variable holding the API key (never logged or written; local servers need none).",
+)
+@click.option("--concurrency", type=click.IntRange(min=1), default=_Client.concurrency, show_default=True, help="Requests in flight at once.")
+@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most requests per minute.")
+@click.option("--tpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most tokens (prompt + completion) per minute.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=_Client.timeout, show_default=True, help="Seconds to wait for one answer before retrying.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=_Client.max_retries, show_default=True, help="Retries of one request (429, 5xx, timeouts, connection errors), with exponential backoff.")
+@click.option(
+    "--cache", type=click.Path(path_type=Path), default=None, metavar="DIR",
+    help="Folder of the answer cache (default: $CURATE_CACHE_DIR or the user cache, under llm/).",
+)
+@click.option("--no-cache", is_flag=True, help="Send every request; a killed run then cannot resume.")
+@click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Language of the prompt, the filters and the ROUGE-L tokens.")
+@click.option(
+    "--ko-tokens", type=click.Choice(["auto", "kiwi", "chars"]), default="auto", show_default=True,
+    help="--lang ko: ROUGE-L over Kiwi morphemes or characters (auto: Kiwi when installed).",
+)
+@click.option("--seed-examples", type=click.IntRange(min=0), default=_Grow.seed_examples, show_default=True, help="Example tasks per request drawn from the seeds.")
+@click.option("--generated-examples", type=click.IntRange(min=0), default=_Grow.generated_examples, show_default=True, help="Example tasks per request drawn from those accepted so far (seeds fill in while there are few).")
+@click.option("--tasks-per-request", type=click.IntRange(min=1), default=_Grow.tasks_per_request, show_default=True, help="New tasks asked for in each request.")
+@click.option("--requests-per-round", type=click.IntRange(min=1), default=_Grow.requests_per_round, show_default=True, help="Requests built from the same pool and sent together.")
+@click.option("--max-requests", type=click.IntRange(min=1), default=None, help="Give up after this many requests (default: 10 per --tasks-per-request tasks wanted, plus --num).")
+@click.option("--max-similarity", type=click.FloatRange(0, 1), default=_Grow.max_similarity, show_default=True, help="Reject a task whose ROUGE-L F1 with any seed or accepted instruction is above this.")
+@click.option("--min-words", type=click.IntRange(min=0), default=4, show_default=True, help="Fewest words in an instruction.")
+@click.option("--max-words", type=click.IntRange(min=1), default=150, show_default=True, help="Most words in an instruction.")
+@click.option(
+    "--blacklist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, metavar="FILE",
+    help="Words (one a line) that reject an instruction; default: image, graph, file, draw, ... (Korean for --lang ko).",
+)
+@click.option("--temperature", type=click.FloatRange(min=0), default=_Grow.temperature, show_default=True, help="Sampling temperature.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=_Grow.top_p, show_default=True, help="Nucleus sampling mass.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=_Grow.max_tokens, show_default=True, help="Most tokens in one answer.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the example sampling and of every request.")
+@click.option(
+    "--prompt-template", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, metavar="FILE",
+    help="A .jinja request template (runs sandboxed) instead of templates/prompts/self_instruct.LANG.jinja.",
+)
+@click.option(
+    "--input-format", type=click.Choice(["auto", "jsonl", "json", "parquet"]), default="auto", show_default=True,
+    help="How to read --seeds; auto goes by file name.",
+)
+@click.option("--from", "from_format", type=click.Choice(_format_names("sft")), default=None, help="Format of the seeds (default: read from the first record).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="--backend local: sequences generated together.")
+@click.option("--device", default="auto", show_default=True, help="--backend local: cuda, cpu or auto.")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto", show_default=True, help="--backend local: weights' dtype.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal).")
+@click.pass_context
+def self_instruct_command(ctx: click.Context, **params) -> None:
+    """Grow an instruction set from seed tasks with a language model (self-instruct, Alpaca).
+
+    Each request shows the model a few sampled tasks and asks for --tasks-per-request new
+    ones with input and output. A new task is dropped (with its reason, in rejected/) when
+    it is cut by the token limit, has no output, is shorter than --min-words or longer than
+    --max-words, mentions something a text model cannot do (image, graph, file, draw...),
+    starts with punctuation, or its ROUGE-L F1 with a seed or accepted instruction is above
+    --max-similarity. Runs until --num tasks are accepted. Writes Alpaca columns and
+    `messages`; report.md shows requests, rejections, tokens and a novelty histogram.
+
+    Every answer is cached on disk, keyed by the whole request: a killed run resumes where
+    it stopped and re-running a finished one sends nothing. The API key is read from the
+    environment only (--api-key-env).
+
+    \b
+    Examples:
+      # vLLM:    vllm serve Qwen/Qwen2.5-7B-Instruct --port 8000
+      curate self-instruct --seeds sample_data/instructions/seed_tasks.en.jsonl -o out/grown \\
+          --num 500 --base-url http://127.0.0.1:8000/v1 --model Qwen/Qwen2.5-7B-Instruct
+      # Ollama:  ollama serve; ollama pull llama3.1
+      curate self-instruct --seeds seeds.jsonl -o out/grown --num 100 \\
+          --base-url http://127.0.0.1:11434/v1 --model llama3.1
+      # OpenAI (key from OPENAI_API_KEY), with rate limits
+      curate self-instruct --seeds seeds.jsonl -o out/grown --num 1000 --model gpt-4o-mini --rpm 500 --tpm 200000
+      # Korean, a model in this process
+      curate self-instruct --seeds sample_data/instructions/seed_tasks.ko.jsonl -o out/ko --num 50 \\
+          --lang ko --backend local --model models/my-chat-model
+    """
+    from curate.cli_options import command_line, recorded_options, show_progress, writer_options
+    from curate.instruct.self_instruct_job import self_instruct_dataset
+    from curate.instruct.task_filters import TaskChecks
+
+    if params["min_words"] > params["max_words"]:
+        raise UserError(f"--min-words {params['min_words']} is more than --max-words {params['max_words']}")
+    if params["seed_examples"] + params["generated_examples"] == 0:
+        raise UserError("show the model at least one example: --seed-examples or --generated-examples above 0")
+    blacklist = None
+    if params["blacklist"] is not None:
+        lines = params["blacklist"].read_text(encoding="utf-8").splitlines()
+        blacklist = tuple(word.strip() for word in lines if word.strip() and not word.startswith("#"))
+    settings = _Grow(
+        num=params["num"],
+        lang=params["lang"],
+        seed_examples=params["seed_examples"],
+        generated_examples=params["generated_examples"],
+        tasks_per_request=params["tasks_per_request"],
+        requests_per_round=params["requests_per_round"],
+        max_requests=params["max_requests"],
+        max_similarity=params["max_similarity"],
+        checks=TaskChecks(params["lang"], params["min_words"], params["max_words"], blacklist),
+        korean_tokens=params["ko_tokens"],
+        temperature=params["temperature"],
+        top_p=params["top_p"],
+        max_tokens=params["max_tokens"],
+        seed=params["seed"],
+        prompt_template=params["prompt_template"],
+    )
+    if params["backend"] == "openai":
+        from curate.llm.openai_compat import ClientSettings, api_key
+
+        api_key(ClientSettings(params["model"], params["base_url"], params["api_key_env"]))  # fail before writing
+    options = recorded_options(ctx)
+    if blacklist is not None:
+        options["blacklist_words"] = list(blacklist)  # the words, not the path: an edited list rebuilds
+    result = self_instruct_dataset(
+        params["seeds"],
+        params["output"],
+        settings,
+        lambda: _make_backend(params),
+        model_identity={"backend": params["backend"], "model": params["model"]},
+        options=options,
+        command_line=command_line(ctx),
+        writer=writer_options(params),
+        input_format=params["input_format"],
+        from_format=params["from_format"],
+        progress=show_progress(params["progress"]),
+        overwrite=params["overwrite"],
+    )
+    click.echo(_summary(result))
+    manifest = result.manifest
+    if not result.skipped:
+        llm = manifest["llm"]
+        click.echo(
+            f"  {llm['requests']:,} requests to the model, {llm['cache_hits']:,} answers from the cache, "
+            f"{llm['retries_total']:,} retries, {llm['statuses']['failed']:,} failed; "
+            f"{llm['prompt_tokens']:,} prompt + {llm['completion_tokens']:,} completion tokens"
+        )
+        if not manifest["self_instruct"]["reached_num"]:
+            click.echo(
+                f"  warning: stopped at the request budget with {manifest['counts']['kept']:,} of {params['num']:,} "
+                "tasks; see report.md, or raise --max-requests",
+                err=True,
+            )
+
+
+def _make_backend(params: dict):
+    from curate.llm.cache import AnswerCache, CachedBackend
+    from curate.user_cache import cache_dir
+
+    if params["backend"] == "local":
+        from curate.llm.local import LocalBackend
+
+        backend = LocalBackend(params["model"], batch_size=params["batch_size"], device=params["device"], dtype=params["dtype"])
+    else:
+        from curate.llm.openai_compat import ClientSettings, OpenAIBackend
+
+        backend = OpenAIBackend(
+            ClientSettings(
+                model=params["model"],
+                base_url=params["base_url"],
+                api_key_env=params["api_key_env"],
+                concurrency=params["concurrency"],
+                rpm=params["rpm"],
+                tpm=params["tpm"],
+                timeout=params["timeout"],
+                max_retries=params["max_retries"],
+            )
+        )
+    cache = None if params["no_cache"] else AnswerCache(params["cache"] or cache_dir() / "llm")
+    return CachedBackend(backend, cache)

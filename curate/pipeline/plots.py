@@ -41,12 +41,12 @@ def write_charts(folder: Path, report: dict) -> list[str]:
     for name, draw in ((FUNNEL, _funnel), (LENGTHS, _lengths)):
         figure = draw(report)
         if figure is not None:
-            _save(figure, folder / name)
+            save_figure(figure, folder / name)
             written.append(name)
     return written
 
 
-def _save(figure, path: Path) -> None:
+def save_figure(figure, path: Path) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         figure.savefig(handle, format="png", dpi=100, metadata={"Software": None})
 
@@ -137,5 +137,5 @@ def write_cluster_sizes(folder: Path, sizes: dict[int, int]) -> str | None:
     axes.set_ylim(0.5, max(counts) * 3)
     axes.set_title("Duplicate clusters by size")
     figure.tight_layout()
-    _save(figure, folder / CLUSTER_SIZES)
+    save_figure(figure, folder / CLUSTER_SIZES)
     return CLUSTER_SIZES

@@ -1,0 +1,230 @@
+"""`curate self-instruct`: read seed tasks, grow them with a model, write a dataset folder.
+
+The folder has the shape of every curate folder: accepted tasks in `data/` (Alpaca columns
+and `messages`), every dropped task or unusable answer in `rejected/` with its reason,
+report.md with the novelty histogram, `_manifest.json` last. A killed run leaves the folder
+unfinished; re-running the same command replays the answered requests from the answer
+cache (no request is sent twice) and goes on from there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import xxhash
+from tqdm import tqdm
+
+import curate
+from curate.errors import UserError
+from curate.instruct import formats
+from curate.instruct.jobs import source_format
+from curate.instruct.self_instruct import Outcome, SelfInstructSettings, grow, prompt_source, reason_counts
+from curate.instruct.self_instruct_report import write_self_instruct_report
+from curate.instruct.steps import REJECTED_SCHEMA
+from curate.instruct.task_parsing import Task
+from curate.io.manifest import FORMAT_VERSION, read_manifest, schema_to_json
+from curate.io.readers import ReaderOptions, read_file
+from curate.io.sources import expand_inputs, fingerprint
+from curate.io.writer import ShardWriter, WriterOptions, write_empty
+from curate.llm.backend import Backend
+from curate.pipeline import folder
+from curate.pipeline.executor import JobResult
+from curate.pipeline.folder import KEPT, REJECTED, FolderState
+
+SOURCE = "self-instruct"
+KEPT_SCHEMA = formats.output_schema("messages", alpaca_columns=True)
+# Options that change how requests are sent, not which answers come back: not part of the job.
+TRANSPORT_OPTIONS = frozenset(
+    {"base_url", "api_key_env", "concurrency", "rpm", "tpm", "timeout", "max_retries", "cache", "no_cache",
+     "progress", "overwrite", "batch_size", "device", "dtype"}
+)  # fmt: skip
+
+
+def load_seeds(path: str, input_format: str = "auto", from_format: str | None = None) -> tuple[list[Task], list[dict]]:
+    """The seed tasks (first instance of each seed-task; the last exchange of a conversation),
+    one per distinct instruction, and the fingerprints of the files read."""
+    files = expand_inputs([path], input_format)
+    reader = ReaderOptions(records=True)
+    source = source_format(files, from_format, reader)
+    if formats.format_kind(source) != "sft":
+        raise UserError(f"seeds must be instruction data; {path} holds {source} (preference) data")
+    tasks: dict[str, Task] = {}
+    for input_file in files:
+        for batch in read_file(input_file, reader):
+            if batch.rejected is not None and batch.rejected.num_rows:
+                bad = batch.rejected.slice(0, 1).to_pylist()[0]
+                raise UserError(f"{input_file.path}: {_where(bad['meta'])} is not a readable record ({bad['reason']})")
+            for row in batch.docs.to_pylist():
+                record = orjson.loads(row["text"])
+                try:
+                    canonical = formats.read_row(record, source)[0]
+                except formats.Unconvertible as error:
+                    raise UserError(f"{input_file.path}: {_where(row['meta'])} is not a {source} seed: {error}") from None
+                task = _seed_task(canonical)
+                if task is not None and task.instruction not in tasks:
+                    tasks[task.instruction] = task
+    return list(tasks.values()), [fingerprint(item.path) for item in files]
+
+
+def _where(meta: str) -> str:
+    where = orjson.loads(meta) if meta else {}
+    for key in ("line", "record", "row"):
+        if key in where:
+            return f"{key} {where[key]}"
+    return "a record"
+
+
+def _seed_task(row: dict) -> Task | None:
+    if "instruction" in row:
+        task = Task(row["instruction"].strip(), row.get("input", "").strip(), row.get("output", "").strip())
+    else:
+        messages = row["messages"]
+        users = [message for message in messages if message["role"] == "user"]
+        answers = [message for message in messages if message["role"] == "assistant"]
+        if not users or not answers:
+            return None
+        task = Task(users[-1]["content"].strip(), "", answers[-1]["content"].strip())
+    return task if task.instruction and task.output else None
+
+
+def job_identity(options: dict, seed_fingerprints: list[dict], prompt: str, model: dict) -> str:
+    identity = {
+        "format_version": FORMAT_VERSION,
+        "command": SOURCE,
+        "options": {key: value for key, value in sorted(options.items()) if key not in TRANSPORT_OPTIONS},
+        "seeds": seed_fingerprints,
+        "prompt": xxhash.xxh3_64_hexdigest(prompt.encode()),
+        "model": model,
+    }
+    return xxhash.xxh3_128_hexdigest(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS))
+
+
+def self_instruct_dataset(
+    seeds_path: str,
+    output: Path,
+    settings: SelfInstructSettings,
+    make_backend: Callable[[], Backend],
+    *,
+    model_identity: dict,
+    options: dict,
+    command_line: str,
+    writer: WriterOptions | None = None,
+    input_format: str = "auto",
+    from_format: str | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> JobResult:
+    started_at = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    seeds, seed_fingerprints = load_seeds(seeds_path, input_format, from_format)
+    identity = job_identity(options, seed_fingerprints, prompt_source(settings), model_identity)
+    state = folder.prepare(output, identity, overwrite, {"command": command_line, "tasks": 1})
+    if state is FolderState.COMPLETE:
+        return JobResult(output, read_manifest(output), skipped=True)
+    folder.remove_unfinished(output, [0])
+
+    backend = make_backend()
+    bar = tqdm(total=settings.num, desc="self-instruct", unit="task", disable=not progress, dynamic_ncols=True)
+
+    def on_round(outcome: Outcome) -> None:
+        bar.update(len(outcome.accepted) - bar.n)
+        usage = backend.usage
+        bar.set_postfix_str(
+            f"{outcome.requests:,} requests ({usage.cache_hits:,} cached), {len(outcome.rejected):,} rejected", refresh=False
+        )
+
+    try:
+        outcome = grow(seeds, backend.complete, settings, on_round)
+    finally:
+        bar.close()
+        backend.close()
+    usage = backend.usage.as_dict()
+
+    kept_parts, rejected_parts = _write_rows(output, outcome, model_identity, writer or WriterOptions())
+    marker = {"parts": {KEPT: [asdict(part) for part in kept_parts], REJECTED: [asdict(part) for part in rejected_parts]}}
+    data_shards = folder.seal_shards(output, [marker], KEPT)
+    if not data_shards:
+        write_empty(output / KEPT / "shard-00000.parquet", KEPT_SCHEMA)
+        size = (output / KEPT / "shard-00000.parquet").stat().st_size
+        data_shards = [{"path": f"{KEPT}/shard-00000.parquet", "rows": 0, "bytes": size}]
+    by_reason = reason_counts(outcome)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "curate_version": curate.__version__,
+        "command": SOURCE,
+        "command_line": command_line,
+        "options": options,
+        "job_fingerprint": identity,
+        "inputs": seed_fingerprints,
+        "schema": {KEPT: schema_to_json(KEPT_SCHEMA), REJECTED: schema_to_json(REJECTED_SCHEMA)},
+        "shards": {KEPT: data_shards, REJECTED: folder.seal_shards(output, [marker], REJECTED)},
+        "counts": {
+            "in": len(outcome.accepted) + len(outcome.rejected),
+            "kept": len(outcome.accepted),
+            "rejected": len(outcome.rejected),
+            "unreadable": 0,
+            "by_reason": by_reason,
+        },
+        "model": model_identity,
+        "llm": usage,
+        "self_instruct": {
+            "seeds": len(seeds),
+            "requests": outcome.requests,
+            "rounds": outcome.rounds,
+            "candidates": outcome.candidates,
+            "reached_num": not outcome.budget_spent,
+        },
+        "timings": {
+            "started": started_at.isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - started, 3),
+            "workers": 1,
+            "resumed_tasks": 0,
+        },
+    }
+    write_self_instruct_report(output, manifest, outcome, settings)
+    folder.finish(output, manifest)
+    return JobResult(output, manifest, skipped=False)
+
+
+def _write_rows(output: Path, outcome: Outcome, model: dict, writer: WriterOptions):
+    kept = ShardWriter(output / KEPT, folder.part_prefix(0), KEPT_SCHEMA, writer)
+    rows = []
+    for number, item in enumerate(outcome.accepted):
+        row = formats.read_row(item.task.as_dict(), "alpaca")[0]
+        row["id"] = f"{SOURCE}-{number:07d}"
+        row["meta"] = {
+            "request": item.request,
+            "rouge_l": round(item.similarity, 4),
+            "most_similar": item.most_similar[:200],
+            "model": model.get("model"),
+        }
+        rows.append(formats.to_arrow_row(row, "messages", source=SOURCE, alpaca_columns=True))
+    if rows:
+        kept.write(pa.Table.from_pylist(rows, schema=KEPT_SCHEMA))
+    rejected = ShardWriter(output / REJECTED, folder.part_prefix(0), REJECTED_SCHEMA, writer)
+    rejected_rows = []
+    for item in outcome.rejected:
+        where = f"r{item.request:06d}" + (f"-{item.position:03d}" if item.position is not None else "")
+        meta = {"request": item.request, "position": item.position}
+        if item.similarity is not None:
+            meta["rouge_l"] = round(item.similarity, 4)
+        rejected_rows.append(
+            {
+                "id": f"{SOURCE}-{where}",
+                "source": SOURCE,
+                "meta": formats.meta_text(meta),
+                "reason": item.reason,
+                "detail": item.detail,
+                "raw": item.raw.encode("utf-8"),
+            }
+        )
+    if rejected_rows:
+        rejected.write(pa.Table.from_pylist(rejected_rows, schema=REJECTED_SCHEMA))
+    return kept.close(), rejected.close()

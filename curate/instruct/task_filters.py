@@ -1,0 +1,93 @@
+"""The cheap checks a generated task must pass before the novelty check (self-instruct, Alpaca).
+
+Each check returns a reason (the `reason` column of `rejected/`) and a detail, or None.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import regex
+
+from curate.instruct.task_parsing import Task
+
+# Tasks a text-only model cannot do, as in Alpaca's generate_instruction.py blacklist.
+ENGLISH_BLACKLIST = (
+    "image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
+    "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
+)  # fmt: skip
+# The same ideas in Korean. Korean attaches particles to nouns, so a word matches a whole
+# eojeol (space-separated word) or the eojeol's start followed by one of KOREAN_PARTICLES:
+# 지도를 (the map) is caught, 지도자 (leader) is not.
+KOREAN_BLACKLIST = (
+    "이미지", "사진", "그림", "그래프", "파일", "지도", "도표", "차트", "동영상", "비디오", "영상",
+    "오디오", "음악", "음성", "녹음", "순서도", "다이어그램", "그려", "그리세요", "그리시오", "그리기", "그려라",
+)  # fmt: skip
+KOREAN_PARTICLES = (
+    "", "을", "를", "이", "가", "은", "는", "의", "에", "에서", "으로", "로", "와", "과", "도", "만",
+    "이나", "나", "에게", "으로써", "로써", "처럼", "까지", "부터", "들", "들을", "들이", "들의", "입니다", "이다",
+    "서", "줘", "주세요", "보세요", "봐",
+)  # fmt: skip
+
+_WORD_EDGE = r"(?<![\p{L}\p{N}])"
+_EOJEOL_STRIP = "\"'`“”‘’()[]{}<>.,!?;:~…·"
+
+
+@dataclass(frozen=True)
+class TaskChecks:
+    lang: str = "en"
+    min_words: int = 4
+    max_words: int = 150
+    blacklist: tuple[str, ...] | None = None  # None: the language's default list
+
+    def words(self) -> tuple[str, ...]:
+        if self.blacklist is not None:
+            return self.blacklist
+        return KOREAN_BLACKLIST if self.lang == "ko" else ENGLISH_BLACKLIST
+
+
+class TaskFilter:
+    def __init__(self, checks: TaskChecks) -> None:
+        self.checks = checks
+        words = checks.words()
+        self._korean = {word for word in words if regex.search(r"\p{Hangul}", word)}
+        latin = [word for word in words if word not in self._korean]
+        self._latin = (
+            regex.compile(_WORD_EDGE + "(" + "|".join(regex.escape(word) for word in latin) + r")(?![\p{L}\p{N}])", regex.I)
+            if latin
+            else None
+        )
+
+    def problem(self, task: Task) -> tuple[str, str] | None:
+        """Why `task` is dropped, as (reason, detail), or None to go on to the novelty check."""
+        instruction = task.instruction
+        if not instruction:
+            return "no_instruction", "the answer has an input or output label without an instruction"
+        if not task.output:
+            return "no_output", "the task has no output"
+        words = len(instruction.split())
+        if words < self.checks.min_words:
+            return "too_short", f"{words} words (fewer than {self.checks.min_words})"
+        if words > self.checks.max_words:
+            return "too_long", f"{words} words (more than {self.checks.max_words})"
+        found = self.blacklisted(instruction)
+        if found:
+            return "blacklisted_word", f"mentions {found!r}: a text-only model cannot do it"
+        category = unicodedata.category(instruction[0])
+        if category[0] in "PS":
+            return "starts_with_punctuation", f"starts with {instruction[0]!r}"
+        return None
+
+    def blacklisted(self, instruction: str) -> str | None:
+        if self._latin is not None:
+            match = self._latin.search(instruction)
+            if match:
+                return match.group(1).lower()
+        if self._korean:
+            for eojeol in instruction.split():
+                eojeol = eojeol.strip(_EOJEOL_STRIP)
+                for word in self._korean:
+                    if eojeol.startswith(word) and eojeol[len(word) :] in KOREAN_PARTICLES:
+                        return word
+        return None
