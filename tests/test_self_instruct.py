@@ -161,6 +161,8 @@ def test_reaches_num_with_every_fault_mix_and_loses_nothing(tmp_path, faults):
         "too_similar", "blacklisted_word", "too_short", "cut_by_length", "empty_answer", "beyond_num",
         "no_output", "starts_with_punctuation", "unparseable_answer",
     }  # fmt: skip
+    entry = json.loads((tmp_path / "out" / "dataset_info.json").read_text())["out"]
+    assert entry["formatting"] == "sharegpt" and entry["columns"]["messages"] == "messages"
     report = (tmp_path / "out" / "report.md").read_text()
     assert f"**{num} of {num} tasks accepted**" in report
     assert f"| retries | {llm['retries_total']:,} |" in report

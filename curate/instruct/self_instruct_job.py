@@ -23,6 +23,7 @@ from tqdm import tqdm
 import curate
 from curate.errors import UserError
 from curate.instruct import formats
+from curate.instruct.interop import write_interop_files
 from curate.instruct.jobs import source_format
 from curate.instruct.self_instruct import Outcome, SelfInstructSettings, grow, prompt_source, reason_counts
 from curate.instruct.self_instruct_report import write_self_instruct_report
@@ -189,6 +190,8 @@ def self_instruct_dataset(
         },
     }
     write_self_instruct_report(output, manifest, outcome, settings)
+    # the rows are `messages` data to a trainer: the same card and LLaMA-Factory/Axolotl files as convert writes
+    write_interop_files(output, "messages", output.resolve().name, manifest["counts"], command_line)
     folder.finish(output, manifest)
     return JobResult(output, manifest, skipped=False)
 
