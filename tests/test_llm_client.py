@@ -171,3 +171,35 @@ def test_cache_answers_survive_a_new_process_and_failures_are_not_cached(tmp_pat
     assert [answer.cached for answer in answers] == [True, False, True]
     assert second.usage.cache_hits == 2 and second.usage.requests == 1 and second.usage.prompt_tokens == 3
     second.close()
+
+
+def test_rate_limits_space_requests_and_settle_real_token_use(monkeypatch):
+    import asyncio
+
+    from curate.llm import openai_compat
+
+    clock = [0.0]
+
+    async def sleep(seconds: float) -> None:  # a clock that moves only when the limiter waits
+        clock[0] += seconds
+
+    monkeypatch.setattr(openai_compat.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(openai_compat.asyncio, "sleep", sleep)
+
+    async def requests_per_minute() -> float:
+        limiter = openai_compat.RateLimiter(60)  # one a second, bursts of ten
+        for _ in range(15):
+            await limiter.acquire()
+        return clock[0]
+
+    assert asyncio.run(requests_per_minute()) == pytest.approx(5.0)  # ten at once, then one a second
+
+    async def tokens_per_minute() -> float:
+        clock[0] = 0.0
+        limiter = openai_compat.RateLimiter(600)  # ten tokens a second, a bucket of 100
+        await limiter.acquire(100)
+        limiter.settle(50)  # the answer used 50 more tokens than estimated
+        await limiter.acquire(10)
+        return clock[0]
+
+    assert asyncio.run(tokens_per_minute()) == pytest.approx(6.0)  # 50 owed + 10 wanted, at 10 a second
