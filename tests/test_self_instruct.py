@@ -290,3 +290,12 @@ def test_local_backend_plumbing(tmp_path):
     assert len(rejected) == manifest["counts"]["rejected"] >= 3  # junk: every answer is recorded with a reason
     assert {row["reason"] for row in rejected} <= {"unparseable_answer", "empty_answer", "cut_by_length", "no_output", "too_short"}
     assert os.path.exists(tmp_path / "out" / "report.md")
+
+
+def test_a_server_that_is_down_stops_the_run_with_one_line(tmp_path):
+    result = run_cli(["self-instruct", "--seeds", str(EN_SEEDS), "-o", str(tmp_path / "out"), "--num", "5",
+                      "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--max-retries", "1",
+                      "--cache", str(tmp_path / "cache"), "--no-progress"])
+    assert result.exit_code == 1
+    assert "every request of round 1 failed (connection:" in result.output
+    assert not (tmp_path / "out" / "_manifest.json").exists()

@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 import xxhash
 
-from curate.errors import UserError
+from curate.errors import RunFailed, UserError
 from curate.instruct.similarity import RougeLIndex, tokenizer_for
 from curate.instruct.task_filters import TaskChecks, TaskFilter
 from curate.instruct.task_parsing import Task, parse_tasks
@@ -152,6 +152,12 @@ def grow(
             sampling = Sampling(settings.temperature, settings.top_p, settings.max_tokens, _request_seed(settings.seed, number))
             requests.append(ChatRequest.of([{"role": "user", "content": prompt}], sampling))
         completions = complete(requests)
+        if all(completion.status == FAILED for completion in completions):
+            # a server that is down or refuses everything: stop rather than spend the budget on failures
+            raise RunFailed(
+                f"every request of round {outcome.rounds + 1} failed ({completions[0].error}); answers so far "
+                "are cached: fix the server and run the same command again to resume"
+            )
         outcome.requests += count
         outcome.rounds += 1
         for number, completion in zip(numbers, completions):

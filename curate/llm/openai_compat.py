@@ -154,10 +154,14 @@ class OpenAIBackend:
             self.usage.seconds += time.perf_counter() - started
 
     def close(self) -> None:
-        if self._client is not None:
-            self._loop.run_until_complete(self._client.close())
+        try:
+            if self._client is not None:
+                self._loop.run_until_complete(self._client.close())
+        except RuntimeError:
+            pass  # the loop was interrupted (Ctrl-C) mid-run; the process is ending anyway
+        finally:
             self._client = None
-        self._loop.close()
+            self._loop.close()
 
     def _make_client(self):
         import openai
