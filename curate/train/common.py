@@ -1,0 +1,247 @@
+"""What every training loop shares: optimizer, schedule, checkpoints, metrics, MFU.
+
+Checkpoints are a folder: the model and tokenizer as `save_pretrained` writes them
+(safetensors), plus `trainer_state.pt` with the optimizer, scheduler, RNG states and data
+position. The state file holds only tensors and plain values and is loaded with
+`torch.load(weights_only=True)`, so a checkpoint cannot run code when it is resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from curate.errors import RunFailed, UserError
+from curate.io.atomic import atomic_path
+
+STATE_FILE = "trainer_state.pt"
+
+# Dense bf16 peak FLOP/s of the GPUs curate is benchmarked on, for MFU.
+PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "4090": 165e12}
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    lr: float = 2e-5
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0  # the cosine ends at lr * min_lr_ratio
+
+
+def make_optimizer(model, settings: OptimizerSettings):
+    """AdamW; weight decay on matrices only (not on norms and biases); fused kernels on GPU."""
+    import torch
+
+    decayed, plain = [], []
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            (decayed if parameter.dim() >= 2 else plain).append(parameter)
+    groups = [{"params": decayed, "weight_decay": settings.weight_decay}, {"params": plain, "weight_decay": 0.0}]
+    on_gpu = any(parameter.is_cuda for parameter in decayed + plain)
+    return torch.optim.AdamW(groups, lr=settings.lr, betas=settings.betas, eps=settings.eps, fused=on_gpu or None)
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0) -> float:
+    """Linear warmup from 0, then cosine decay to `min_lr_ratio` at `total_steps`."""
+    if warmup_steps and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    span = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / span)
+    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def make_scheduler(optimizer, total_steps: int, settings: OptimizerSettings):
+    import torch
+
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total_steps, settings.warmup_steps, settings.min_lr_ratio)
+    )
+
+
+# ------------------------------------------------------------------------------ FLOPs and MFU
+
+
+def flops_per_token(parameters: int, layers: int, hidden: int, sequence: int) -> float:
+    """Training FLOPs per token: 6N for the matmuls (forward + backward) plus causal attention,
+    12 * layers * hidden * sequence / 2 (the PaLM appendix count, halved for the causal mask)."""
+    return 6 * parameters + 6 * layers * hidden * sequence
+
+
+def peak_flops(device_name: str) -> float | None:
+    for key, flops in PEAK_BF16_FLOPS.items():
+        if key in device_name:
+            return flops
+    return None
+
+
+def mfu(tokens_per_second: float, per_token: float, peak: float | None) -> float | None:
+    return None if not peak else tokens_per_second * per_token / peak
+
+
+# ------------------------------------------------------------------------------ metrics
+
+
+class MetricsLog:
+    """`metrics.jsonl`: one JSON object per logged step, flushed at once so a killed run keeps it."""
+
+    def __init__(self, path: Path, resume_from_step: int | None = None) -> None:
+        self.path = path
+        if resume_from_step is not None and path.exists():
+            # a resumed run continues the log: drop what the killed run logged after its checkpoint
+            kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_from_step]
+            path.write_text("".join(line + "\n" for line in kept))
+        elif path.exists():
+            path.unlink()
+        self._handle = open(path, "a", encoding="utf-8")
+
+    def log(self, record: dict) -> None:
+        self._handle.write(json.dumps(record, sort_keys=False) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def read_metrics(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def check_finite(loss: float, step: int, last_checkpoint: Path | None) -> None:
+    if not math.isfinite(loss):
+        kept = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else "no checkpoint was written yet"
+        raise RunFailed(
+            f"the loss became {loss} at step {step}; training stopped ({kept}). "
+            "Lower --lr, raise --warmup-steps, or check the data for empty or huge examples"
+        )
+
+
+# ------------------------------------------------------------------------------ checkpoints
+
+
+def rng_state() -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]), "python_pos": random.getstate()[2]}
+    numpy_state = np.random.get_state()
+    state["numpy"] = torch.from_numpy(numpy_state[1].astype("int64"))
+    state["numpy_pos"] = int(numpy_state[2])
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import numpy as np
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), state["python_pos"]))
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype("uint32"), state["numpy_pos"], 0, 0.0))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(folder: Path, model, tokenizer, optimizer, scheduler, progress: dict) -> Path:
+    """Write the checkpoint into `folder` whole: written beside it, then renamed into place."""
+    import torch
+
+    folder = Path(folder)
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(staging)
+    state = {"progress": progress, "rng": rng_state()}
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
+    with atomic_path(staging / STATE_FILE) as tmp:
+        torch.save(state, tmp)
+    if folder.exists():
+        shutil.rmtree(folder)
+    staging.rename(folder)
+    return folder
+
+
+def load_state(folder: Path) -> dict:
+    """A checkpoint's trainer state, loaded without unpickling code (weights_only=True)."""
+    import torch
+
+    path = Path(folder) / STATE_FILE
+    if not path.is_file():
+        raise RunFailed(f"{folder} is not a curate checkpoint (no {STATE_FILE})")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def latest_checkpoint(run: Path) -> Path | None:
+    candidates = sorted(
+        (path for path in Path(run).glob("checkpoint-*") if (path / STATE_FILE).is_file() and path.name[11:].isdigit()),
+        key=lambda path: int(path.name[11:]),
+    )
+    return candidates[-1] if candidates else None
+
+
+# ------------------------------------------------------------------------------ models and batches
+
+
+def pick_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_model(name: str, device, dtype=None):
+    """A causal LM from a folder or Hugging Face id; safetensors weights only."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True, dtype=dtype)
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot load the model {name}: {str(error).splitlines()[0]}") from None
+    return model.to(device), tokenizer
+
+
+def model_inputs(batch: dict, device) -> dict:
+    names = ("input_ids", "attention_mask", "position_ids", "cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
+    moved = {name: batch[name] for name in names if name in batch}
+    return {name: value.to(device) if hasattr(value, "to") else value for name, value in moved.items()}
+
+
+def split_rows(rows: list, eval_fraction: float, seed: int) -> tuple[list, list]:
+    if eval_fraction <= 0 or len(rows) < 2:
+        return rows, []
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    held = max(1, int(round(len(rows) * eval_fraction)))
+    held_out = set(order[:held])
+    return [row for n, row in enumerate(rows) if n not in held_out], [row for n, row in enumerate(rows) if n in held_out]
+
+
+def epoch_order(count: int, seed: int, epoch: int) -> list[int]:
+    order = list(range(count))
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return order
+
+
+def micro_batches(count: int, batch_size: int, seed: int, start: int):
+    """(epoch, indices) of every micro-batch from global micro-batch number `start` on, forever."""
+    per_epoch = math.ceil(count / batch_size)
+    number = start
+    while True:
+        epoch, within = divmod(number, per_epoch)
+        order = epoch_order(count, seed, epoch)
+        yield number, order[within * batch_size : (within + 1) * batch_size]
+        number += 1
