@@ -774,3 +774,101 @@ def init_model_command(output: Path, corpus, size, vocab_size, seed, text_field,
         f"  wrote {output}/ in {info['seconds']['total']:.1f} s (seed {seed}); "
         f"how it was made: {output}/curate_init.json"
     )
+
+
+# `curate train-sft`, `train-dpo`, `train-rm` ------------------------------------------------
+
+from curate.cli_options import _compose  # noqa: E402
+from curate.train.common import OptimizerSettings as _Opt  # noqa: E402
+
+
+def _train_options(default_lr: float, default_length: int):
+    return _compose(
+        click.argument("data", nargs=-1, required=True, metavar="DATA..."),
+        click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Run folder: metrics.jsonl, loss.png, checkpoint-N/, final/."),
+        click.option("--model", required=True, metavar="PATH|ID", help="A model folder (e.g. from `curate init-model`) or a Hugging Face id; safetensors weights only."),
+        click.option("--template", default=None, metavar="NAME|PATH", help="Chat template to render with (default: the model's own)."),
+        click.option("--max-length", type=click.IntRange(min=8), default=default_length, show_default=True, help="Most tokens per example (and per packed row)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Rows (pairs for DPO/RM) per micro-batch, per process."),
+        click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batches per optimizer step."),
+        click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Passes over the training rows."),
+        click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Optimizer steps (overrides --epochs)."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=default_lr, show_default=True, help="Peak learning rate (AdamW)."),
+        click.option("--weight-decay", type=click.FloatRange(min=0), default=_Opt.weight_decay, show_default=True, help="AdamW weight decay (matrices only)."),
+        click.option("--warmup-steps", type=click.IntRange(min=0), default=_Opt.warmup_steps, show_default=True, help="Linear warmup steps before the cosine decay."),
+        click.option("--min-lr-ratio", type=click.FloatRange(0, 1), default=_Opt.min_lr_ratio, show_default=True, help="The cosine ends at lr times this."),
+        click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Gradient clipping."),
+        click.option("--eval-fraction", type=click.FloatRange(0, 0.5), default=0.05, show_default=True, help="Share of rows held out for the eval loss."),
+        click.option("--eval-every", type=click.IntRange(min=0), default=0, show_default=True, help="Steps between evaluations (0: at the end)."),
+        click.option("--log-every", type=click.IntRange(min=1), default=1, show_default=True, help="Steps between lines of metrics.jsonl."),
+        click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True, help="Steps between checkpoints (0: only final/)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, the data order and the initialisation of new heads."),
+        click.option("--device", default="auto", show_default=True, help="cuda, cpu or auto."),
+        click.option("--bf16/--no-bf16", default=None, help="bf16 autocast (default: on GPU)."),
+        click.option("--gradient-checkpointing", is_flag=True, help="Recompute activations in the backward pass: less memory, about 30% slower."),
+        click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model."),
+        click.option("--resume", is_flag=True, help="Continue from the run folder's latest checkpoint-N/."),
+        click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."),
+    )
+
+
+def _common_train_settings(params: dict) -> dict:
+    return {
+        "model": params["model"],
+        "data": tuple(params["data"]),
+        "output": params["output"],
+        "template": params["template"],
+        "max_length": params["max_length"],
+        "batch_size": params["batch_size"],
+        "grad_accum": params["grad_accum"],
+        "epochs": params["epochs"],
+        "max_steps": params["max_steps"],
+        "optimizer": _Opt(
+            lr=params["lr"], weight_decay=params["weight_decay"], warmup_steps=params["warmup_steps"],
+            min_lr_ratio=params["min_lr_ratio"],
+        ),
+        "max_grad_norm": params["max_grad_norm"],
+        "eval_fraction": params["eval_fraction"],
+        "eval_every": params["eval_every"],
+        "log_every": params["log_every"],
+        "save_every": params["save_every"],
+        "seed": params["seed"],
+        "device": params["device"],
+        "bf16": params["bf16"],
+        "gradient_checkpointing": params["gradient_checkpointing"],
+        "resume": params["resume"],
+    }  # fmt: skip
+
+
+def _print_run(result: dict, output: Path) -> None:
+    click.echo(f"  final model: {result['final']} (AutoModelForCausalLM.from_pretrained loads it)")
+    click.echo(f"  metrics: {output / 'metrics.jsonl'}; curves: {output / 'loss.png'}")
+
+
+@cli.command("train-sft")
+@_train_options(default_lr=2e-5, default_length=2048)
+@click.option("--packing/--no-packing", default=True, show_default=True, help="Several examples per row, attention kept inside each.")
+def train_sft_command(**params) -> None:
+    """Supervised fine-tuning on instruction data: loss on assistant tokens only.
+
+    DATA is any SFT dataset folder or file (messages, Alpaca columns, ShareGPT, or plain
+    text). Conversations are rendered with the model's chat template (or --template) and
+    only the assistant turns are trained, end-of-turn marker included. Examples longer than
+    --max-length are cut; ones left with nothing to train are dropped (truncation.json).
+    Packing puts several examples in a row with position ids restarting and attention
+    confined to each example. Under torchrun, every process takes its share of each batch.
+
+    \b
+    Examples:
+      curate init-model -o models/tiny --corpus sample_data/ --size tiny
+      curate train-sft out/quickstart/chatml -o runs/sft --model models/tiny --max-steps 100 --lr 1e-3
+      curate train-sft out/sft -o runs/qwen --model Qwen/Qwen2.5-0.5B-Instruct --epochs 2 --batch-size 4 --grad-accum 8
+      torchrun --nproc-per-node 8 -m curate train-sft out/sft -o runs/sft8 --model models/base
+    """
+    from curate.cli_options import show_progress
+    from curate.train.sft import SFTSettings, train_sft
+
+    settings = SFTSettings(**_common_train_settings(params), packing=params["packing"], compile=params["compile_model"])
+    result = train_sft(settings, progress=show_progress(params["progress"]))
+    click.echo(f"train-sft: {result['steps']} steps; {result['report'].summary()}")
+    _print_run(result, params["output"])

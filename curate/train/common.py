@@ -245,3 +245,38 @@ def micro_batches(count: int, batch_size: int, seed: int, start: int):
         order = epoch_order(count, seed, epoch)
         yield number, order[within * batch_size : (within + 1) * batch_size]
         number += 1
+
+
+def chat_template(tokenizer, template_name: str | None, model_name: str):
+    """--template (a shipped name or .jinja file) with the tokenizer's special tokens, else the model's own."""
+    from curate.instruct.templates import ChatTemplate, load_template
+
+    specials = {key: str(value) for key, value in tokenizer.special_tokens_map.items() if isinstance(value, str)}
+    if template_name:
+        return load_template(template_name, specials)
+    if tokenizer.chat_template:
+        source = tokenizer.chat_template
+        if isinstance(source, dict):
+            source = source.get("default") or next(iter(source.values()))
+        return ChatTemplate(source, name=model_name, special_tokens=specials)
+    raise UserError(f"{model_name} has no chat template; pass --template (e.g. chatml or alpaca)")
+
+
+def restore(checkpoint: Path, model, optimizer, scheduler) -> int:
+    """Load a checkpoint's weights, optimizer, scheduler and RNG into the live objects; its step."""
+    from safetensors.torch import load_file
+
+    state = load_state(checkpoint)
+    weights = {}
+    for path in sorted(Path(checkpoint).glob("*.safetensors")):
+        weights.update(load_file(str(path)))
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    tied = set(getattr(model, "_tied_weights_keys", None) or [])
+    if unexpected or [key for key in missing if key not in tied and "lm_head" not in key]:
+        raise RunFailed(f"{checkpoint} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return int(state["progress"]["step"])

@@ -1,0 +1,72 @@
+"""Running one loop on several processes (torchrun): who am I, and the few collectives a loop needs.
+
+Without torchrun's environment (WORLD_SIZE unset or 1) everything here is a no-op, so the
+same loop runs on one device unchanged. gloo on CPU, NCCL on GPUs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Distributed:
+    world: int = 1
+    rank: int = 0
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    @staticmethod
+    def from_environment() -> Distributed:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return Distributed()
+        import torch
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return Distributed(world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")))
+
+    def device(self, name: str):
+        import torch
+
+        if name == "auto":
+            if torch.cuda.is_available():
+                return torch.device("cuda", self.local_rank)
+            return torch.device("cpu")
+        return torch.device(name)
+
+    def sum(self, values: list[float]) -> list[float]:
+        """The sums of `values` over every process (float64 on CPU, so gloo and NCCL agree)."""
+        if not self.active:
+            return values
+        import torch
+        import torch.distributed as dist
+
+        tensor = torch.tensor(values, dtype=torch.float64)
+        if dist.get_backend() == "nccl":
+            tensor = tensor.cuda(self.local_rank)
+        dist.all_reduce(tensor)
+        return tensor.cpu().tolist()
+
+    def barrier(self) -> None:
+        if self.active:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.active:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()

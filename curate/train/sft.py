@@ -1,0 +1,198 @@
+"""`curate train-sft`: supervised fine-tuning, one loop to read top to bottom.
+
+Loss is next-token cross-entropy on assistant tokens only (labels -100 elsewhere), summed
+over the accumulated micro-batches and divided by the number of trained tokens in all of
+them, so an optimizer step weighs every trained token the same however the tokens fall
+into micro-batches (and a packed run equals an unpacked one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curate.errors import UserError
+from curate.io.manifest import write_json_atomic
+from curate.train import common
+
+
+@dataclass(frozen=True)
+class SFTSettings:
+    model: str
+    data: tuple[str, ...]
+    output: Path
+    template: str | None = None  # None: the model's own chat template
+    max_length: int = 2048
+    packing: bool = True
+    batch_size: int = 8  # rows (packed or not) per micro-batch
+    grad_accum: int = 1
+    epochs: float = 1.0
+    max_steps: int | None = None  # overrides epochs
+    optimizer: common.OptimizerSettings = field(default_factory=common.OptimizerSettings)
+    max_grad_norm: float = 1.0
+    eval_fraction: float = 0.05
+    eval_every: int = 0  # steps; 0: at the end only
+    log_every: int = 1
+    save_every: int = 0  # steps; 0: only the final checkpoint
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool | None = None  # None: on GPU
+    gradient_checkpointing: bool = False
+    compile: bool = False
+    resume: bool = False
+
+
+def token_loss_sum(logits, labels):
+    """Summed next-token cross-entropy over labels != -100, and how many tokens that is."""
+    import torch.nn.functional as F
+
+    shifted_logits = logits[:, :-1, :].float()
+    shifted_labels = labels[:, 1:]
+    loss = F.cross_entropy(
+        shifted_logits.reshape(-1, shifted_logits.size(-1)), shifted_labels.reshape(-1), ignore_index=-100, reduction="sum"
+    )
+    return loss, int((shifted_labels != -100).sum())
+
+
+def evaluate(model, batches: list[dict], device) -> float | None:
+    import torch
+
+    if not batches:
+        return None
+    model.eval()
+    total, tokens = 0.0, 0
+    with torch.inference_mode():
+        for batch in batches:
+            logits = model(**common.model_inputs(batch, device)).logits
+            loss, count = token_loss_sum(logits, batch["labels"].to(device))
+            total += loss.item()
+            tokens += count
+    model.train()
+    return total / max(tokens, 1)
+
+
+def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
+    """Train, log metrics.jsonl, checkpoint, and save RUN/final; under torchrun, on every process."""
+    import torch
+    from tqdm import tqdm
+
+    from curate.train import data
+    from curate.train.curves import write_curves
+    from curate.train.distributed import Distributed
+
+    dist = Distributed.from_environment()
+    output = Path(settings.output)
+    output.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    device = dist.device(settings.device)
+    use_bf16 = settings.bf16 if settings.bf16 is not None else device.type == "cuda"
+    model, tokenizer = common.load_model(settings.model, device)
+    template = common.chat_template(tokenizer, settings.template, settings.model)
+
+    # ---- data: every process tokenises everything and takes its share of each global batch
+    rows = [row for path in settings.data for row in data.read_rows(path)]
+    train_rows, eval_rows = common.split_rows(rows, settings.eval_fraction, settings.seed)
+    train_examples, report = data.tokenize_sft(train_rows, tokenizer, template, settings.max_length)
+    eval_examples, _ = data.tokenize_sft(eval_rows, tokenizer, template, settings.max_length)
+    if not train_examples:
+        raise UserError(f"no training example is left after tokenisation: {report.summary()}")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    train_items = data.pack(train_examples, settings.max_length) if settings.packing else train_examples
+    eval_items = data.pack(eval_examples, settings.max_length) if settings.packing else eval_examples
+    attention = model.config._attn_implementation  # the packed mask's form depends on it (data.collate_sft)
+
+    def collate(items: list) -> dict:
+        return data.collate_sft(items, pad_id, settings.packing, attn_implementation=attention)
+
+    eval_batches = [
+        collate(eval_items[start : start + settings.batch_size]) for start in range(0, len(eval_items), settings.batch_size)
+    ]
+    global_batch = settings.batch_size * dist.world
+    total_steps = settings.max_steps or max(1, math.ceil(len(train_items) * settings.epochs / (global_batch * settings.grad_accum)))
+
+    # ---- model, optimizer, schedule; resume restores all of them and the data position
+    if settings.gradient_checkpointing:
+        # transformers 5 renamed it; the old name still works there, with a deprecation warning
+        (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
+    model.train()
+    optimizer = common.make_optimizer(model, settings.optimizer)
+    scheduler = common.make_scheduler(optimizer, total_steps, settings.optimizer)
+    start_step, resumed_from = 0, None
+    if settings.resume and (checkpoint := common.latest_checkpoint(output)) is not None:
+        start_step = common.restore(checkpoint, model, optimizer, scheduler)
+        resumed_from = checkpoint
+    wrapped = model
+    if dist.active:
+        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    forward = torch.compile(wrapped) if settings.compile else wrapped
+    metrics = common.MetricsLog(output / "metrics.jsonl", start_step if resumed_from else None) if dist.is_main else None
+
+    config = model.config
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    per_token = common.flops_per_token(parameters, config.num_hidden_layers, config.hidden_size, settings.max_length)
+    peak = common.peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+
+    batches = common.micro_batches(len(train_items), global_batch, settings.seed, start_step * settings.grad_accum)
+    mine = slice(dist.rank * settings.batch_size, (dist.rank + 1) * settings.batch_size)
+    last_checkpoint = resumed_from
+    bar = tqdm(total=total_steps, initial=start_step, desc="train-sft", unit="step", disable=not (progress and dist.is_main))
+    for step in range(start_step, total_steps):
+        started = time.perf_counter()
+        micro = [collate([train_items[i] for i in indices[mine]]) for _, (_, indices) in zip(range(settings.grad_accum), batches)]
+        local_trained = sum(int((batch["labels"][:, 1:] != -100).sum()) for batch in micro)
+        (trained,) = dist.sum([local_trained])
+        local_loss, local_tokens = 0.0, 0
+        for number, batch in enumerate(micro):
+            # gradients are averaged over processes: scale by the world size so the step's
+            # gradient is the sum over every trained token of the global batch, over their count
+            sync = number == len(micro) - 1 or not dist.active
+            with (contextlib.nullcontext() if sync else wrapped.no_sync()):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                    logits = forward(**common.model_inputs(batch, device)).logits
+                loss_sum, _ = token_loss_sum(logits, batch["labels"].to(device))
+                (loss_sum * dist.world / max(trained, 1)).backward()
+            local_loss += loss_sum.item()
+            local_tokens += int(batch["input_ids"].numel())
+        step_loss, tokens = dist.sum([local_loss, local_tokens])
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm).item()
+        loss_value = step_loss / max(trained, 1)
+        common.check_finite(loss_value, step + 1, last_checkpoint)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        seconds = time.perf_counter() - started
+        record = {
+            "step": step + 1,
+            "loss": loss_value,
+            "lr": scheduler.get_last_lr()[0],
+            "grad_norm": grad_norm,
+            "tokens_per_s": tokens / seconds,
+            "trained_tokens": int(trained),
+            "mfu": common.mfu(tokens / seconds / dist.world, per_token, peak),
+        }
+        is_last = step + 1 == total_steps
+        if dist.is_main and ((settings.eval_every and (step + 1) % settings.eval_every == 0) or is_last):
+            record["eval_loss"] = evaluate(model, eval_batches, device)
+        if metrics is not None and ((step + 1) % settings.log_every == 0 or is_last or "eval_loss" in record):
+            metrics.log(record)
+        if settings.save_every and (step + 1) % settings.save_every == 0 and not is_last:
+            if dist.is_main:
+                last_checkpoint = common.save_checkpoint(
+                    output / f"checkpoint-{step + 1}", model, tokenizer, optimizer, scheduler, {"step": step + 1}
+                )
+            dist.barrier()
+        bar.update(1)
+        bar.set_postfix_str(f"loss {loss_value:.4f}", refresh=False)
+    bar.close()
+    final = output / "final"
+    if dist.is_main:
+        metrics.close()
+        common.save_checkpoint(final, model, tokenizer, None, None, {"step": total_steps})
+        write_json_atomic(output / "truncation.json", report.as_dict())
+        write_curves(output)
+    dist.barrier()
+    dist.close()
+    return {"final": final, "steps": total_steps, "report": report, "resumed_from": resumed_from}

@@ -1,0 +1,168 @@
+"""`curate train-sft` on a tiny model made here: TRL parity, learning, resume, NaN stop, two processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from curate.errors import RunFailed
+from curate.train.common import OptimizerSettings, read_metrics
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "sample_data" / "instructions" / "seed_tasks.en.jsonl"
+
+# ChatML with generation tags, for TRL's assistant_only_loss; renders the same text as templates/chatml.jinja
+TAGGED_CHATML = (
+    "{%- for message in messages -%}"
+    "{%- if message.role == 'assistant' -%}"
+    "{{- '<|im_start|>assistant\\n' -}}{% generation %}{{- message.content + '<|im_end|>\\n' -}}{% endgeneration %}"
+    "{%- else -%}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' -}}{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    from tests.tiny_chat_model import make_tiny_chat_model
+
+    return make_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def settings(model: Path, output: Path, **changes):
+    from curate.train.sft import SFTSettings
+
+    base = SFTSettings(
+        model=str(model), data=(str(SEEDS),), output=output, template="chatml", max_length=256, batch_size=4,
+        max_steps=8, optimizer=OptimizerSettings(lr=3e-3, warmup_steps=2), eval_fraction=0.0, seed=0,
+    )  # fmt: skip
+    return replace(base, **changes)
+
+
+def losses(run: Path) -> list[float]:
+    return [record["loss"] for record in read_metrics(run / "metrics.jsonl")]
+
+
+def conversations() -> list[list[dict]]:
+    from curate.train.data import read_rows
+
+    return [row["messages"] for row in read_rows(SEEDS)][:6]
+
+
+def test_sft_loss_equals_trl_assistant_only_loss(tiny_model, tmp_path):
+    trl = pytest.importorskip("trl")
+    datasets = pytest.importorskip("datasets")
+    from curate.instruct.templates import load_template
+    from curate.train import data
+    from curate.train.sft import token_loss_sum
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_model)
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_model)
+    model.eval()
+    rows = [{"messages": messages} for messages in conversations()]
+
+    specials = {key: str(value) for key, value in tokenizer.special_tokens_map.items() if isinstance(value, str)}
+    examples, _ = data.tokenize_sft(rows, tokenizer, load_template("chatml", specials), 256)
+    batch = data.collate_sft(examples, tokenizer.pad_token_id, packed=False)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        total, count = token_loss_sum(logits, batch["labels"])
+    ours = (total / count).item()
+
+    tokenizer.chat_template = TAGGED_CHATML
+    config = trl.SFTConfig(
+        output_dir=str(tmp_path / "trl"), assistant_only_loss=True, max_length=256, packing=False, report_to="none",
+        per_device_train_batch_size=len(rows), use_cpu=True, bf16=False,
+    )  # fmt: skip
+    trainer = trl.SFTTrainer(
+        model=model, args=config, train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer
+    )
+    features = [trainer.train_dataset[index] for index in range(len(rows))]
+    assert [feature["input_ids"] for feature in features] == [example["input_ids"] for example in examples]
+    trl_batch = trainer.data_collator(features)
+    with torch.no_grad():
+        theirs = trainer.compute_loss(model, trl_batch).item()
+    assert ours == pytest.approx(theirs, abs=1e-4)
+
+
+def test_training_lowers_the_loss_and_writes_the_run(tiny_model, tmp_path):
+    from curate.train.sft import train_sft
+
+    run = tmp_path / "run"
+    result = train_sft(settings(tiny_model, run, max_steps=60, eval_fraction=0.2), progress=False)
+    history = losses(run)
+    assert len(history) == 60
+    assert sum(history[-5:]) / 5 < 0.6 * sum(history[:3]) / 3
+    last = read_metrics(run / "metrics.jsonl")[-1]
+    assert {"step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "eval_loss"} <= set(last)
+    assert (run / "loss.png").is_file() and json.loads((run / "truncation.json").read_text())["rows"] > 0
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(result["final"])
+    assert reloaded.config.vocab_size == transformers.AutoConfig.from_pretrained(tiny_model).vocab_size
+
+
+def test_a_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(tiny_model, tmp_path):
+    from curate.train.sft import train_sft
+
+    whole = tmp_path / "whole"
+    train_sft(settings(tiny_model, whole, save_every=4), progress=False)
+    # a run killed after its step-4 checkpoint: the checkpoint and what it had logged by then
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    shutil.copytree(whole / "checkpoint-4", killed / "checkpoint-4")
+    lines = (whole / "metrics.jsonl").read_text().splitlines()
+    (killed / "metrics.jsonl").write_text("\n".join(lines[:6]) + "\n")  # two lines past the checkpoint
+    result = train_sft(settings(tiny_model, killed, save_every=4, resume=True), progress=False)
+    assert result["resumed_from"] == killed / "checkpoint-4"
+    assert losses(killed) == losses(whole)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_model, tmp_path, monkeypatch):
+    from curate.train import sft
+
+    real = sft.token_loss_sum
+    calls = []
+
+    def poisoned(logits, labels):
+        calls.append(1)
+        total, count = real(logits, labels)
+        return (total * float("nan"), count) if len(calls) == 3 else (total, count)
+
+    monkeypatch.setattr(sft, "token_loss_sum", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(RunFailed, match=r"the loss became nan at step 3.*checkpoint-2"):
+        sft.train_sft(settings(tiny_model, run, save_every=1), progress=False)
+    assert (run / "checkpoint-2" / "model.safetensors").is_file()
+
+
+@pytest.mark.skipif(not hasattr(torch, "distributed") or not torch.distributed.is_available(), reason="no torch.distributed")
+def test_two_processes_equal_one_on_the_same_global_batch(tiny_model, tmp_path):
+    common_args = [
+        str(SEEDS), "--model", str(tiny_model), "--template", "chatml", "--max-length", "256", "--max-steps", "3",
+        "--lr", "3e-3", "--eval-fraction", "0", "--no-packing", "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single = subprocess.run(
+        [sys.executable, "-m", "curate", "train-sft", *common_args, "-o", str(tmp_path / "one"), "--batch-size", "4"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert single.returncode == 0, single.stderr[-2000:]
+    double = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "curate",
+         "train-sft", *common_args, "-o", str(tmp_path / "two"), "--batch-size", "2"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert double.returncode == 0, double.stderr[-3000:]
+    one, two = read_metrics(tmp_path / "one" / "metrics.jsonl"), read_metrics(tmp_path / "two" / "metrics.jsonl")
+    assert [record["trained_tokens"] for record in one] == [record["trained_tokens"] for record in two]
+    for first, second in zip(one, two):
+        assert first["loss"] == pytest.approx(second["loss"], abs=1e-5)
