@@ -872,3 +872,42 @@ def train_sft_command(**params) -> None:
     result = train_sft(settings, progress=show_progress(params["progress"]))
     click.echo(f"train-sft: {result['steps']} steps; {result['report'].summary()}")
     _print_run(result, params["output"])
+
+
+@cli.command("train-dpo")
+@_train_options(default_lr=1e-6, default_length=1024)
+@click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, help="Strength of the pull towards the reference model.")
+@click.option("--loss", "loss_type", type=click.Choice(["sigmoid", "ipo", "hinge"]), default="sigmoid", show_default=True, help="DPO loss (TRL's formulas).")
+@click.option(
+    "--ref", "ref_mode", type=click.Choice(["precompute", "live"]), default="precompute", show_default=True,
+    help="precompute: run the reference once over all pairs and cache it (keyed by data and model); live: run it every step.",
+)
+@click.option("--ref-model", default=None, metavar="PATH|ID", help="Reference model (default: the starting weights of --model).")
+@click.option("--max-prompt-length", type=click.IntRange(min=1), default=None, help="Keep only the last N prompt tokens.")
+def train_dpo_command(**params) -> None:
+    """Direct Preference Optimisation on preference pairs (prompt, chosen, rejected).
+
+    DATA is any preference dataset folder or file (TRL preference, hh-rlhf, ShareGPT
+    preference). A completion's log-probability is the sum over its tokens; the loss and
+    the metrics (rewards/chosen, rewards/rejected, rewards/accuracies, rewards/margins,
+    logps/*) are TRL's. The reference model is frozen; by default its log-probabilities are
+    computed once before training and cached in RUN/reference_logps/.
+
+    \b
+    Examples:
+      curate train-dpo out/quickstart/preferences -o runs/dpo --model runs/sft/final --max-steps 100 --lr 1e-4
+      curate train-dpo out/prefs -o runs/dpo --model runs/sft/final --beta 0.1 --loss ipo --batch-size 4 --grad-accum 8
+    """
+    from curate.cli_options import show_progress
+    from curate.train.dpo import DPOSettings, train_dpo
+
+    settings = DPOSettings(
+        **_common_train_settings(params), max_prompt_length=params["max_prompt_length"], beta=params["beta"],
+        loss=params["loss_type"], ref=params["ref_mode"], ref_model=params["ref_model"],
+    )  # fmt: skip
+    result = train_dpo(settings, progress=show_progress(params["progress"]))
+    click.echo(f"train-dpo: {result['steps']} steps; {result['report'].summary()}")
+    if result.get("reference_logps"):
+        reused = "reused" if result.get("reference_reused") else "computed"
+        click.echo(f"  reference log-probs {reused}: {result['reference_logps']}")
+    _print_run(result, params["output"])
