@@ -911,3 +911,33 @@ def train_dpo_command(**params) -> None:
         reused = "reused" if result.get("reference_reused") else "computed"
         click.echo(f"  reference log-probs {reused}: {result['reference_logps']}")
     _print_run(result, params["output"])
+
+
+@cli.command("train-rm")
+@_train_options(default_lr=1e-5, default_length=1024)
+@click.option("--center-rewards", type=click.FloatRange(min=0), default=None, help="Coefficient pulling rewards towards zero (TRL's center_rewards_coefficient).")
+@click.option("--margin-from-scores", is_flag=True, help="Use score_chosen - score_rejected as the margin when rows have no `margin` column.")
+def train_rm_command(**params) -> None:
+    """Train a reward model on preference pairs (Bradley-Terry loss).
+
+    The model gets a one-output score head (new, seeded, unless it has one); a sequence's
+    reward is the score at its last token. Loss: -log sigmoid(r_chosen - r_rejected -
+    margin), the margin from a `margin` column when there is one. Pairs longer than
+    --max-length are dropped (as TRL does) and counted. `curate prefs` can judge with
+    RUN/final (AutoModelForSequenceClassification loads it).
+
+    \b
+    Example:
+      curate train-rm out/quickstart/preferences -o runs/rm --model out/quickstart/model --max-steps 100 --lr 1e-3
+    """
+    from curate.cli_options import show_progress
+    from curate.train.rm import RMSettings, train_rm
+
+    settings = RMSettings(
+        **_common_train_settings(params), compile=params["compile_model"],
+        center_rewards_coefficient=params["center_rewards"], margin_from_scores=params["margin_from_scores"],
+    )  # fmt: skip
+    result = train_rm(settings, progress=show_progress(params["progress"]))
+    click.echo(f"train-rm: {result['steps']} steps; {result['report'].summary()}")
+    click.echo(f"  final reward model: {result['final']} (AutoModelForSequenceClassification.from_pretrained loads it)")
+    click.echo(f"  metrics: {params['output'] / 'metrics.jsonl'}; curves: {params['output'] / 'loss.png'}")

@@ -147,8 +147,8 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_model, tmp_
 @pytest.mark.skipif(not hasattr(torch, "distributed") or not torch.distributed.is_available(), reason="no torch.distributed")
 def test_two_processes_equal_one_on_the_same_global_batch(tiny_model, tmp_path):
     common_args = [
-        str(SEEDS), "--model", str(tiny_model), "--template", "chatml", "--max-length", "256", "--max-steps", "3",
-        "--lr", "3e-3", "--eval-fraction", "0", "--no-packing", "--no-progress",
+        str(SEEDS), "--model", str(tiny_model), "--template", "chatml", "--max-length", "256", "--max-steps", "4",
+        "--lr", "3e-3", "--eval-fraction", "0.17", "--no-packing", "--no-progress",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     single = subprocess.run(
@@ -164,5 +164,7 @@ def test_two_processes_equal_one_on_the_same_global_batch(tiny_model, tmp_path):
     assert double.returncode == 0, double.stderr[-3000:]
     one, two = read_metrics(tmp_path / "one" / "metrics.jsonl"), read_metrics(tmp_path / "two" / "metrics.jsonl")
     assert [record["trained_tokens"] for record in one] == [record["trained_tokens"] for record in two]
+    # 10 training rows in global batches of 4: step 3 has 2 rows, so the second process has none and idles
+    assert len(one) == 4
     for first, second in zip(one, two):
         assert first["loss"] == pytest.approx(second["loss"], abs=1e-5)

@@ -57,6 +57,17 @@ def token_loss_sum(logits, labels):
     return loss, int((shifted_labels != -100).sum())
 
 
+def _share(items: list, indices: list[int], mine: slice) -> list:
+    """This process's rows of a global micro-batch. The short last batch of an epoch can leave
+    a process none: it then runs one row with nothing trained, to join the gradient sync."""
+    share = [items[index] for index in indices[mine]]
+    if share:
+        return share
+    idle = dict(items[indices[0]])
+    idle["labels"] = [-100] * len(idle["labels"])
+    return [idle]
+
+
 def evaluate(model, batches: list[dict], device) -> float | None:
     import torch
 
@@ -141,7 +152,7 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     bar = tqdm(total=total_steps, initial=start_step, desc="train-sft", unit="step", disable=not (progress and dist.is_main))
     for step in range(start_step, total_steps):
         started = time.perf_counter()
-        micro = [collate([train_items[i] for i in indices[mine]]) for _, (_, indices) in zip(range(settings.grad_accum), batches)]
+        micro = [collate(_share(train_items, indices, mine)) for _, (_, indices) in zip(range(settings.grad_accum), batches)]
         local_trained = sum(int((batch["labels"][:, 1:] != -100).sum()) for batch in micro)
         (trained,) = dist.sum([local_trained])
         local_loss, local_tokens = 0.0, 0
