@@ -32,6 +32,15 @@ TAGGED_CHATML = (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """A tiny model gains nothing from threads, and on a shared 2-core machine they thrash."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     from tests.tiny_chat_model import make_tiny_chat_model
