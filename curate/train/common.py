@@ -12,7 +12,7 @@ import json
 import math
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,32 @@ class OptimizerSettings:
     eps: float = 1e-8
     warmup_steps: int = 0
     min_lr_ratio: float = 0.0  # the cosine ends at lr * min_lr_ratio
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The options every trainer shares; SFTSettings, DPOSettings and RMSettings add their own."""
+
+    model: str
+    data: tuple[str, ...]
+    output: Path
+    template: str | None = None  # None: the model's own chat template
+    max_length: int = 2048  # tokens per example (per sequence for pairs)
+    batch_size: int = 8  # rows (pairs for DPO and RM) per micro-batch, per process
+    grad_accum: int = 1
+    epochs: float = 1.0
+    max_steps: int | None = None  # overrides epochs
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    max_grad_norm: float = 1.0
+    eval_fraction: float = 0.05
+    eval_every: int = 0  # steps; 0: at the end only
+    log_every: int = 1
+    save_every: int = 0  # steps; 0: only the final checkpoint
+    seed: int = 0  # the split, the data order and any new head's initialisation
+    device: str = "auto"
+    bf16: bool | None = None  # None: on GPU
+    gradient_checkpointing: bool = False
+    resume: bool = False
 
 
 def make_optimizer(model, settings: OptimizerSettings):
@@ -280,3 +306,48 @@ def restore(checkpoint: Path, model, optimizer, scheduler) -> int:
         scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"])
     return int(state["progress"]["step"])
+
+
+class RunFolder:
+    """What a loop writes into its run folder, from the main process only: a metrics.jsonl
+    line per logged step, `checkpoint-N/` every `save_every` steps, and at the end `final/`,
+    truncation.json and the curves. Steps are counted from 1."""
+
+    def __init__(self, output: Path, settings, total_steps: int, start_step: int, resumed_from: Path | None, dist=None) -> None:
+        from curate.train.distributed import Distributed
+
+        self.output = Path(output)
+        self.settings = settings
+        self.total_steps = total_steps
+        self.dist = dist or Distributed()
+        self.last_checkpoint = resumed_from  # named when a NaN stops the run
+        self.metrics = MetricsLog(self.output / "metrics.jsonl", start_step if resumed_from else None) if self.dist.is_main else None
+
+    def evaluate_now(self, step: int) -> bool:
+        every = self.settings.eval_every
+        return self.dist.is_main and ((every and step % every == 0) or step == self.total_steps)
+
+    def end_step(self, step: int, record: dict, model, tokenizer, optimizer, scheduler) -> None:
+        last = step == self.total_steps
+        evaluated = any(key.startswith("eval_") for key in record)
+        if self.metrics is not None and (step % self.settings.log_every == 0 or last or evaluated):
+            self.metrics.log(record)
+        if self.settings.save_every and step % self.settings.save_every == 0 and not last:
+            if self.dist.is_main:
+                self.last_checkpoint = save_checkpoint(
+                    self.output / f"checkpoint-{step}", model, tokenizer, optimizer, scheduler, {"step": step}
+                )
+            self.dist.barrier()
+
+    def finish(self, model, tokenizer, truncation: dict, panels: tuple[tuple[str, ...], ...]) -> Path:
+        from curate.io.manifest import write_json_atomic
+        from curate.train.curves import write_curves
+
+        final = self.output / "final"
+        if self.dist.is_main:
+            self.metrics.close()
+            save_checkpoint(final, model, tokenizer, None, None, {"step": self.total_steps})
+            write_json_atomic(self.output / "truncation.json", truncation)
+            write_curves(self.output, panels)
+        self.dist.barrier()
+        return final

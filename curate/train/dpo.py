@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.errors import UserError
-from curate.io.manifest import write_json_atomic
 from curate.train import common
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,31 +62,13 @@ PAIR_METRICS = (
 
 
 @dataclass(frozen=True)
-class DPOSettings:
-    """A DPO run: SFTSettings' training options (without packing) plus the DPO ones at the end."""
+class DPOSettings(common.TrainSettings):
+    """A DPO run: the shared training options plus the DPO ones."""
 
-    model: str
-    data: tuple[str, ...]
-    output: Path
-    template: str | None = None  # None: the model's own chat template
     max_length: int = 1024  # prompt + completion, per sequence (TRL's max_length)
-    max_prompt_length: int | None = None  # the prompt keeps its last tokens
-    batch_size: int = 8  # pairs per micro-batch (2x rows in the forward pass)
-    grad_accum: int = 1
-    epochs: float = 1.0
-    max_steps: int | None = None  # overrides epochs
     # TRL 1.16's DPOConfig default learning rate (1e-6); DPO wants a far smaller one than SFT.
     optimizer: common.OptimizerSettings = field(default_factory=lambda: common.OptimizerSettings(lr=1e-6))
-    max_grad_norm: float = 1.0
-    eval_fraction: float = 0.05
-    eval_every: int = 0  # steps; 0: at the end only
-    log_every: int = 1
-    save_every: int = 0  # steps; 0: only the final checkpoint
-    seed: int = 0
-    device: str = "auto"
-    bf16: bool | None = None  # None: on GPU
-    gradient_checkpointing: bool = False
-    resume: bool = False
+    max_prompt_length: int | None = None  # the prompt keeps its last tokens
     beta: float = 0.1
     loss: str = "sigmoid"  # one of LOSS_TYPES
     ref: str = "precompute"  # or "live"
@@ -433,7 +414,6 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     from tqdm import tqdm
 
     from curate.train import data
-    from curate.train.curves import write_curves
 
     check_settings(settings)
     output = Path(settings.output)
@@ -504,7 +484,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     if settings.resume and (checkpoint := common.latest_checkpoint(output)) is not None:
         start_step = common.restore(checkpoint, model, optimizer, scheduler)
         resumed_from = checkpoint
-    metrics = common.MetricsLog(output / "metrics.jsonl", start_step if resumed_from else None)
+    run = common.RunFolder(output, settings, total_steps, start_step, resumed_from)
 
     config = model.config
     parameters = sum(parameter.numel() for parameter in model.parameters())
@@ -515,7 +495,6 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
 
     start = start_step * settings.grad_accum
     batches = common.micro_batches(len(train_pairs), settings.batch_size, settings.seed, start)
-    last_checkpoint = resumed_from
     bar = tqdm(total=total_steps, initial=start_step, desc="train-dpo", unit="step", disable=not progress)
     for step in range(start_step, total_steps):
         started = time.perf_counter()
@@ -539,7 +518,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
             tokens += int(batch["input_ids"].numel())
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm).item()
         means = {name: total / pairs_in_step for name, total in zip(PAIR_METRICS, totals)}
-        common.check_finite(means["loss"], step + 1, last_checkpoint)
+        common.check_finite(means["loss"], step + 1, run.last_checkpoint)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -553,27 +532,19 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
             "pairs": pairs_in_step,
             "mfu": common.mfu(tokens / seconds, per_token, peak),
         }
-        is_last = step + 1 == total_steps
-        evaluated = None
-        if (settings.eval_every and (step + 1) % settings.eval_every == 0) or is_last:
+        if run.evaluate_now(step + 1):
             evaluated = evaluate(
                 model, eval_pairs, eval_reference, pad_id, settings.batch_size, device,
                 settings.beta, settings.loss, use_bf16,
             )  # fmt: skip
             record.update({f"eval_{name}": value for name, value in (evaluated or {}).items()})
-        if (step + 1) % settings.log_every == 0 or is_last or evaluated:
-            metrics.log(record)
-        if settings.save_every and (step + 1) % settings.save_every == 0 and not is_last:
-            last_checkpoint = common.save_checkpoint(
-                output / f"checkpoint-{step + 1}", model, tokenizer, optimizer, scheduler, {"step": step + 1}
-            )
+        run.end_step(step + 1, record, model, tokenizer, optimizer, scheduler)
         bar.update(1)
         bar.set_postfix_str(f"loss {means['loss']:.4f} acc {means['rewards/accuracies']:.2f}", refresh=False)
     bar.close()
-    metrics.close()
-    final = common.save_checkpoint(output / "final", model, tokenizer, None, None, {"step": total_steps})
-    write_json_atomic(output / "truncation.json", report.as_dict())
-    write_curves(output, panels=(("loss", "eval_loss"), ("rewards/accuracies", "eval_rewards/accuracies")))
+    final = run.finish(
+        model, tokenizer, report.as_dict(), panels=(("loss", "eval_loss"), ("rewards/accuracies", "eval_rewards/accuracies"))
+    )
     return {
         "final": final,
         "steps": total_steps,

@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -47,28 +47,9 @@ _TOKENIZE_BATCH = 512
 
 
 @dataclass(frozen=True)
-class RMSettings:
-    model: str
-    data: tuple[str, ...]
-    output: Path
-    template: str | None = None  # None: the model's own chat template
+class RMSettings(common.TrainSettings):
     max_length: int = 1024  # per sequence (prompt + answer); longer pairs are dropped
-    batch_size: int = 8  # pairs per micro-batch (2x sequences in the forward)
-    grad_accum: int = 1
-    epochs: float = 1.0
-    max_steps: int | None = None  # overrides epochs
-    optimizer: common.OptimizerSettings = field(default_factory=common.OptimizerSettings)
-    max_grad_norm: float = 1.0
-    eval_fraction: float = 0.05
-    eval_every: int = 0  # steps; 0: at the end only
-    log_every: int = 1
-    save_every: int = 0  # steps; 0: only the final checkpoint
-    seed: int = 0  # split, data order and the new score head
-    device: str = "auto"
-    bf16: bool | None = None  # None: on GPU
-    gradient_checkpointing: bool = False
     compile: bool = False
-    resume: bool = False
     center_rewards_coefficient: float | None = None  # as TRL's RewardConfig: pushes rewards towards mean 0
     margin_from_scores: bool = False  # rows without `margin`: score_chosen - score_rejected
 
@@ -289,9 +270,7 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     import torch
     from tqdm import tqdm
 
-    from curate.io.manifest import write_json_atomic
     from curate.train import data
-    from curate.train.curves import write_curves
     from curate.train.distributed import Distributed
 
     if settings.batch_size < 1 or settings.grad_accum < 1:
@@ -342,9 +321,7 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
         device_ids = [device.index] if device.type == "cuda" else None
         wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     forward = torch.compile(wrapped) if settings.compile else wrapped
-    metrics = (
-        common.MetricsLog(output / "metrics.jsonl", start_step if resumed_from else None) if dist.is_main else None
-    )
+    run = common.RunFolder(output, settings, total_steps, start_step, resumed_from, dist)
 
     config = model.config.get_text_config()
     parameters = sum(parameter.numel() for parameter in model.parameters())
@@ -354,7 +331,6 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
 
     batches = common.micro_batches(len(train_pairs), global_batch, settings.seed, start_step * settings.grad_accum)
     mine = slice(dist.rank * settings.batch_size, (dist.rank + 1) * settings.batch_size)
-    last_checkpoint = resumed_from
     bar = tqdm(
         total=total_steps, initial=start_step, desc="train-rm", unit="step", disable=not (progress and dist.is_main)
     )
@@ -386,7 +362,7 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
         step_loss, correct, gap, reward, tokens = dist.sum(list(local.values()))
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm).item()
         loss_value = step_loss / pairs
-        common.check_finite(loss_value, step + 1, last_checkpoint)
+        common.check_finite(loss_value, step + 1, run.last_checkpoint)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -403,29 +379,16 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
             "pairs": int(pairs),
             "mfu": common.mfu(tokens / seconds / dist.world, per_token, peak),
         }
-        is_last = step + 1 == total_steps
-        if dist.is_main and ((settings.eval_every and (step + 1) % settings.eval_every == 0) or is_last):
+        if run.evaluate_now(step + 1):
             evaluated = evaluate(model, eval_batches, device, center)
             if evaluated is not None:
                 record.update({f"eval_{key}": value for key, value in evaluated.items()})
-        if metrics is not None and ((step + 1) % settings.log_every == 0 or is_last or "eval_loss" in record):
-            metrics.log(record)
-        if settings.save_every and (step + 1) % settings.save_every == 0 and not is_last:
-            if dist.is_main:
-                last_checkpoint = common.save_checkpoint(
-                    output / f"checkpoint-{step + 1}", model, tokenizer, optimizer, scheduler, {"step": step + 1}
-                )
-            dist.barrier()
+        run.end_step(step + 1, record, model, tokenizer, optimizer, scheduler)
         bar.update(1)
         bar.set_postfix_str(f"loss {loss_value:.4f} acc {correct / pairs:.2f}", refresh=False)
     bar.close()
-    final = output / "final"
-    if dist.is_main:
-        metrics.close()
-        common.save_checkpoint(final, model, tokenizer, None, None, {"step": total_steps})
-        write_json_atomic(output / "truncation.json", {"train": report.as_dict(), "eval": eval_report.as_dict()})
-        write_curves(output, panels=(("loss", "eval_loss"), ("accuracy", "eval_accuracy")))
-    dist.barrier()
+    truncation = {"train": report.as_dict(), "eval": eval_report.as_dict()}
+    final = run.finish(model, tokenizer, truncation, panels=(("loss", "eval_loss"), ("accuracy", "eval_accuracy")))
     dist.close()
     return {
         "final": final,

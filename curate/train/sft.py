@@ -11,38 +11,17 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import UserError
-from curate.io.manifest import write_json_atomic
 from curate.train import common
 
 
 @dataclass(frozen=True)
-class SFTSettings:
-    model: str
-    data: tuple[str, ...]
-    output: Path
-    template: str | None = None  # None: the model's own chat template
-    max_length: int = 2048
+class SFTSettings(common.TrainSettings):
     packing: bool = True
-    batch_size: int = 8  # rows (packed or not) per micro-batch
-    grad_accum: int = 1
-    epochs: float = 1.0
-    max_steps: int | None = None  # overrides epochs
-    optimizer: common.OptimizerSettings = field(default_factory=common.OptimizerSettings)
-    max_grad_norm: float = 1.0
-    eval_fraction: float = 0.05
-    eval_every: int = 0  # steps; 0: at the end only
-    log_every: int = 1
-    save_every: int = 0  # steps; 0: only the final checkpoint
-    seed: int = 0
-    device: str = "auto"
-    bf16: bool | None = None  # None: on GPU
-    gradient_checkpointing: bool = False
     compile: bool = False
-    resume: bool = False
 
 
 def token_loss_sum(logits, labels):
@@ -91,7 +70,6 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     from tqdm import tqdm
 
     from curate.train import data
-    from curate.train.curves import write_curves
     from curate.train.distributed import Distributed
 
     dist = Distributed.from_environment()
@@ -139,7 +117,7 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     if dist.active:
         wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     forward = torch.compile(wrapped) if settings.compile else wrapped
-    metrics = common.MetricsLog(output / "metrics.jsonl", start_step if resumed_from else None) if dist.is_main else None
+    run = common.RunFolder(output, settings, total_steps, start_step, resumed_from, dist)
 
     config = model.config
     parameters = sum(parameter.numel() for parameter in model.parameters())
@@ -148,7 +126,6 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
 
     batches = common.micro_batches(len(train_items), global_batch, settings.seed, start_step * settings.grad_accum)
     mine = slice(dist.rank * settings.batch_size, (dist.rank + 1) * settings.batch_size)
-    last_checkpoint = resumed_from
     bar = tqdm(total=total_steps, initial=start_step, desc="train-sft", unit="step", disable=not (progress and dist.is_main))
     for step in range(start_step, total_steps):
         started = time.perf_counter()
@@ -170,7 +147,7 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
         step_loss, tokens = dist.sum([local_loss, local_tokens])
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm).item()
         loss_value = step_loss / max(trained, 1)
-        common.check_finite(loss_value, step + 1, last_checkpoint)
+        common.check_finite(loss_value, step + 1, run.last_checkpoint)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -184,26 +161,12 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
             "trained_tokens": int(trained),
             "mfu": common.mfu(tokens / seconds / dist.world, per_token, peak),
         }
-        is_last = step + 1 == total_steps
-        if dist.is_main and ((settings.eval_every and (step + 1) % settings.eval_every == 0) or is_last):
+        if run.evaluate_now(step + 1):
             record["eval_loss"] = evaluate(model, eval_batches, device)
-        if metrics is not None and ((step + 1) % settings.log_every == 0 or is_last or "eval_loss" in record):
-            metrics.log(record)
-        if settings.save_every and (step + 1) % settings.save_every == 0 and not is_last:
-            if dist.is_main:
-                last_checkpoint = common.save_checkpoint(
-                    output / f"checkpoint-{step + 1}", model, tokenizer, optimizer, scheduler, {"step": step + 1}
-                )
-            dist.barrier()
+        run.end_step(step + 1, record, model, tokenizer, optimizer, scheduler)
         bar.update(1)
         bar.set_postfix_str(f"loss {loss_value:.4f}", refresh=False)
     bar.close()
-    final = output / "final"
-    if dist.is_main:
-        metrics.close()
-        common.save_checkpoint(final, model, tokenizer, None, None, {"step": total_steps})
-        write_json_atomic(output / "truncation.json", report.as_dict())
-        write_curves(output)
-    dist.barrier()
+    final = run.finish(model, tokenizer, report.as_dict(), panels=(("loss", "eval_loss"),))
     dist.close()
     return {"final": final, "steps": total_steps, "report": report, "resumed_from": resumed_from}
