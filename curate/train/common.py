@@ -175,10 +175,18 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def quiet_transformers() -> None:
+    """No "Loading weights" / "Writing model shards" bars: they bury curate's own output."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
 def save_checkpoint(folder: Path, model, tokenizer, optimizer, scheduler, progress: dict) -> Path:
     """Write the checkpoint into `folder` whole: written beside it, then renamed into place."""
     import torch
 
+    quiet_transformers()
     folder = Path(folder)
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
@@ -231,7 +239,7 @@ def pick_device(name: str):
 def load_model(name: str, device, dtype=None):
     """A causal LM from a folder or Hugging Face id; safetensors weights only."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True, dtype=dtype)
