@@ -277,3 +277,32 @@ def test_bad_settings_get_one_clear_sentence(tiny_model, tmp_path):
         train_dpo(settings(tiny_model, tmp_path / "run", loss="kto"), progress=False)
     with pytest.raises(UserError, match="precompute or live"):
         train_dpo(settings(tiny_model, tmp_path / "run", ref="frozen"), progress=False)
+
+
+def test_two_processes_equal_one_on_the_same_global_batch(tiny_model, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    common_args = [
+        str(PAIRS), "--model", str(tiny_model), "--template", "chatml", "--max-length", "256", "--max-steps", "4",
+        "--lr", "1e-3", "--eval-fraction", "0.1", "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single = subprocess.run(
+        [sys.executable, "-m", "curate", "train-dpo", *common_args, "-o", str(tmp_path / "one"), "--batch-size", "4"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert single.returncode == 0, single.stderr[-2000:]
+    double = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "curate",
+         "train-dpo", *common_args, "-o", str(tmp_path / "two"), "--batch-size", "2"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert double.returncode == 0, double.stderr[-3000:]
+    one, two = read_metrics(tmp_path / "one" / "metrics.jsonl"), read_metrics(tmp_path / "two" / "metrics.jsonl")
+    # 14 training pairs in global batches of 4: step 4 has 2, so the second process idles with weight 0
+    assert [record["pairs"] for record in one] == [record["pairs"] for record in two] == [4, 4, 4, 2]
+    for first, second in zip(one, two):
+        for name in ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies"):
+            assert first[name] == pytest.approx(second[name], abs=1e-5), name

@@ -24,11 +24,11 @@ log-probabilities equal the reference's at the start of training.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import json
 import math
-import os
 import time
 from array import array
 from collections.abc import Sequence
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from curate.errors import UserError
 from curate.train import common
+from curate.train.distributed import Distributed
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -399,8 +400,6 @@ def check_settings(settings: DPOSettings) -> None:
         raise UserError(f"beta must be above 0, not {settings.beta}")
     if settings.batch_size < 1 or settings.grad_accum < 1:
         raise UserError("batch_size and grad_accum must be at least 1")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise UserError("train-dpo runs on one process; launch it without torchrun")
 
 
 def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
@@ -416,10 +415,11 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     from curate.train import data
 
     check_settings(settings)
+    dist = Distributed.from_environment()
     output = Path(settings.output)
     output.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
-    device = common.pick_device(settings.device)
+    device = dist.device(settings.device)
     use_bf16 = settings.bf16 if settings.bf16 is not None else device.type == "cuda"
     model, tokenizer = common.load_model(settings.model, device)
     disable_dropout(model)
@@ -434,8 +434,8 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     if not train_pairs:
         raise UserError(f"no training pair is left after tokenisation: {report.summary()}")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    per_step = settings.batch_size * settings.grad_accum
-    total_steps = settings.max_steps or max(1, math.ceil(len(train_pairs) * settings.epochs / per_step))
+    global_batch = settings.batch_size * dist.world
+    total_steps = settings.max_steps or max(1, math.ceil(len(train_pairs) * settings.epochs / (global_batch * settings.grad_accum)))
 
     # ---- the reference, taken before any checkpoint is loaded into the policy
     same_weights = settings.ref_model is None or settings.ref_model == settings.model
@@ -452,7 +452,10 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
         reference_file = output / REFERENCE_DIR / f"{key}.safetensors"
         tensors = load_reference_logps(reference_file, len(train_pairs), len(eval_pairs))
         reused = tensors is not None
-        if tensors is None:
+        if tensors is None and not dist.is_main:
+            dist.barrier()  # the main process computes and saves them; the others read its file
+            tensors = load_reference_logps(reference_file, len(train_pairs), len(eval_pairs))
+        elif tensors is None:
             train_chosen, train_rejected = compute_reference_logps(
                 ref_model, train_pairs, pad_id, settings.batch_size, device, use_bf16, progress
             )
@@ -464,6 +467,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
                 "eval_chosen": eval_chosen, "eval_rejected": eval_rejected,
             }  # fmt: skip
             save_reference_logps(reference_file, tensors, {"reference": settings.ref_model or settings.model})
+            dist.barrier()
         train_reference = Reference(chosen=tensors["train_chosen"], rejected=tensors["train_rejected"])
         eval_reference = Reference(chosen=tensors["eval_chosen"], rejected=tensors["eval_rejected"])
         if ref_model is not model:
@@ -484,7 +488,10 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     if settings.resume and (checkpoint := common.latest_checkpoint(output)) is not None:
         start_step = common.restore(checkpoint, model, optimizer, scheduler)
         resumed_from = checkpoint
-    run = common.RunFolder(output, settings, total_steps, start_step, resumed_from)
+    wrapped = model
+    if dist.active:
+        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    run = common.RunFolder(output, settings, total_steps, start_step, resumed_from, dist)
 
     config = model.config
     parameters = sum(parameter.numel() for parameter in model.parameters())
@@ -494,28 +501,38 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     peak = common.peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
 
     start = start_step * settings.grad_accum
-    batches = common.micro_batches(len(train_pairs), settings.batch_size, settings.seed, start)
-    bar = tqdm(total=total_steps, initial=start_step, desc="train-dpo", unit="step", disable=not progress)
+    batches = common.micro_batches(len(train_pairs), global_batch, settings.seed, start)
+    mine = slice(dist.rank * settings.batch_size, (dist.rank + 1) * settings.batch_size)
+    bar = tqdm(total=total_steps, initial=start_step, desc="train-dpo", unit="step", disable=not (progress and dist.is_main))
     for step in range(start_step, total_steps):
         started = time.perf_counter()
         micro = [indices for _, (_, indices) in zip(range(settings.grad_accum), batches)]
         pairs_in_step = sum(len(indices) for indices in micro)
         totals = [0.0] * len(PAIR_METRICS)
         tokens = 0
-        for indices in micro:
+        for number, global_indices in enumerate(micro):
+            # this process's pairs; the short last batch of an epoch can leave it none: it then
+            # runs one pair with weight 0, to join the gradient sync
+            indices = global_indices[mine] or global_indices[:1]
+            weight = 1.0 if global_indices[mine] else 0.0
             batch = data.collate_preference([train_pairs[i] for i in indices], pad_id)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                policy_chosen, policy_rejected = sequence_logps(model, batch, device)
-            ref_chosen, ref_rejected = train_reference.logps(batch, indices, device, use_bf16)
-            chosen_lengths, rejected_lengths = (lengths.to(device) for lengths in completion_lengths(batch))
-            losses, chosen_rewards, rejected_rewards = dpo_loss(
-                policy_chosen, policy_rejected, ref_chosen, ref_rejected, settings.beta, settings.loss,
-                chosen_lengths=chosen_lengths, rejected_lengths=rejected_lengths,
-            )  # fmt: skip
-            (losses.sum() / pairs_in_step).backward()
+            sync = number == len(micro) - 1 or not dist.active
+            with contextlib.nullcontext() if sync else wrapped.no_sync():
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                    policy_chosen, policy_rejected = sequence_logps(wrapped, batch, device)
+                ref_chosen, ref_rejected = train_reference.logps(batch, indices, device, use_bf16)
+                chosen_lengths, rejected_lengths = (lengths.to(device) for lengths in completion_lengths(batch))
+                losses, chosen_rewards, rejected_rewards = dpo_loss(
+                    policy_chosen, policy_rejected, ref_chosen, ref_rejected, settings.beta, settings.loss,
+                    chosen_lengths=chosen_lengths, rejected_lengths=rejected_lengths,
+                )  # fmt: skip
+                # DDP averages gradients over processes: times the world size, the step's gradient is
+                # the mean over every pair of the global batch
+                (losses.sum() * weight * dist.world / pairs_in_step).backward()
             sums = pair_sums(losses, chosen_rewards, rejected_rewards, policy_chosen, policy_rejected)
-            totals = [total + value for total, value in zip(totals, sums)]
-            tokens += int(batch["input_ids"].numel())
+            totals = [total + weight * value for total, value in zip(totals, sums)]
+            tokens += int(batch["input_ids"].numel() * weight)
+        *totals, tokens = dist.sum([*totals, tokens])
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm).item()
         means = {name: total / pairs_in_step for name, total in zip(PAIR_METRICS, totals)}
         common.check_finite(means["loss"], step + 1, run.last_checkpoint)
@@ -530,7 +547,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
             "grad_norm": grad_norm,
             "tokens_per_s": tokens / seconds,
             "pairs": pairs_in_step,
-            "mfu": common.mfu(tokens / seconds, per_token, peak),
+            "mfu": common.mfu(tokens / seconds / dist.world, per_token, peak),
         }
         if run.evaluate_now(step + 1):
             evaluated = evaluate(
@@ -545,6 +562,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     final = run.finish(
         model, tokenizer, report.as_dict(), panels=(("loss", "eval_loss"), ("rewards/accuracies", "eval_rewards/accuracies"))
     )
+    dist.close()
     return {
         "final": final,
         "steps": total_steps,
