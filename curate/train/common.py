@@ -359,3 +359,45 @@ class RunFolder:
             write_curves(self.output, panels)
         self.dist.barrier()
         return final
+
+
+@dataclass
+class Started:
+    """What every loop sets up the same way before its first step."""
+
+    optimizer: Any
+    scheduler: Any
+    wrapped: Any  # the model under DDP when there are several processes, else the model
+    run: RunFolder
+    start_step: int  # steps done by the run this one resumes (0 for a new run)
+    resumed_from: Path | None
+    flops_per_token: float
+    peak_flops: float | None
+
+
+def start_training(model, settings: TrainSettings, total_steps: int, output: Path, dist, device) -> Started:
+    """Checkpointing, train mode, AdamW and its schedule, `--resume` (weights, optimizer,
+    scheduler, RNG and data position), DDP, the run folder and the FLOPs for MFU."""
+    import torch
+
+    if settings.gradient_checkpointing:
+        # transformers 5 renamed it; the old name still works there, with a deprecation warning
+        (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
+    model.train()
+    optimizer = make_optimizer(model, settings.optimizer)
+    scheduler = make_scheduler(optimizer, total_steps, settings.optimizer)
+    start_step, resumed_from = 0, None
+    if settings.resume and (checkpoint := latest_checkpoint(output)) is not None:
+        start_step = restore(checkpoint, model, optimizer, scheduler)
+        resumed_from = checkpoint
+    wrapped = model
+    if dist.active:
+        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    config = model.config.get_text_config()
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    return Started(
+        optimizer, scheduler, wrapped, RunFolder(output, settings, total_steps, start_step, resumed_from, dist),
+        start_step, resumed_from,
+        flops_per_token(parameters, config.num_hidden_layers, config.hidden_size, settings.max_length),
+        peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None,
+    )  # fmt: skip

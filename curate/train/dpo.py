@@ -477,28 +477,11 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
                 torch.cuda.empty_cache()
 
     # ---- model, optimizer, schedule; resume restores all of them and the data position
-    if settings.gradient_checkpointing:
-        # transformers 5.x renamed it; the old name still works there, with a deprecation warning
-        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
-        enable()
-    model.train()
-    optimizer = common.make_optimizer(model, settings.optimizer)
-    scheduler = common.make_scheduler(optimizer, total_steps, settings.optimizer)
-    start_step, resumed_from = 0, None
-    if settings.resume and (checkpoint := common.latest_checkpoint(output)) is not None:
-        start_step = common.restore(checkpoint, model, optimizer, scheduler)
-        resumed_from = checkpoint
-    wrapped = model
-    if dist.active:
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    run = common.RunFolder(output, settings, total_steps, start_step, resumed_from, dist)
-
-    config = model.config
-    parameters = sum(parameter.numel() for parameter in model.parameters())
-    per_token = common.flops_per_token(parameters, config.num_hidden_layers, config.hidden_size, settings.max_length)
+    setup = common.start_training(model, settings, total_steps, output, dist, device)
+    optimizer, scheduler, wrapped, run = setup.optimizer, setup.scheduler, setup.wrapped, setup.run
+    start_step, resumed_from, per_token, peak = setup.start_step, setup.resumed_from, setup.flops_per_token, setup.peak_flops
     if settings.ref == "live":
         per_token *= 4 / 3  # plus the reference's forward pass: a third of a training step's FLOPs
-    peak = common.peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
 
     start = start_step * settings.grad_accum
     batches = common.micro_batches(len(train_pairs), global_batch, settings.seed, start)

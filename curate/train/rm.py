@@ -307,26 +307,10 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     total_steps = settings.max_steps or max(1, math.ceil(len(train_pairs) * settings.epochs / per_step))
 
     # ---- model, optimizer, schedule; resume restores all of them and the data position
-    if settings.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-    model.train()
-    optimizer = common.make_optimizer(model, settings.optimizer)
-    scheduler = common.make_scheduler(optimizer, total_steps, settings.optimizer)
-    start_step, resumed_from = 0, None
-    if settings.resume and (checkpoint := common.latest_checkpoint(output)) is not None:
-        start_step = common.restore(checkpoint, model, optimizer, scheduler)
-        resumed_from = checkpoint
-    wrapped = model
-    if dist.active:
-        device_ids = [device.index] if device.type == "cuda" else None
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    setup = common.start_training(model, settings, total_steps, output, dist, device)
+    optimizer, scheduler, wrapped, run = setup.optimizer, setup.scheduler, setup.wrapped, setup.run
+    start_step, resumed_from, per_token, peak = setup.start_step, setup.resumed_from, setup.flops_per_token, setup.peak_flops
     forward = torch.compile(wrapped) if settings.compile else wrapped
-    run = common.RunFolder(output, settings, total_steps, start_step, resumed_from, dist)
-
-    config = model.config.get_text_config()
-    parameters = sum(parameter.numel() for parameter in model.parameters())
-    per_token = common.flops_per_token(parameters, config.num_hidden_layers, config.hidden_size, settings.max_length)
-    peak = common.peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
     center = settings.center_rewards_coefficient
 
     batches = common.micro_batches(len(train_pairs), global_batch, settings.seed, start_step * settings.grad_accum)
