@@ -66,3 +66,31 @@ def _offline_model_cache(tmp_path_factory):
         patch.setenv("CURATE_OFFLINE", "1")
         patch.setenv("CURATE_CACHE_DIR", str(tmp_path_factory.mktemp("curate-cache")))
         yield
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on a busy 2-core machine idle-spinning
+    OpenMP threads slow them down a hundredfold. Use with `pytestmark = usefixtures(...)`."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run_on_processes(command: list[str], cwd: Path, processes: int = 1, timeout: int = 300):
+    """`python -m curate COMMAND` on one process, or under torchrun (gloo) on several; checks exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    launcher = [sys.executable] if processes == 1 else [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
+    ]  # fmt: skip
+    result = subprocess.run(
+        [*launcher, "-m", "curate", *command], cwd=cwd, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result

@@ -21,20 +21,11 @@ from curate.train.dpo import (  # noqa: E402
     train_dpo,
 )
 
-from .conftest import REPO  # noqa: E402
+from .conftest import REPO, run_on_processes  # noqa: E402
 from .tiny_chat_model import make_tiny_chat_model  # noqa: E402
 
 PAIRS = REPO / "sample_data" / "preferences" / "pairs.jsonl"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # The tiny model's matmuls are too small to gain from threads, and on a busy 2-core
-    # machine idle-spinning OpenMP threads slow them down a hundredfold.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -280,26 +271,12 @@ def test_bad_settings_get_one_clear_sentence(tiny_model, tmp_path):
 
 
 def test_two_processes_equal_one_on_the_same_global_batch(tiny_model, tmp_path):
-    import os
-    import subprocess
-    import sys
-
     common_args = [
         str(PAIRS), "--model", str(tiny_model), "--template", "chatml", "--max-length", "256", "--max-steps", "4",
         "--lr", "1e-3", "--eval-fraction", "0.1", "--no-progress",
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = subprocess.run(
-        [sys.executable, "-m", "curate", "train-dpo", *common_args, "-o", str(tmp_path / "one"), "--batch-size", "4"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert single.returncode == 0, single.stderr[-2000:]
-    double = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "curate",
-         "train-dpo", *common_args, "-o", str(tmp_path / "two"), "--batch-size", "2"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert double.returncode == 0, double.stderr[-3000:]
+    run_on_processes(["train-dpo", *common_args, "-o", str(tmp_path / "one"), "--batch-size", "4"], REPO)
+    run_on_processes(["train-dpo", *common_args, "-o", str(tmp_path / "two"), "--batch-size", "2"], REPO, processes=2)
     one, two = read_metrics(tmp_path / "one" / "metrics.jsonl"), read_metrics(tmp_path / "two" / "metrics.jsonl")
     # 14 training pairs in global batches of 4: step 4 has 2, so the second process idles with weight 0
     assert [record["pairs"] for record in one] == [record["pairs"] for record in two] == [4, 4, 4, 2]

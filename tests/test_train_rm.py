@@ -24,12 +24,8 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """The tiny model gains nothing from threads, and they spin when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(one_torch_thread):
+    """The shared fixture (conftest), under the name these tests ask for."""
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,10 +11,12 @@ import pytest
 
 from curate.errors import RunFailed
 from curate.train.common import OptimizerSettings, read_metrics
+from tests.conftest import run_on_processes
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "sample_data" / "instructions" / "seed_tasks.en.jsonl"
 
@@ -30,15 +29,6 @@ TAGGED_CHATML = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """A tiny model gains nothing from threads, and on a shared 2-core machine they thrash."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -159,18 +149,8 @@ def test_two_processes_equal_one_on_the_same_global_batch(tiny_model, tmp_path):
         str(SEEDS), "--model", str(tiny_model), "--template", "chatml", "--max-length", "256", "--max-steps", "4",
         "--lr", "3e-3", "--eval-fraction", "0.17", "--no-packing", "--no-progress",
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = subprocess.run(
-        [sys.executable, "-m", "curate", "train-sft", *common_args, "-o", str(tmp_path / "one"), "--batch-size", "4"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert single.returncode == 0, single.stderr[-2000:]
-    double = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "curate",
-         "train-sft", *common_args, "-o", str(tmp_path / "two"), "--batch-size", "2"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert double.returncode == 0, double.stderr[-3000:]
+    run_on_processes(["train-sft", *common_args, "-o", str(tmp_path / "one"), "--batch-size", "4"], REPO)
+    run_on_processes(["train-sft", *common_args, "-o", str(tmp_path / "two"), "--batch-size", "2"], REPO, processes=2)
     one, two = read_metrics(tmp_path / "one" / "metrics.jsonl"), read_metrics(tmp_path / "two" / "metrics.jsonl")
     assert [record["trained_tokens"] for record in one] == [record["trained_tokens"] for record in two]
     # 10 training rows in global batches of 4: step 3 has 2 rows, so the second process has none and idles
