@@ -9,18 +9,13 @@ cache (no request is sent twice) and goes on from there.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
-import pyarrow as pa
 import xxhash
 from tqdm import tqdm
 
-import curate
 from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.interop import write_interop_files
@@ -29,14 +24,14 @@ from curate.instruct.self_instruct import Outcome, SelfInstructSettings, grow, p
 from curate.instruct.self_instruct_report import write_self_instruct_report
 from curate.instruct.steps import REJECTED_SCHEMA
 from curate.instruct.task_parsing import Task
-from curate.io.manifest import FORMAT_VERSION, read_manifest, schema_to_json
+from curate.io.manifest import read_manifest
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.sources import expand_inputs, fingerprint
-from curate.io.writer import ShardWriter, WriterOptions, write_empty
+from curate.io.writer import WriterOptions
 from curate.llm.backend import Backend
-from curate.pipeline import folder
+from curate.pipeline import folder, whole
 from curate.pipeline.executor import JobResult
-from curate.pipeline.folder import KEPT, REJECTED, FolderState
+from curate.pipeline.folder import FolderState
 
 SOURCE = "self-instruct"
 KEPT_SCHEMA = formats.output_schema("messages", alpaca_columns=True)
@@ -94,18 +89,6 @@ def _seed_task(row: dict) -> Task | None:
     return task if task.instruction and task.output else None
 
 
-def job_identity(options: dict, seed_fingerprints: list[dict], prompt: str, model: dict) -> str:
-    identity = {
-        "format_version": FORMAT_VERSION,
-        "command": SOURCE,
-        "options": {key: value for key, value in sorted(options.items()) if key not in TRANSPORT_OPTIONS},
-        "seeds": seed_fingerprints,
-        "prompt": xxhash.xxh3_64_hexdigest(prompt.encode()),
-        "model": model,
-    }
-    return xxhash.xxh3_128_hexdigest(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS))
-
-
 def self_instruct_dataset(
     seeds_path: str,
     output: Path,
@@ -121,10 +104,12 @@ def self_instruct_dataset(
     progress: bool = True,
     overwrite: bool = False,
 ) -> JobResult:
-    started_at = datetime.now(timezone.utc)
-    started = time.perf_counter()
+    started = whole.now()
     seeds, seed_fingerprints = load_seeds(seeds_path, input_format, from_format)
-    identity = job_identity(options, seed_fingerprints, prompt_source(settings), model_identity)
+    identity = whole.job_identity(
+        SOURCE, options, TRANSPORT_OPTIONS, seeds=seed_fingerprints,
+        prompt=xxhash.xxh3_64_hexdigest(prompt_source(settings).encode()), model=model_identity,
+    )  # fmt: skip
     state = folder.prepare(output, identity, overwrite, {"command": command_line, "tasks": 1})
     if state is FolderState.COMPLETE:
         return JobResult(output, read_manifest(output), skipped=True)
@@ -147,48 +132,21 @@ def self_instruct_dataset(
         backend.close()
     usage = backend.usage.as_dict()
 
-    kept_parts, rejected_parts = _write_rows(output, outcome, model_identity, writer or WriterOptions())
-    marker = {"parts": {KEPT: [asdict(part) for part in kept_parts], REJECTED: [asdict(part) for part in rejected_parts]}}
-    data_shards = folder.seal_shards(output, [marker], KEPT)
-    if not data_shards:
-        write_empty(output / KEPT / "shard-00000.parquet", KEPT_SCHEMA)
-        size = (output / KEPT / "shard-00000.parquet").stat().st_size
-        data_shards = [{"path": f"{KEPT}/shard-00000.parquet", "rows": 0, "bytes": size}]
-    by_reason = reason_counts(outcome)
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "curate_version": curate.__version__,
-        "command": SOURCE,
-        "command_line": command_line,
-        "options": options,
-        "job_fingerprint": identity,
-        "inputs": seed_fingerprints,
-        "schema": {KEPT: schema_to_json(KEPT_SCHEMA), REJECTED: schema_to_json(REJECTED_SCHEMA)},
-        "shards": {KEPT: data_shards, REJECTED: folder.seal_shards(output, [marker], REJECTED)},
-        "counts": {
-            "in": len(outcome.accepted) + len(outcome.rejected),
-            "kept": len(outcome.accepted),
-            "rejected": len(outcome.rejected),
-            "unreadable": 0,
-            "by_reason": by_reason,
-        },
-        "model": model_identity,
-        "llm": usage,
-        "self_instruct": {
+    kept_rows, rejected_rows = _rows(outcome, model_identity)
+    shards = whole.write_rows(output, kept_rows, KEPT_SCHEMA, rejected_rows, REJECTED_SCHEMA, writer)
+    manifest = whole.manifest(
+        SOURCE, command_line, options, identity, seed_fingerprints, (KEPT_SCHEMA, REJECTED_SCHEMA), shards,
+        reason_counts(outcome), len(outcome.accepted), started,
+        model=model_identity,
+        llm=usage,
+        self_instruct={
             "seeds": len(seeds),
             "requests": outcome.requests,
             "rounds": outcome.rounds,
             "candidates": outcome.candidates,
             "reached_num": not outcome.budget_spent,
         },
-        "timings": {
-            "started": started_at.isoformat(timespec="seconds"),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(time.perf_counter() - started, 3),
-            "workers": 1,
-            "resumed_tasks": 0,
-        },
-    }
+    )  # fmt: skip
     write_self_instruct_report(output, manifest, outcome, settings)
     # the rows are `messages` data to a trainer: the same card and LLaMA-Factory/Axolotl files as convert writes
     write_interop_files(output, "messages", output.resolve().name, manifest["counts"], command_line)
@@ -196,8 +154,8 @@ def self_instruct_dataset(
     return JobResult(output, manifest, skipped=False)
 
 
-def _write_rows(output: Path, outcome: Outcome, model: dict, writer: WriterOptions):
-    kept = ShardWriter(output / KEPT, folder.part_prefix(0), KEPT_SCHEMA, writer)
+def _rows(outcome: Outcome, model: dict) -> tuple[list[dict], list[dict]]:
+    """The kept rows (Alpaca columns and messages) and the rejected ones, as Arrow-ready dicts."""
     rows = []
     for number, item in enumerate(outcome.accepted):
         row = formats.read_row(item.task.as_dict(), "alpaca")[0]
@@ -209,9 +167,6 @@ def _write_rows(output: Path, outcome: Outcome, model: dict, writer: WriterOptio
             "model": model.get("model"),
         }
         rows.append(formats.to_arrow_row(row, "messages", source=SOURCE, alpaca_columns=True))
-    if rows:
-        kept.write(pa.Table.from_pylist(rows, schema=KEPT_SCHEMA))
-    rejected = ShardWriter(output / REJECTED, folder.part_prefix(0), REJECTED_SCHEMA, writer)
     rejected_rows = []
     for item in outcome.rejected:
         where = f"r{item.request:06d}" + (f"-{item.position:03d}" if item.position is not None else "")
@@ -228,6 +183,4 @@ def _write_rows(output: Path, outcome: Outcome, model: dict, writer: WriterOptio
                 "raw": item.raw.encode("utf-8"),
             }
         )
-    if rejected_rows:
-        rejected.write(pa.Table.from_pylist(rejected_rows, schema=REJECTED_SCHEMA))
-    return kept.close(), rejected.close()
+    return rows, rejected_rows
