@@ -12,21 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import orjson
 import xxhash
 from tqdm import tqdm
 
 from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.interop import write_interop_files
-from curate.instruct.jobs import source_format
+from curate.instruct.records import read_canonical
 from curate.instruct.self_instruct import Outcome, SelfInstructSettings, grow, prompt_source, reason_counts
 from curate.instruct.self_instruct_report import write_self_instruct_report
 from curate.instruct.steps import REJECTED_SCHEMA
 from curate.instruct.task_parsing import Task
 from curate.io.manifest import read_manifest
-from curate.io.readers import ReaderOptions, read_file
-from curate.io.sources import expand_inputs, fingerprint
 from curate.io.writer import WriterOptions
 from curate.llm.backend import Backend
 from curate.pipeline import folder, whole
@@ -45,35 +42,15 @@ TRANSPORT_OPTIONS = frozenset(
 def load_seeds(path: str, input_format: str = "auto", from_format: str | None = None) -> tuple[list[Task], list[dict]]:
     """The seed tasks (first instance of each seed-task; the last exchange of a conversation),
     one per distinct instruction, and the fingerprints of the files read."""
-    files = expand_inputs([path], input_format)
-    reader = ReaderOptions(records=True)
-    source = source_format(files, from_format, reader)
+    source, fingerprints, rows = read_canonical([path], input_format, from_format, what="seed")
     if formats.format_kind(source) != "sft":
         raise UserError(f"seeds must be instruction data; {path} holds {source} (preference) data")
     tasks: dict[str, Task] = {}
-    for input_file in files:
-        for batch in read_file(input_file, reader):
-            if batch.rejected is not None and batch.rejected.num_rows:
-                bad = batch.rejected.slice(0, 1).to_pylist()[0]
-                raise UserError(f"{input_file.path}: {_where(bad['meta'])} is not a readable record ({bad['reason']})")
-            for row in batch.docs.to_pylist():
-                record = orjson.loads(row["text"])
-                try:
-                    canonical = formats.read_row(record, source)[0]
-                except formats.Unconvertible as error:
-                    raise UserError(f"{input_file.path}: {_where(row['meta'])} is not a {source} seed: {error}") from None
-                task = _seed_task(canonical)
-                if task is not None and task.instruction not in tasks:
-                    tasks[task.instruction] = task
-    return list(tasks.values()), [fingerprint(item.path) for item in files]
-
-
-def _where(meta: str) -> str:
-    where = orjson.loads(meta) if meta else {}
-    for key in ("line", "record", "row"):
-        if key in where:
-            return f"{key} {where[key]}"
-    return "a record"
+    for canonical, _ in rows:
+        task = _seed_task(canonical)
+        if task is not None and task.instruction not in tasks:
+            tasks[task.instruction] = task
+    return list(tasks.values()), fingerprints
 
 
 def _seed_task(row: dict) -> Task | None:
