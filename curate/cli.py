@@ -516,7 +516,33 @@ from curate.instruct.self_instruct import SelfInstructSettings as _Grow  # noqa:
 from curate.llm.openai_compat import ClientSettings as _Client  # noqa: E402
 
 
+def _client_options(function):
+    """How requests reach a model: server client limits and retries, the answer cache, local-model settings."""
+    from curate.cli_options import _compose
+
+    return _compose(
+        click.option(
+            "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
+            help="Environment variable holding the API key (never logged or written; local servers need none).",
+        ),
+        click.option("--concurrency", type=click.IntRange(min=1), default=_Client.concurrency, show_default=True, help="Requests in flight at once."),
+        click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most requests per minute."),
+        click.option("--tpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most tokens (prompt + completion) per minute."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=_Client.timeout, show_default=True, help="Seconds to wait for one answer before retrying."),
+        click.option("--max-retries", type=click.IntRange(min=0), default=_Client.max_retries, show_default=True, help="Retries of one request (429, 5xx, timeouts, connection errors), with exponential backoff."),
+        click.option(
+            "--cache", type=click.Path(path_type=Path), default=None, metavar="DIR",
+            help="Folder of the answer cache (default: $CURATE_CACHE_DIR or the user cache, under llm/).",
+        ),
+        click.option("--no-cache", is_flag=True, help="Send every request; a killed run then cannot resume."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Local models: sequences generated together."),
+        click.option("--device", default="auto", show_default=True, help="Local models: cuda, cpu or auto."),
+        click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto", show_default=True, help="Local models: weights' dtype."),
+    )(function)  # fmt: skip
+
+
 @cli.command("self-instruct")
+@_client_options
 @click.option("--seeds", required=True, metavar="FILE", help="Seed tasks: Alpaca seed-task JSONL, or any SFT format convert reads.")
 @output_options
 @click.option("--num", type=click.IntRange(min=1), required=True, help="Stop once this many new tasks are accepted.")
@@ -532,20 +558,6 @@ from curate.llm.openai_compat import ClientSettings as _Client  # noqa: E402
     "--base-url", envvar="CURATE_BASE_URL", default=None, metavar="URL",
     help="The server's OpenAI API root, e.g. http://127.0.0.1:8000/v1 (default: api.openai.com). [env: CURATE_BASE_URL]",
 )
-@click.option(
-    "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
-    help="Environment variable holding the API key (never logged or written; local servers need none).",
-)
-@click.option("--concurrency", type=click.IntRange(min=1), default=_Client.concurrency, show_default=True, help="Requests in flight at once.")
-@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most requests per minute.")
-@click.option("--tpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most tokens (prompt + completion) per minute.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=_Client.timeout, show_default=True, help="Seconds to wait for one answer before retrying.")
-@click.option("--max-retries", type=click.IntRange(min=0), default=_Client.max_retries, show_default=True, help="Retries of one request (429, 5xx, timeouts, connection errors), with exponential backoff.")
-@click.option(
-    "--cache", type=click.Path(path_type=Path), default=None, metavar="DIR",
-    help="Folder of the answer cache (default: $CURATE_CACHE_DIR or the user cache, under llm/).",
-)
-@click.option("--no-cache", is_flag=True, help="Send every request; a killed run then cannot resume.")
 @click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Language of the prompt, the filters and the ROUGE-L tokens.")
 @click.option(
     "--ko-tokens", type=click.Choice(["auto", "kiwi", "chars"]), default="auto", show_default=True,
@@ -576,9 +588,6 @@ from curate.llm.openai_compat import ClientSettings as _Client  # noqa: E402
     help="How to read --seeds; auto goes by file name.",
 )
 @click.option("--from", "from_format", type=click.Choice(_format_names("sft")), default=None, help="Format of the seeds (default: read from the first record).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="--backend local: sequences generated together.")
-@click.option("--device", default="auto", show_default=True, help="--backend local: cuda, cpu or auto.")
-@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto", show_default=True, help="--backend local: weights' dtype.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal).")
 @click.pass_context
 def self_instruct_command(ctx: click.Context, **params) -> None:
@@ -677,21 +686,26 @@ def self_instruct_command(ctx: click.Context, **params) -> None:
             )
 
 
-def _make_backend(params: dict):
+def _make_backend(params: dict, kind: str | None = None, model: str | None = None, base_url: str | None = None):
+    """A cached backend from the command's options; `kind`, `model` and `base_url` default to
+    --backend, --model and --base-url (prefs names its policy and judge models apart)."""
     from curate.llm.cache import AnswerCache, CachedBackend
     from curate.user_cache import cache_dir
 
-    if params["backend"] == "local":
+    kind = kind or params["backend"]
+    model = model or params["model"]
+    base_url = base_url if base_url is not None else params.get("base_url")
+    if kind == "local":
         from curate.llm.local import LocalBackend
 
-        backend = LocalBackend(params["model"], batch_size=params["batch_size"], device=params["device"], dtype=params["dtype"])
+        backend = LocalBackend(model, batch_size=params["batch_size"], device=params["device"], dtype=params["dtype"])
     else:
         from curate.llm.openai_compat import ClientSettings, OpenAIBackend
 
         backend = OpenAIBackend(
             ClientSettings(
-                model=params["model"],
-                base_url=params["base_url"],
+                model=model,
+                base_url=base_url,
                 api_key_env=params["api_key_env"],
                 concurrency=params["concurrency"],
                 rpm=params["rpm"],
@@ -941,3 +955,114 @@ def train_rm_command(**params) -> None:
     click.echo(f"train-rm: {result['steps']} steps; {result['report'].summary()}")
     click.echo(f"  final reward model: {result['final']} (AutoModelForSequenceClassification.from_pretrained loads it)")
     click.echo(f"  metrics: {params['output'] / 'metrics.jsonl'}; curves: {params['output'] / 'loss.png'}")
+
+
+# `curate prefs` ---------------------------------------------------------------------------
+
+
+@cli.command("prefs")
+@click.argument("inputs", nargs=-1, required=True, metavar="PROMPTS...")
+@output_options
+@click.option("--policy", type=click.Choice(["openai", "local"]), default="openai", show_default=True, help="Where the candidate answers come from: an OpenAI-compatible server or a local model.")
+@click.option("--policy-model", envvar="CURATE_MODEL", required=True, metavar="NAME|PATH", help="The policy: a model name on the server, or a model folder (e.g. runs/sft/final). [env: CURATE_MODEL]")
+@click.option("--policy-base-url", envvar="CURATE_BASE_URL", default=None, metavar="URL", help="The policy server's OpenAI API root. [env: CURATE_BASE_URL]")
+@click.option("--judge", "judge_kind", type=click.Choice(["llm", "reward-model"]), default="llm", show_default=True, help="llm: a judge model with a rubric; reward-model: a sequence-classification model's score.")
+@click.option("--judge-model", required=True, metavar="NAME|PATH", help="The judge: a model name on the server (llm), or a reward model folder (e.g. runs/rm/final).")
+@click.option("--judge-base-url", default=None, metavar="URL", help="The judge server's OpenAI API root (default: --policy-base-url).")
+@click.option("--rubric", default=None, metavar="PATH", help="A .jinja rubric for the llm judge (default: templates/prompts/judge_pointwise.jinja); runs sandboxed.")
+@click.option("--pairwise", is_flag=True, help="llm judge: compare candidates two by two in both orders (cancels position bias) instead of scoring each.")
+@click.option("--n", "samples", type=click.IntRange(min=1), default=4, show_default=True, help="Answers sampled per prompt.")
+@click.option("--pairing", type=click.Choice(["best-worst", "best-random", "all-pairs"]), default="best-worst", show_default=True, help="Which scored candidates become chosen/rejected pairs.")
+@click.option("--min-margin", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Drop pairs whose scores differ by less (ties are always dropped).")
+@click.option("--include-existing", is_flag=True, help="Also judge the answers the input already holds (the last assistant turn; chosen and rejected).")
+@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Policy sampling temperature.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True, help="Policy nucleus sampling mass.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Most tokens in one answer; cut answers are dropped.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every sample, the judge's requests and best-random.")
+@click.option("--best-of-n-out", type=click.Path(path_type=Path), default=None, metavar="DIR", help="Also write each prompt's best answer as SFT rows here (rejection sampling).")
+@click.option("--min-score", type=float, default=None, help="--best-of-n-out: the best answer must score at least this.")
+@click.option("--input-format", type=click.Choice(["auto", "jsonl", "json", "parquet"]), default="auto", show_default=True, help="How to read the prompts; auto goes by file name.")
+@click.option("--from", "from_format", type=click.Choice(_format_names()), default=None, help="Format of the prompts (default: read from the first record).")
+@_client_options
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal).")
+@click.pass_context
+def prefs_command(ctx: click.Context, **params) -> None:
+    """Sample answers, judge them, and pair them into preference data (and best-of-n SFT data).
+
+    PROMPTS is any SFT or preference data `curate convert` reads; a prompt is the
+    conversation up to its last user turn. The policy answers each --n times (cut, empty
+    and failed answers are dropped with their reason); the judge scores every distinct
+    answer: an llm judge with a rubric (a reply without a usable score is a counted failure,
+    never a 0), or a reward model. Pairs are made by --pairing; ties and pairs under
+    --min-margin are dropped. Output: TRL's preference columns plus `margin` and the judge's
+    rationales; report.md has the score histogram, judge failures, tie rate and tokens.
+    Both models' answers are cached: a killed run resumes without resending.
+
+    \b
+    Examples:
+      curate prefs prompts.jsonl -o out/prefs --policy-base-url http://127.0.0.1:8000/v1 \\
+          --policy-model Qwen/Qwen2.5-7B-Instruct --judge-model Qwen/Qwen2.5-72B-Instruct --n 4
+      curate prefs out/quickstart/preferences -o out/prefs --policy local --policy-model runs/sft/final \\
+          --judge reward-model --judge-model runs/rm/final --best-of-n-out out/best
+      curate prefs prompts.jsonl -o out/prefs --policy-model gpt-4o-mini --judge-model gpt-4o --pairwise --pairing all-pairs
+    """
+    from curate.cli_options import command_line, recorded_options, show_progress, writer_options
+    from curate.llm.backend import Sampling
+    from curate.prefs.job import PrefsSettings, prefs_dataset
+
+    judge_base_url = params["judge_base_url"] or params["policy_base_url"]
+    if params["policy"] == "openai" or params["judge_kind"] == "llm":
+        from curate.llm.openai_compat import ClientSettings, api_key
+
+        if params["policy"] == "openai":
+            api_key(ClientSettings(params["policy_model"], params["policy_base_url"], params["api_key_env"]))
+        if params["judge_kind"] == "llm":
+            api_key(ClientSettings(params["judge_model"], judge_base_url, params["api_key_env"]))
+    if params["pairwise"] and params["judge_kind"] != "llm":
+        raise UserError("--pairwise needs --judge llm")
+    rubric_source = None
+    if params["rubric"]:
+        try:
+            rubric_source = Path(params["rubric"]).read_text(encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"cannot read the rubric {params['rubric']}: {error.strerror or error}") from None
+
+    def make_judge():
+        if params["judge_kind"] == "reward-model":
+            from curate.prefs.judge import RewardModelJudge
+
+            return RewardModelJudge(params["judge_model"], device=params["device"], batch_size=params["batch_size"])
+        from curate.prefs.judge import LLMJudge
+
+        backend = _make_backend(params, "openai", params["judge_model"], judge_base_url)
+        # the path, not its text: the judge's errors then name the file
+        return LLMJudge(backend, params["rubric"], pairwise=params["pairwise"], seed=params["seed"])
+
+    settings = PrefsSettings(
+        n=params["samples"], pairing=params["pairing"], min_margin=params["min_margin"],
+        include_existing=params["include_existing"],
+        sampling=Sampling(params["temperature"], params["top_p"], params["max_tokens"]), seed=params["seed"],
+        best_of_n_out=params["best_of_n_out"], min_score=params["min_score"],
+    )  # fmt: skip
+    identity_parts = {
+        "policy": {"backend": params["policy"], "model": params["policy_model"]},
+        "judge": {"kind": params["judge_kind"], "model": params["judge_model"], "pairwise": params["pairwise"],
+                  "rubric": rubric_source},
+    }  # fmt: skip
+    result, best = prefs_dataset(
+        list(params["inputs"]), params["output"], settings,
+        lambda: _make_backend(params, params["policy"], params["policy_model"], params["policy_base_url"]),
+        make_judge,
+        identity_parts=identity_parts, options=recorded_options(ctx), command_line=command_line(ctx),
+        writer=writer_options(params), input_format=params["input_format"], from_format=params["from_format"],
+        progress=show_progress(params["progress"]), overwrite=params["overwrite"],
+    )  # fmt: skip
+    click.echo(_summary(result))
+    if not result.skipped:
+        run = result.manifest["prefs"]
+        click.echo(
+            f"  {run['prompts']:,} prompts, {run['candidates']:,} candidates, {run['judged']:,} judged, "
+            f"{run['pairs_considered']:,} pairs considered, {run['ties']:,} ties; report: {params['output'] / 'report.md'}"
+        )
+    if best is not None:
+        click.echo(f"  best-of-n: {best.manifest['counts']['kept']:,} SFT rows in {best.output}/")

@@ -6,23 +6,88 @@ thread. Run as a script it serves in the foreground of its own process (for benc
 the server does not share the client's GIL)::
 
     python tests/fake_openai_server.py [--port 0] [--latency 0] [--faults 429=0.1,500=0.05]
+        [--judge-failure-rate 0] [--position-bias 0]
 
 prints exactly one line ``READY http://127.0.0.1:PORT/v1`` when listening and stops on
 SIGTERM/SIGINT.
 
-Answers
+Routing
 -------
-The answer is self-instruct output: the server finds the highest ``N. Instruction:`` (or
-``N. 지시문:``) in the last user message and answers with tasks N+1, N+2, ... up to B when
-the prompt says "tasks A to B" / "A번부터 B번까지" (else 10 tasks). Tasks are drawn from
+Each request is routed by what it asks, from its messages only, in this order (the first rule
+that holds wins; the routed kind is counted in ``kinds``):
+
+1. **pointwise judge** (``"pointwise"``): the literal marker ``[[curate-judge:pointwise]]``
+   appears in any message, or curate's rubric tag ``<answer_to_grade>`` in the last user or a
+   system message, AND the words ``score`` and ``rationale`` (case-insensitive, whole
+   words) both appear there;
+2. **pairwise judge** (``"pairwise"``): the literal marker ``[[curate-judge:pairwise]]``
+   appears in any message, or curate's pairwise tags ``<answer_a>`` and ``<answer_b>`` with
+   the word ``winner``;
+3. **self-instruct** (``"self-instruct"``): the last user message contains a numbered example
+   line ``N. Instruction:`` / ``N. 지시문:`` (bold labels allowed);
+4. **policy** (``"policy"``): everything else.
+
+The judge markers come first so that a judged answer quoting self-instruct tasks is still
+judged. A pointwise marker without both words falls through to the later rules.
+
+Self-instruct answers
+---------------------
+The server finds the highest ``N. Instruction:`` (or ``N. 지시문:``) in the last user message
+and answers with tasks N+1, N+2, ... up to B when the prompt says "tasks A to B" /
+"A번부터 B번까지" (else 10 tasks). Tasks are drawn from
 ``shared/data/instructions/alpaca_5000.json`` (English) or
 ``user_oriented_instructions.ko.jsonl`` (when the last user message contains Hangul), with the
 variety a real model shows, each chosen by a seeded RNG: a chatty first line, an inline or
 missing input line, markdown bold labels, a repeated task (from the same answer or copied
 from the prompt's examples), a 2-3 word or image/graph/drawing instruction, trailing chatter.
 
-The text is a pure function of the request's messages and sampling fields (temperature,
-top_p, seed, n, penalties) and the server ``seed``; ``max_tokens`` (or
+Judges
+------
+The judged texts sit between tags in the last user message (else anywhere in the
+conversation; an absent tag reads as an empty answer): ``<answer>...</answer>`` (pointwise;
+``<answer_to_grade>...</answer_to_grade>`` is read when there is no ``<answer>``),
+``<answer_a>...</answer_a>`` and ``<answer_b>...</answer_b>`` (pairwise); the last pair of a
+tag wins. The question is the text of ``<question>...</question>`` (or ``<prompt>``) when
+present, else the last ``<user>...</user>`` inside ``<conversation>...</conversation>`` (the
+whole conversation when it has none), else the last user message less its answers and
+markers. A judge's opinion of an
+answer (``answer_quality``, about 0..9.5) is 2 plus: length (up to 3, log of the words,
+full at 60), on-topic (up to 3, the share of the question's content words the answer uses),
+politeness (0.6 a phrase such as "please", "I hope", "glad", "feel free", up to 1.5), minus
+2.5 a dismissive phrase ("look that up yourself", "I don't know", "no idea", "google it",
+a sentence starting "Just ", ..., down to -5) and 2 a rude word; an empty answer is 0. The
+score (``judge_score``) is that plus a uniform jitter in [-0.75, 0.75] seeded by the request
+(messages, sampling fields, choice index, server seed) and the answer text, rounded and
+clamped to 1..10; identical answers in one request therefore get the same score.
+
+* pointwise: ``{"rationale": "...", "score": 7}`` (rationale first, digit-free); with
+  probability 0.15 the same JSON fenced in a markdown json code block (three backticks and
+  ``json`` on the line before, three backticks on the line after), with probability 0.15
+  prose: the rationale, a line break, then ``Score: 7``;
+* pairwise: ``{"rationale": "...", "winner": "A"|"B"|"tie"}``, the answer with the higher
+  score, "tie" when the two scores are equal; with probability ``position_bias`` the winner
+  is "A" whatever the answers (a judge biased to the first position);
+* with probability ``judge_failure_rate`` either judge replies ``I cannot judge this.`` (no
+  score, no winner, no digit).
+
+Each of these draws uses an RNG seeded from the request's content key and the server seed.
+
+Policy answers
+--------------
+A real assistant turn: the final Assistant turn of a ``chosen`` or ``rejected`` transcript of
+``shared/data/preferences/hh_rlhf_harmless_base_test.jsonl.gz`` or, when the last user
+message contains Hangul, an ``A`` of ``shared/data/korean/chatbot_qa.ko.csv``; both files are
+loaded once per folder, on the first policy request. When the last user message equals
+(stripped) a Human turn of some transcript (a ``Q`` of the CSV), the answer is one of those
+transcripts' finals (those rows' answers) with probability 0.8, else one of the whole pool.
+Built-in answers stand in when the default data folder lacks the files (an explicit
+``data_dir`` must hold them).
+
+Cutting
+-------
+Every kind of answer text is a pure function of the request's messages and sampling fields
+(temperature, top_p, seed, n, penalties) and the server ``seed`` (plus the server's
+``judge_failure_rate`` and ``position_bias`` for judges); ``max_tokens`` (or
 ``max_completion_tokens``) and ``stop`` only cut it, as they would a real model's: ``stop``
 strings end it early (finish_reason "stop"), and more than ``max_tokens`` whitespace words
 cut it at ``max_tokens`` words (finish_reason "length"). Token counts are whitespace words.
@@ -53,21 +118,26 @@ content fault (if any) applies. ``latency`` delays every chat-completion respons
 Counters (read from any thread): ``requests`` (chat-completion POSTs received), ``answered``
 (200 answers with valid JSON, content faults included; a hung answer whose client has gone
 is not counted), ``faults`` (Counter kind -> injected count), ``bodies`` (Counter canonical
-body -> times received), ``models_requests``.
+body -> times received), ``kinds`` (Counter routed kind -> requests answered, counted as
+``answered`` is), ``models_requests``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import gzip
 import hashlib
 import json
+import math
 import random
 import re
 import signal
 import sys
 import threading
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -338,6 +408,283 @@ def self_instruct_answer(prompt: str, pools: dict[str, list[dict[str, str]]], rn
     return "\n".join(lines)
 
 
+# ---- routing ---------------------------------------------------------------------------------
+KIND_SELF_INSTRUCT = "self-instruct"
+KIND_POINTWISE = "pointwise"
+KIND_PAIRWISE = "pairwise"
+KIND_POLICY = "policy"
+KINDS = (KIND_SELF_INSTRUCT, KIND_POINTWISE, KIND_PAIRWISE, KIND_POLICY)
+POINTWISE_MARKER = "[[curate-judge:pointwise]]"
+PAIRWISE_MARKER = "[[curate-judge:pairwise]]"
+SCORE_WORD = re.compile(r"\bscore\b", re.IGNORECASE)
+RATIONALE_WORD = re.compile(r"\brationale\b", re.IGNORECASE)
+WINNER_WORD = re.compile(r"\bwinner\b", re.IGNORECASE)
+
+
+def tagged(text: str, tag: str) -> str | None:
+    """The text between the last ``<tag>`` ... ``</tag>`` pair of `text` (stripped), or None."""
+    found = re.findall(rf"<{tag}>(.*?)</{tag}>", text, re.DOTALL)
+    return found[-1].strip() if found else None
+
+
+def route(messages: list[Any]) -> str:
+    """Which kind of answer a request asks for (see "Routing" in the module docstring)."""
+    prompt = last_user_text(messages)
+    everything = "\n".join(message_text(m) for m in messages)
+    asked = "\n".join([prompt] + [message_text(m) for m in messages if isinstance(m, dict) and m.get("role") == "system"])
+    pointwise = POINTWISE_MARKER in everything or "<answer_to_grade>" in asked
+    if pointwise and SCORE_WORD.search(asked) and RATIONALE_WORD.search(asked):
+        return KIND_POINTWISE
+    if PAIRWISE_MARKER in everything or ("<answer_a>" in asked and "<answer_b>" in asked and WINNER_WORD.search(asked)):
+        return KIND_PAIRWISE
+    if TASK_NUMBER.search(prompt):
+        return KIND_SELF_INSTRUCT
+    return KIND_POLICY
+
+
+# ---- judge -----------------------------------------------------------------------------------
+JUDGE_FAILURE_TEXT = "I cannot judge this."
+RATE_JUDGE_FENCED = 0.15  # pointwise replies in a ```json fence
+RATE_JUDGE_PROSE = 0.15  # pointwise replies as prose ending "Score: N"
+JUDGE_JITTER = 0.75  # half-width of the uniform jitter added to the quality before rounding
+CONTENT_WORD = re.compile(r"[a-z0-9]+|[\uac00-\ud7a3]+")
+STOPWORDS = frozenset(
+    "the and for are but not you your with that this have has had was were will would can could should "
+    "what when where which who whom why how all any some its it's they them their there then than from "
+    "into about out our ours his her hers she him been being does did doing just also very too more most "
+    "such only own same other each few both here once again because while these those may might must "
+    "shall let lets get got one two yes answer question rate rating score rationale judge response reply "
+    "assistant user human please json".split()
+)
+POLITE = ("please", "thank", "happy to help", "glad", "i hope", "hope this helps", "certainly", "of course",
+          "you're welcome", "feel free", "i'd recommend", "i recommend", "i suggest", "good question",
+          "습니다", "세요", "드립니다", "감사")
+DISMISSIVE = ("look that up yourself", "look it up yourself", "i don't know", "i dont know", "no idea",
+              "figure it out", "google it", "who cares", "not my problem", "why would i", "whatever",
+              "모르겠", "알아서", "직접 찾아")
+RUDE = ("stupid", "idiot", "shut up", "dumb", "바보")
+SENTENCE_JUST = re.compile(r"(?:^|[.!?]\s+)Just ")
+
+
+def normalise(text: str) -> str:
+    return text.replace("\u2019", "'").replace("\u2018", "'").lower()
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in CONTENT_WORD.findall(normalise(text)) if len(w) >= 3 or HANGUL.search(w)} - STOPWORDS
+
+
+def answer_features(answer: str, question: str) -> dict[str, float]:
+    """The parts of an answer's quality (see "Judges" in the module docstring)."""
+    text = normalise(answer)
+    words = word_count(answer)
+    asked = content_words(question)
+    overlap = len(asked & content_words(answer)) / len(asked) if asked else 0.5
+    dismissive = sum(phrase in text for phrase in DISMISSIVE) + len(SENTENCE_JUST.findall(answer))
+    return {
+        "length": 3.0 * min(1.0, math.log1p(words) / math.log1p(60)),
+        "topic": 3.0 * min(1.0, 1.5 * overlap),
+        "polite": min(1.5, 0.6 * sum(phrase in text for phrase in POLITE)),
+        "dismissive": -min(5.0, 2.5 * dismissive),
+        "rude": -min(4.0, 2.0 * sum(phrase in text for phrase in RUDE)),
+    }
+
+
+def answer_quality(answer: str, question: str) -> float:
+    """The judge's unjittered opinion of `answer` to `question`, about 0 (useless) to 9.5 (excellent)."""
+    if not answer.strip():
+        return 0.0
+    return 2.0 + sum(answer_features(answer, question).values())
+
+
+def judge_score(answer: str, question: str, jitter: float = 0.0) -> int:
+    """The 1..10 score a judge gives: the quality plus `jitter`, rounded and clamped."""
+    return max(1, min(10, round(answer_quality(answer, question) + jitter)))
+
+
+def judge_rationale(answer: str, question: str) -> str:
+    """A short digit-free reason for the score of `answer`."""
+    if not answer.strip():
+        return "There is no answer to judge, so it cannot help the user."
+    parts = answer_features(answer, question)
+    size = "detailed" if parts["length"] >= 2.6 else "brief" if parts["length"] < 1.9 else "reasonably complete"
+    topic = "addresses the question" if parts["topic"] >= 1.5 else "drifts away from the question"
+    text = f"The answer is {size} and {topic}"
+    text += ", and its tone is polite." if parts["polite"] > 0 else "."
+    if parts["dismissive"] < 0:
+        text += " It is dismissive and leaves the user to find the answer alone."
+    if parts["rude"] < 0:
+        text += " It is rude to the user."
+    return text
+
+
+def judged_question(prompt: str) -> str:
+    """The question a judge prompt asks about (see "Judges" in the module docstring)."""
+    for tag in ("question", "prompt"):
+        found = tagged(prompt, tag)
+        if found is not None:
+            return found
+    conversation = tagged(prompt, "conversation")
+    if conversation is not None:
+        found = tagged(conversation, "user")
+        return found if found is not None else conversation
+    rest = re.sub(r"<(answer(?:_a|_b|_to_grade)?)>.*?</\1>", " ", prompt, flags=re.DOTALL)
+    return rest.replace(POINTWISE_MARKER, " ").replace(PAIRWISE_MARKER, " ")
+
+
+def judge_jitter(key: str, server_seed: int, index: int, answer: str) -> float:
+    """The judge's noise on one answer: seeded by the request, the choice index and the answer text."""
+    return stable_rng("judge-jitter", key, server_seed, index, answer).uniform(-JUDGE_JITTER, JUDGE_JITTER)
+
+
+def judge_text(messages: list[Any], *tags: str) -> str:
+    """The text of the first of `tags` in the last user message, else anywhere in the conversation ("" if none)."""
+    for text in (last_user_text(messages), "\n".join(message_text(m) for m in messages)):
+        for tag in tags:
+            found = tagged(text, tag)
+            if found is not None:
+                return found
+    return ""
+
+
+def pointwise_answer(messages: list[Any], key: str, server_seed: int, index: int, failure_rate: float) -> str:
+    rng = stable_rng("pointwise", key, server_seed, index)
+    if rng.random() < failure_rate:
+        return JUDGE_FAILURE_TEXT
+    answer = judge_text(messages, "answer", "answer_to_grade")
+    question = judged_question(last_user_text(messages))
+    score = judge_score(answer, question, judge_jitter(key, server_seed, index, answer))
+    rationale = judge_rationale(answer, question)
+    reply = json.dumps({"rationale": rationale, "score": score}, ensure_ascii=False)
+    style = rng.random()
+    if style < RATE_JUDGE_FENCED:
+        return f"```json\n{reply}\n```"
+    if style < RATE_JUDGE_FENCED + RATE_JUDGE_PROSE:
+        return f"{rationale}\nScore: {score}"
+    return reply
+
+
+def pairwise_answer(messages: list[Any], key: str, server_seed: int, index: int, failure_rate: float,
+                    position_bias: float) -> str:
+    rng = stable_rng("pairwise", key, server_seed, index)
+    if rng.random() < failure_rate:
+        return JUDGE_FAILURE_TEXT
+    answer_a, answer_b = judge_text(messages, "answer_a"), judge_text(messages, "answer_b")
+    question = judged_question(last_user_text(messages))
+    score_a = judge_score(answer_a, question, judge_jitter(key, server_seed, index, answer_a))
+    score_b = judge_score(answer_b, question, judge_jitter(key, server_seed, index, answer_b))
+    if rng.random() < position_bias:
+        winner, rationale = "A", "Answer A is better."
+    elif score_a == score_b:
+        winner, rationale = "tie", "Both answers are about equally helpful."
+    else:
+        winner = "A" if score_a > score_b else "B"
+        loser = "B" if winner == "A" else "A"
+        rationale = f"Answer {winner} is more helpful and better suited to the question than answer {loser}."
+    return json.dumps({"rationale": rationale, "winner": winner}, ensure_ascii=False)
+
+
+# ---- policy ----------------------------------------------------------------------------------
+HH_FILE = Path("preferences") / "hh_rlhf_harmless_base_test.jsonl.gz"
+CHATBOT_FILE = Path("korean") / "chatbot_qa.ko.csv"
+RATE_POLICY_OFF_TOPIC = 0.2  # when the prompt matches a transcript: chance of an answer from the whole pool
+FALLBACK_POLICY = {
+    "en": [
+        "I'm happy to help. Could you tell me a little more about what you need?",
+        "That depends on a few things, but in most cases the simplest approach works best. Start small, check the "
+        "result, and adjust from there.",
+        "I'm not sure I understand the question. Do you mean how to do it safely, or why it works that way?",
+        "Sure! The short answer is yes, but it is worth reading the instructions first so nothing goes wrong.",
+        "I don't think I can help with that, but I can suggest some other resources if you like.",
+        "Good question. Many people find it easier to break the task into steps and do one step at a time.",
+        "I'd recommend talking to someone you trust about this; they may know your situation better than I do.",
+        "Here is what I know: it usually takes a little practice, and it gets easier after the first few tries.",
+    ],
+    "ko": [
+        "네, 도와드릴게요. 조금 더 자세히 말씀해 주시겠어요?",
+        "좋은 질문이에요. 천천히 한 단계씩 해 보세요.",
+        "그럴 때는 잠시 쉬어 가는 것도 좋아요.",
+        "잘하고 있어요. 너무 걱정하지 마세요.",
+        "저도 잘 모르겠지만 함께 생각해 볼게요.",
+        "전문가와 상담해 보시는 것을 추천드려요.",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class PolicyPools:
+    """Real assistant answers: the English pool, the Korean pool, and on-topic finals by exact Human turn."""
+
+    en: tuple[str, ...]
+    ko: tuple[str, ...]
+    by_turn: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ko_by_question: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+_POLICY_CACHE: dict[Path, PolicyPools] = {}
+
+
+def transcript_turns(transcript: str) -> list[tuple[str, str]]:
+    """[(speaker, text)] of a "\\n\\nHuman: ...\\n\\nAssistant: ..." transcript."""
+    parts = re.split(r"\n\n(Human|Assistant):", transcript)
+    return [(parts[i], parts[i + 1].strip()) for i in range(1, len(parts) - 1, 2)]
+
+
+def load_policy_answers(data_dir: Path | None = None) -> PolicyPools:
+    """The policy answer pools of a data folder, loaded once per folder (built-in ones for an absent default)."""
+    explicit = data_dir is not None
+    folder = Path(data_dir).resolve() if explicit else DEFAULT_DATA_DIR
+    with _DATA_LOCK:
+        if folder in _POLICY_CACHE:
+            return _POLICY_CACHE[folder]
+        hh, chatbot = folder / HH_FILE, folder / CHATBOT_FILE
+        if not hh.is_file() or not chatbot.is_file():
+            if explicit:
+                raise FileNotFoundError(f"{folder} lacks {HH_FILE} or {CHATBOT_FILE}")
+            pools = PolicyPools(tuple(FALLBACK_POLICY["en"]), tuple(FALLBACK_POLICY["ko"]))
+        else:
+            english: dict[str, None] = {}
+            by_turn: dict[str, dict[str, None]] = {}
+            with gzip.open(hh, "rt", encoding="utf-8") as lines:
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    row = json.loads(line)
+                    finals = []
+                    for column in ("chosen", "rejected"):
+                        turns = transcript_turns(str(row.get(column) or ""))
+                        if turns and turns[-1][0] == "Assistant" and turns[-1][1]:
+                            finals.append(turns[-1][1])
+                    english.update(dict.fromkeys(finals))
+                    for speaker, text in transcript_turns(str(row.get("chosen") or "")):
+                        if speaker == "Human" and text:
+                            by_turn.setdefault(text, {}).update(dict.fromkeys(finals))
+            korean: dict[str, None] = {}
+            by_question: dict[str, dict[str, None]] = {}
+            with chatbot.open(encoding="utf-8", newline="") as handle:
+                for row in csv.DictReader(handle):
+                    answer, question = (row.get("A") or "").strip(), (row.get("Q") or "").strip()
+                    if answer and HANGUL.search(answer):
+                        korean[answer] = None
+                        if question:
+                            by_question.setdefault(question, {})[answer] = None
+            pools = PolicyPools(tuple(english), tuple(korean),
+                                {turn: tuple(finals) for turn, finals in by_turn.items() if finals},
+                                {q: tuple(answers) for q, answers in by_question.items()})
+        _POLICY_CACHE[folder] = pools
+        return pools
+
+
+def policy_answer(prompt: str, pools: PolicyPools, rng: random.Random) -> str:
+    """An assistant answer to a conversation whose last user message is `prompt`, drawn with `rng`."""
+    korean = bool(HANGUL.search(prompt))
+    pool = pools.ko if korean else pools.en
+    matched = (pools.ko_by_question if korean else pools.by_turn).get(prompt.strip())
+    if matched and rng.random() >= RATE_POLICY_OFF_TOPIC:
+        return rng.choice(matched)
+    return rng.choice(pool)
+
+
 def cut_words(text: str, limit: int) -> str:
     """`text` up to the end of its `limit`-th whitespace word (layout kept)."""
     if limit <= 0:
@@ -371,6 +718,8 @@ class FakeOpenAIServer:
         latency: float = 0.0,
         data_dir: str | Path | None = None,
         port: int = 0,
+        judge_failure_rate: float = 0.0,
+        position_bias: float = 0.0,
     ) -> None:
         faults = {str(kind): float(p) for kind, p in (faults or {}).items()}
         unknown = sorted(set(faults) - set(FAULT_KINDS))
@@ -379,7 +728,12 @@ class FakeOpenAIServer:
         for kinds in (TRANSIENT_FAULTS, CONTENT_FAULTS):
             if any(faults.get(k, 0.0) < 0 for k in kinds) or sum(faults.get(k, 0.0) for k in kinds) > 1.0 + 1e-9:
                 raise ValueError(f"fault probabilities of {kinds} must be >= 0 and sum to at most 1")
+        for name, rate in (("judge_failure_rate", judge_failure_rate), ("position_bias", position_bias)):
+            if not 0.0 <= float(rate) <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], not {rate}")
         self.fault_rates = faults
+        self.judge_failure_rate = float(judge_failure_rate)
+        self.position_bias = float(position_bias)
         self.seed = seed
         self.model = model
         self.hang_seconds = float(hang_seconds)
@@ -395,6 +749,7 @@ class FakeOpenAIServer:
         self._models_requests = 0
         self._faults: Counter[str] = Counter()
         self._bodies: Counter[str] = Counter()
+        self._kinds: Counter[str] = Counter()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
@@ -429,12 +784,19 @@ class FakeOpenAIServer:
         with self._lock:
             return Counter(self._bodies)
 
+    @property
+    def kinds(self) -> Counter[str]:
+        """A copy: routed kind (self-instruct, pointwise, pairwise, policy) -> requests answered."""
+        with self._lock:
+            return Counter(self._kinds)
+
     def reset_counts(self) -> None:
         """Zero every counter, the per-body attempt counts included (the fault sequence starts over)."""
         with self._lock:
             self._requests = self._answered = self._models_requests = 0
             self._faults.clear()
             self._bodies.clear()
+            self._kinds.clear()
 
     # ---- lifecycle ------------------------------------------------------------------------
     @property
@@ -582,7 +944,8 @@ class FakeOpenAIServer:
         if transient == "503":
             return web.json_response(error_body("The engine is currently overloaded (fake).", "server_error",
                                                 "service_unavailable"), status=503)
-        answer = self._answer(body, canonical, content_fault)
+        kind = route(messages)
+        answer = self._answer(body, canonical, content_fault, kind)
         if transient == "malformed":
             text = json.dumps(answer, ensure_ascii=False)
             return web.Response(text=text[: max(1, len(text) // 2)], content_type="application/json")
@@ -594,23 +957,24 @@ class FakeOpenAIServer:
                 return web.json_response(answer)  # nobody is listening any more: not counted as answered
         with self._lock:
             self._answered += 1
+            self._kinds[kind] += 1
             if content_fault is not None:
                 self._faults[content_fault] += 1
         return web.json_response(answer, headers={"x-request-id": answer["id"]})
 
-    def _answer(self, body: dict, canonical: str, content_fault: str | None) -> dict:
+    def _answer(self, body: dict, canonical: str, content_fault: str | None, kind: str | None = None) -> dict:
         messages = body["messages"]
+        kind = kind or route(messages)
         prompt = last_user_text(messages)
         content_key = canonical_json({"messages": messages, **{k: body.get(k) for k in CONTENT_FIELDS}})
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         stops = body.get("stop") or []
         stops = [stops] if isinstance(stops, str) else [s for s in stops if isinstance(s, str) and s]
-        pools = load_tasks(self.data_dir)
         n = body.get("n") or 1
         n = max(1, min(int(n), 16)) if isinstance(n, (int, float)) else 1
         choices, completion_tokens = [], 0
         for index in range(n):
-            text = self_instruct_answer(prompt, pools, stable_rng("answer", content_key, self.seed, index))
+            text = self._draw(kind, messages, prompt, content_key, index)
             finish = "stop"
             for stop in stops:
                 at = text.find(stop)
@@ -639,6 +1003,19 @@ class FakeOpenAIServer:
         }
 
 
+    def _draw(self, kind: str, messages: list[Any], prompt: str, content_key: str, index: int) -> str:
+        """The uncut text of choice `index` of a `kind` answer."""
+        if kind == KIND_POINTWISE:
+            return pointwise_answer(messages, content_key, self.seed, index, self.judge_failure_rate)
+        if kind == KIND_PAIRWISE:
+            return pairwise_answer(messages, content_key, self.seed, index, self.judge_failure_rate,
+                                   self.position_bias)
+        rng = stable_rng("answer", content_key, self.seed, index)
+        if kind == KIND_SELF_INSTRUCT:
+            return self_instruct_answer(prompt, load_tasks(self.data_dir), rng)
+        return policy_answer(prompt, load_policy_answers(self.data_dir), rng)
+
+
 def parse_faults(spec: str) -> dict[str, float]:
     """'429=0.1,500=0.05' -> {'429': 0.1, '500': 0.05}."""
     faults: dict[str, float] = {}
@@ -661,16 +1038,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retry-after", default="0.05")
     parser.add_argument("--max-fault-attempts", type=int, default=2)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--judge-failure-rate", type=float, default=0.0)
+    parser.add_argument("--position-bias", type=float, default=0.0)
     args = parser.parse_args(argv)
     server = FakeOpenAIServer(
         faults=parse_faults(args.faults), seed=args.seed, model=args.model, hang_seconds=args.hang_seconds,
         retry_after=args.retry_after, max_fault_attempts=args.max_fault_attempts, latency=args.latency,
-        data_dir=args.data_dir, port=args.port,
+        data_dir=args.data_dir, port=args.port, judge_failure_rate=args.judge_failure_rate,
+        position_bias=args.position_bias,
     )
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())
     load_tasks(server.data_dir)  # load the data before READY, so the first answer is not slow
+    load_policy_answers(server.data_dir)
     server.start()
     print(f"READY {server.base_url}", flush=True)
     try:

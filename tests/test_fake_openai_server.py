@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import random
 import re
@@ -10,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,9 +25,19 @@ from tests.fake_openai_server import (
     CHATTY_LAST,
     HOST,
     IMAGE_INSTRUCTIONS,
+    JUDGE_FAILURE_TEXT,
+    KIND_PAIRWISE,
+    KIND_POINTWISE,
+    KIND_POLICY,
+    KIND_SELF_INSTRUCT,
+    PAIRWISE_MARKER,
+    POINTWISE_MARKER,
     SHORT_INSTRUCTIONS,
     FakeOpenAIServer,
+    answer_quality,
+    judge_score,
     load_tasks,
+    route,
     self_instruct_answer,
     stable_rng,
 )
@@ -390,3 +403,264 @@ def test_main_serves_in_a_subprocess_and_stops_on_sigterm():
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+# ---- routing: judges and policy ------------------------------------------------------------------
+
+EGG_QUESTION = "How long should I boil an egg to get a soft, runny yolk?"
+EGG_HELPFUL = (
+    "For a soft, runny yolk, lower the egg into boiling water and boil it for about six to seven minutes, then "
+    "move it straight into ice water for a minute so it stops cooking. If you like the white a little firmer, go "
+    "for seven and a half minutes. I hope this helps, and enjoy your breakfast!"
+)
+EGG_DISMISSIVE = "Just look that up yourself. I don't know."
+
+
+def pointwise_prompt(answer: str, question: str = EGG_QUESTION) -> str:
+    return (
+        "[[curate-judge:pointwise]]\nRate how helpful the answer is to the question on a scale of 1 to 10. "
+        'Reply with JSON: {"rationale": "<one sentence>", "score": <1-10>}.\n'
+        f"<question>{question}</question>\n<answer>{answer}</answer>"
+    )
+
+
+def pairwise_prompt(answer_a: str, answer_b: str, question: str = EGG_QUESTION) -> str:
+    return (
+        "[[curate-judge:pairwise]]\nWhich answer to the question is more helpful? "
+        'Reply with JSON: {"rationale": "<one sentence>", "winner": "A" | "B" | "tie"}.\n'
+        f"<question>{question}</question>\n<answer_a>{answer_a}</answer_a>\n<answer_b>{answer_b}</answer_b>"
+    )
+
+
+def judge_json(text: str) -> dict | None:
+    """The JSON object of a judge reply, fenced or not; None when there is none."""
+    fenced = re.fullmatch(r"```(?:json)?\s*\n(.*)\n```", text.strip(), re.DOTALL)
+    try:
+        value = json.loads(fenced.group(1) if fenced else text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def parse_score(text: str) -> int | None:
+    """The score of a pointwise reply in any of its layouts (an independent parser, not the server's)."""
+    value = judge_json(text)
+    if value is not None:
+        return value.get("score")
+    match = re.search(r"^Score:\s*(\d+)\s*$", text, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def answer_of(api: openai.OpenAI, prompt: str, seed: int = 0, **kwargs) -> str:
+    """The content of one answer to `prompt`, through a client made once per server (faster than `chat`)."""
+    return api.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": prompt}],
+                                       seed=seed, temperature=0.7, **kwargs).choices[0].message.content
+
+
+def hh_finals(path: Path) -> tuple[set[str], dict[str, set[str]]]:
+    """(every final Assistant turn, finals by Human turn) of the hh-rlhf file, parsed here independently."""
+    finals: set[str] = set()
+    by_turn: dict[str, set[str]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            ends = {row[column].rsplit("\n\nAssistant:", 1)[1].strip() for column in ("chosen", "rejected")} - {""}
+            finals |= ends
+            for chunk in row["chosen"].split("\n\nHuman:")[1:]:
+                by_turn.setdefault(chunk.split("\n\nAssistant:")[0].strip(), set()).update(ends)
+    return finals, by_turn
+
+
+def test_route_picks_each_kind_by_its_markers():
+    user = lambda text: {"role": "user", "content": text}  # noqa: E731
+    assert route([user(self_instruct_prompt())]) == KIND_SELF_INSTRUCT
+    assert route([user(self_instruct_prompt(KO_EXAMPLES, korean=True))]) == KIND_SELF_INSTRUCT
+    assert route([user(pointwise_prompt(EGG_HELPFUL))]) == KIND_POINTWISE
+    assert route([user(pairwise_prompt(EGG_HELPFUL, EGG_DISMISSIVE))]) == KIND_PAIRWISE
+    assert route([user(EGG_QUESTION)]) == KIND_POLICY
+    assert route([user("Write tasks 1 to 3 about cooking.")]) == KIND_POLICY  # no numbered examples
+    # the pointwise marker may sit anywhere, the words "score" and "rationale" in a system message
+    system = {"role": "system", "content": 'Judge answers. Reply {"rationale": ..., "score": 1-10}.'}
+    marked = {"role": "system", "content": POINTWISE_MARKER}
+    assert route([system, user(f"<answer>{EGG_HELPFUL}</answer>")]) == KIND_POLICY  # no marker
+    assert route([system, marked, user(f"<answer>{EGG_HELPFUL}</answer>")]) == KIND_POINTWISE
+    assert route([marked, user(f"Rate this. <answer>{EGG_HELPFUL}</answer>")]) == KIND_POLICY  # no score words
+    assert route([{"role": "system", "content": PAIRWISE_MARKER}, user("<answer_a>x</answer_a>")]) == KIND_PAIRWISE
+    # a judged answer that quotes self-instruct tasks is still judged
+    assert route([user(pointwise_prompt(self_instruct_prompt()))]) == KIND_POINTWISE
+    with FakeOpenAIServer() as server:
+        api_server = client(server, timeout=10.0)
+        for prompt in (self_instruct_prompt(), pointwise_prompt(EGG_HELPFUL), pointwise_prompt(EGG_DISMISSIVE),
+                       pairwise_prompt(EGG_HELPFUL, EGG_DISMISSIVE), EGG_QUESTION):
+            assert answer_of(api_server, prompt, seed=0)
+        assert server.kinds == {KIND_SELF_INSTRUCT: 1, KIND_POINTWISE: 2, KIND_PAIRWISE: 1, KIND_POLICY: 1}
+        assert sum(server.kinds.values()) == server.answered
+        server.reset_counts()
+        assert not server.kinds
+
+
+def test_pointwise_judge_scores_a_helpful_answer_above_a_dismissive_one():
+    layouts = Counter()
+    with FakeOpenAIServer() as server:
+        api_server = client(server, timeout=10.0)
+        for seed in range(40):
+            replies = [answer_of(api_server, pointwise_prompt(answer), seed=seed)
+                       for answer in (EGG_HELPFUL, EGG_DISMISSIVE)]
+            helpful, dismissive = (parse_score(reply) for reply in replies)
+            assert 1 <= dismissive < helpful <= 10, (seed, replies)
+            assert helpful >= 7 and dismissive <= 3
+            for reply in replies:
+                value = judge_json(reply)
+                if reply.startswith("```json\n"):
+                    layouts["fenced"] += 1
+                elif value is not None:
+                    layouts["json"] += 1
+                    assert list(value) == ["rationale", "score"] and value["rationale"]
+                else:
+                    layouts["prose"] += 1
+                    assert re.search(r"\nScore: \d+$", reply)
+        again = answer_of(api_server, pointwise_prompt(EGG_HELPFUL), seed=3)
+        assert again == answer_of(api_server, pointwise_prompt(EGG_HELPFUL), seed=3)
+    assert layouts["json"] > layouts["fenced"] > 0 and layouts["prose"] > 0, layouts
+    # the jitter is small: the score stays within a point and a half of the unjittered quality
+    for seed in range(20):
+        score = judge_score(EGG_HELPFUL, EGG_QUESTION, stable_rng(seed).uniform(-0.75, 0.75))
+        assert abs(score - answer_quality(EGG_HELPFUL, EGG_QUESTION)) <= 1.5
+    assert judge_score("", EGG_QUESTION) == 1
+
+
+def test_judge_failure_rate_one_gives_no_score_and_no_winner():
+    with FakeOpenAIServer(judge_failure_rate=1.0) as server:
+        api_server = client(server, timeout=10.0)
+        for seed in range(5):
+            reply = answer_of(api_server, pointwise_prompt(EGG_HELPFUL), seed=seed)
+            assert reply == JUDGE_FAILURE_TEXT and parse_score(reply) is None and not re.search(r"\d", reply)
+            reply = answer_of(api_server, pairwise_prompt(EGG_HELPFUL, EGG_DISMISSIVE), seed=seed)
+            assert reply == JUDGE_FAILURE_TEXT and judge_json(reply) is None
+        assert answer_of(api_server, EGG_QUESTION) != JUDGE_FAILURE_TEXT  # policy unaffected
+    with FakeOpenAIServer(judge_failure_rate=0.3) as server:
+        api_server = client(server, timeout=10.0)
+        failed = sum(parse_score(answer_of(api_server, pointwise_prompt(EGG_HELPFUL), seed=seed))
+                     is None for seed in range(60))
+        assert 6 <= failed <= 35
+    with pytest.raises(ValueError):
+        FakeOpenAIServer(judge_failure_rate=1.5)
+    with pytest.raises(ValueError):
+        FakeOpenAIServer(position_bias=-0.1)
+
+
+def test_pairwise_judge_picks_the_higher_scored_answer_and_position_bias_says_a():
+    with FakeOpenAIServer() as server:
+        api_server = client(server, timeout=10.0)
+        for seed in range(10):
+            forward = judge_json(answer_of(api_server, pairwise_prompt(EGG_HELPFUL, EGG_DISMISSIVE), seed=seed))
+            backward = judge_json(answer_of(api_server, pairwise_prompt(EGG_DISMISSIVE, EGG_HELPFUL), seed=seed))
+            same = judge_json(answer_of(api_server, pairwise_prompt(EGG_HELPFUL, EGG_HELPFUL), seed=seed))
+            assert list(forward) == ["rationale", "winner"] and forward["rationale"]
+            assert (forward["winner"], backward["winner"], same["winner"]) == ("A", "B", "tie")
+    with FakeOpenAIServer(position_bias=1.0) as biased:
+        api_biased = client(biased, timeout=10.0)
+        for seed in range(10):
+            reply = answer_of(api_biased, pairwise_prompt(EGG_DISMISSIVE, EGG_HELPFUL), seed=seed)
+            assert judge_json(reply)["winner"] == "A"
+    with FakeOpenAIServer(position_bias=0.5) as half:
+        api_half = client(half, timeout=10.0)
+        replies = [answer_of(api_half, pairwise_prompt(EGG_DISMISSIVE, EGG_HELPFUL), seed=seed) for seed in range(60)]
+        winners = Counter(judge_json(reply)["winner"] for reply in replies)
+        assert set(winners) == {"A", "B"} and 15 <= winners["A"] <= 45
+
+
+def test_policy_answers_are_deterministic_per_body_and_differ_across_seeds():
+    prompt = "What is a good way to start learning to cook at home?"
+    with FakeOpenAIServer() as server, FakeOpenAIServer() as other:
+        api_server = client(server, timeout=10.0)
+        api_other = client(other, timeout=10.0)
+        answers = [answer_of(api_server, prompt, seed=seed) for seed in range(8)]
+        assert answers == [answer_of(api_other, prompt, seed=seed) for seed in range(8)]
+        assert answer_of(api_server, prompt, seed=0) == answers[0]  # a second attempt
+        assert len(set(answers)) >= 3 and all(answer.strip() for answer in answers)  # 8 built-in ones at least
+        assert server.kinds == {KIND_POLICY: 9} and other.kinds == {KIND_POLICY: 8}
+        # max_tokens and stop cut a policy answer as they cut the others; content faults apply too
+        full = max(answers, key=lambda answer: len(answer.split()))
+        seed = answers.index(full)
+        cut = chat(server, prompt, seed=seed, max_tokens=3)
+        assert cut.choices[0].finish_reason == "length" and cut.usage.completion_tokens == 3
+        assert full.startswith(cut.choices[0].message.content)
+    with FakeOpenAIServer(faults={"empty": 1.0}) as server:
+        api_server = client(server, timeout=10.0)
+        assert answer_of(api_server, prompt) == ""
+    with FakeOpenAIServer(faults={"429": 1.0}, max_fault_attempts=1) as server:
+        api_server = client(server, timeout=10.0)
+        with pytest.raises(openai.RateLimitError):
+            answer_of(api_server, pointwise_prompt(EGG_HELPFUL))
+        assert parse_score(answer_of(api_server, pointwise_prompt(EGG_HELPFUL)))  # the retry of the same body
+        assert server.kinds == {KIND_POINTWISE: 1} and server.faults == {"429": 1}
+
+
+def test_policy_answers_come_from_hh_rlhf(shared_data):
+    finals, by_turn = hh_finals(shared_data / "preferences" / "hh_rlhf_harmless_base_test.jsonl.gz")
+    assert len(finals) > 4000
+    with FakeOpenAIServer(data_dir=shared_data) as server:
+        api_server = client(server, timeout=10.0)
+        answers = [answer_of(api_server, "Can you help me plan a birthday party?", seed=seed)
+                   for seed in range(10)]
+        assert all(answer in finals for answer in answers)
+        turn = next(turn for turn, ends in by_turn.items() if len(turn.split()) > 4 and len(ends) >= 2)
+        matched = [answer_of(api_server, turn, seed=seed) for seed in range(20)]
+        assert all(answer in finals for answer in matched)
+        assert sum(answer in by_turn[turn] for answer in matched) >= 12  # on-topic when the turn is known
+        # a multi-turn conversation: the last user message decides
+        conversation = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"},
+                        {"role": "user", "content": turn}]
+        response = api_server.chat.completions.create(model="fake-model", messages=conversation, seed=1)
+        assert response.choices[0].message.content in finals
+
+
+def test_korean_prompt_gets_a_korean_answer(shared_data):
+    hangul = re.compile(r"[\uac00-\ud7a3]")
+    with FakeOpenAIServer() as server:  # the default folder, or the built-in answers when it is absent
+        api_server = client(server, timeout=10.0)
+        for seed in range(5):
+            assert hangul.search(answer_of(api_server, "요즘 잠이 잘 안 와요", seed=seed))
+    with (shared_data / "korean" / "chatbot_qa.ko.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    answers = {row["A"].strip() for row in rows}
+    question = rows[0]["Q"].strip()
+    on_topic = {row["A"].strip() for row in rows if row["Q"].strip() == question}
+    with FakeOpenAIServer(data_dir=shared_data) as server:
+        api_server = client(server, timeout=10.0)
+        replies = [answer_of(api_server, question, seed=seed) for seed in range(20)]
+        assert all(reply in answers and hangul.search(reply) for reply in replies)
+        assert sum(reply in on_topic for reply in replies) >= 12
+
+
+def test_policy_falls_back_to_built_in_answers_without_the_default_data(monkeypatch, tmp_path):
+    import tests.fake_openai_server as fake
+
+    monkeypatch.setattr(fake, "DEFAULT_DATA_DIR", tmp_path / "absent")
+    pools = fake.load_policy_answers()
+    assert pools.en == tuple(fake.FALLBACK_POLICY["en"]) and pools.ko == tuple(fake.FALLBACK_POLICY["ko"])
+    assert fake.policy_answer(EGG_QUESTION, pools, stable_rng(0)) in fake.FALLBACK_POLICY["en"]
+    assert fake.policy_answer("배고파요", pools, stable_rng(0)) in fake.FALLBACK_POLICY["ko"]
+    with pytest.raises(FileNotFoundError):  # an explicit folder must hold the files
+        fake.load_policy_answers(tmp_path)
+
+
+def test_judges_read_a_conversation_block_and_answer_to_grade():
+    def pointwise(answer: str) -> str:
+        return (
+            f"{POINTWISE_MARKER}\nGrade ONE answer.\n<conversation>\n<system>\nBe brief.\n</system>\n"
+            f"<user>\n{EGG_QUESTION}\n</user>\n</conversation>\n<answer_to_grade>\n{answer}\n</answer_to_grade>\n"
+            'Reply with ONLY {"rationale": "<reasoning>", "score": <an integer from 1 to 10>}'
+        )
+
+    assert route([{"role": "user", "content": pointwise(EGG_HELPFUL)}]) == KIND_POINTWISE
+    with FakeOpenAIServer() as server:
+        api_server = client(server, timeout=10.0)
+        for seed in range(10):
+            helpful = parse_score(answer_of(api_server, pointwise(EGG_HELPFUL), seed=seed))
+            dismissive = parse_score(answer_of(api_server, pointwise(EGG_DISMISSIVE), seed=seed))
+            assert 1 <= dismissive < helpful <= 10
+            pair = (f"{PAIRWISE_MARKER}\n<conversation>\n<user>\n{EGG_QUESTION}\n</user>\n</conversation>\n"
+                    f"<answer_a>\n{EGG_DISMISSIVE}\n</answer_a>\n<answer_b>\n{EGG_HELPFUL}\n</answer_b>")
+            assert judge_json(answer_of(api_server, pair, seed=seed))["winner"] == "B"

@@ -1,0 +1,1 @@
+"""Preference data: sample candidate answers, judge them (LLM judge or reward model), pair them."""

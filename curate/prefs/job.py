@@ -1,0 +1,233 @@
+"""`curate prefs`: prompts -> n candidates from a policy -> judged -> chosen/rejected pairs.
+
+Writes a preference dataset folder (TRL's columns plus `margin` and the judge's rationales)
+with every dropped candidate, pair and prompt in `rejected/` and its reason; with
+`best_of_n_out`, also an SFT folder of each prompt's best answer (rejection sampling).
+Both model stages go through the answer cache, so a killed run resumes without resending.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+from tqdm import tqdm
+
+from curate.errors import UserError
+from curate.instruct import formats
+from curate.instruct.interop import write_interop_files
+from curate.instruct.records import read_canonical
+from curate.instruct.steps import REJECTED_SCHEMA
+from curate.io.manifest import read_manifest
+from curate.io.writer import WriterOptions
+from curate.llm.backend import Sampling
+from curate.pipeline import folder, whole
+from curate.pipeline.executor import JobResult
+from curate.pipeline.folder import FolderState
+from curate.prefs import candidates as cand
+from curate.prefs.pairs import make_pairs
+from curate.prefs.report import write_prefs_report
+
+SOURCE = "prefs"
+BEST_OF_N = "prefs-best-of-n"
+PAIRS_SCHEMA = formats.output_schema("preference").append(pa.field("margin", pa.float64()))
+PAIRS_SCHEMA = PAIRS_SCHEMA.append(pa.field("rationale_chosen", pa.string())).append(pa.field("rationale_rejected", pa.string()))
+BEST_SCHEMA = formats.output_schema("messages").append(pa.field("score", pa.float64()))
+# Options that change how requests are sent or where things are kept, not which rows come out.
+TRANSPORT_OPTIONS = frozenset(
+    {"policy_base_url", "judge_base_url", "api_key_env", "concurrency", "rpm", "tpm", "timeout", "max_retries",
+     "cache", "no_cache", "progress", "overwrite", "batch_size", "device", "dtype", "best_of_n_out"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PrefsSettings:
+    n: int = 4
+    pairing: str = "best-worst"
+    min_margin: float = 0.0
+    include_existing: bool = False
+    sampling: Sampling = Sampling(temperature=1.0, top_p=1.0, max_tokens=1024)
+    seed: int = 0
+    best_of_n_out: Path | None = None
+    min_score: float | None = None  # best-of-n: the best answer must score at least this
+
+
+def load_prompts(inputs: list[str], input_format: str, from_format: str | None) -> tuple[list[cand.Prompt], list[dict], list[dict]]:
+    """The prompts, the input fingerprints, and the rejected rows of records without a user turn."""
+    source, fingerprints, rows = read_canonical(inputs, input_format, from_format, what="prompt")
+    kind = formats.format_kind(source)
+    prompts, rejected = [], []
+    for number, (row, place) in enumerate(rows):
+        prompt = cand.prompt_from_row(row, kind, place)
+        if prompt is None:
+            rejected.append(_rejected(str(row.get("id", number)), "no_user_turn", f"{place}: nothing to answer", row))
+            continue
+        prompt.id = prompt.id or f"prompt-{number:07d}"
+        prompts.append(prompt)
+    if not prompts:
+        raise UserError(f"no prompt to answer in {', '.join(inputs)} (every record lacks a user turn)")
+    return prompts, fingerprints, rejected
+
+
+def prefs_dataset(
+    inputs: list[str],
+    output: Path,
+    settings: PrefsSettings,
+    make_policy: Callable,
+    make_judge: Callable,
+    *,
+    identity_parts: dict,
+    options: dict,
+    command_line: str,
+    writer: WriterOptions | None = None,
+    input_format: str = "auto",
+    from_format: str | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> tuple[JobResult, JobResult | None]:
+    started = whole.now()
+    prompts, fingerprints, rejected_rows = load_prompts(inputs, input_format, from_format)
+    identity = whole.job_identity(SOURCE, options, TRANSPORT_OPTIONS, inputs=fingerprints, **identity_parts)
+    best_folder = settings.best_of_n_out
+    if best_folder is not None and Path(best_folder).resolve() == Path(output).resolve():
+        raise UserError("--best-of-n-out must be another folder than --output")
+    states = [folder.prepare(output, identity, overwrite, {"command": command_line, "tasks": 1})]
+    if best_folder is not None:
+        states.append(folder.prepare(best_folder, identity, overwrite, {"command": command_line, "tasks": 1}))
+    if all(state is FolderState.COMPLETE for state in states):
+        best = JobResult(best_folder, read_manifest(best_folder), skipped=True) if best_folder else None
+        return JobResult(output, read_manifest(output), skipped=True), best
+    for target in [output, best_folder]:
+        if target is not None:
+            folder.remove_unfinished(target, [0])
+
+    # ---- candidates
+    requests = cand.requests_for(prompts, settings.n, settings.sampling, settings.seed)
+    policy = make_policy()
+    bar = tqdm(total=len(requests), desc="prefs: answers", unit="answer", disable=not progress, dynamic_ncols=True)
+    try:
+        completions = policy.complete(requests, on_completion=lambda index, completion: bar.update(1))
+    finally:
+        bar.close()
+        policy.close()
+    groups, dropped = cand.collect(prompts, completions, settings.n, settings.include_existing)
+    for item in dropped:
+        rejected_rows.append(_rejected(f"{item.prompt_id}#{item.sample}", item.reason, item.detail, {"answer": item.text}))
+
+    # ---- judging
+    judge = make_judge()
+    try:
+        judgements = judge.judge([(prompt.messages, [candidate.text for candidate in group]) for prompt, group in zip(prompts, groups)])
+        judge_stats = judge.stats()
+    finally:
+        judge.close()
+
+    # ---- pairs and best-of-n
+    rng = random.Random(settings.seed)
+    pair_rows, best_rows, best_rejected = [], [], []
+    scores, pair_counts = [], Counter()
+    for prompt, group, verdicts in zip(prompts, groups, judgements):
+        for position, (candidate, verdict) in enumerate(zip(group, verdicts)):
+            if verdict.score is None:
+                rejected_rows.append(_rejected(f"{prompt.id}#{_label(candidate, position)}", f"judge:{verdict.failure}",
+                                               verdict.rationale or "the judge gave no usable score", {"answer": candidate.text}))
+            else:
+                scores.append(verdict.score)
+        pairs, drops = make_pairs([verdict.score for verdict in verdicts], settings.pairing, settings.min_margin, rng)
+        pair_counts["considered"] += len(pairs) + sum(drop.first is not None for drop in drops)
+        for drop in drops:
+            pair_counts[drop.reason] += 1
+            texts = [group[index].text for index in (drop.first, drop.second) if index is not None]
+            rejected_rows.append(_rejected(prompt.id, drop.reason, drop.detail, {"prompt": prompt.messages, "answers": texts}))
+        for pair in pairs:
+            pair_rows.append(_pair_row(prompt, group, verdicts, pair, len(pair_rows)))
+        if best_folder is not None:
+            _best_of_n(prompt, group, verdicts, settings.min_score, best_rows, best_rejected)
+
+    reasons = Counter(row["reason"] for row in rejected_rows)
+    usage = {"policy": policy.usage.as_dict(), "judge": judge_stats}
+    run = {
+        "prompts": len(prompts),
+        "n": settings.n,
+        "candidates": sum(len(group) for group in groups),
+        "judged": len(scores),
+        "pairs_considered": pair_counts["considered"],
+        "ties": pair_counts["tie"],
+        "below_min_margin": pair_counts["below_min_margin"],
+        "pairing": settings.pairing,
+    }
+    shards = whole.write_rows(output, pair_rows, PAIRS_SCHEMA, rejected_rows, REJECTED_SCHEMA, writer)
+    manifest = whole.manifest(
+        SOURCE, command_line, options, identity, fingerprints, (PAIRS_SCHEMA, REJECTED_SCHEMA), shards,
+        dict(reasons), len(pair_rows), started, models=identity_parts, llm=usage, prefs=run,
+    )  # fmt: skip
+    write_prefs_report(output, manifest, scores)
+    write_interop_files(output, "preference", output.resolve().name, manifest["counts"], command_line)
+    folder.finish(output, manifest)
+    best_result = None
+    if best_folder is not None:
+        best_shards = whole.write_rows(best_folder, best_rows, BEST_SCHEMA, best_rejected, REJECTED_SCHEMA, writer)
+        best_manifest = whole.manifest(
+            BEST_OF_N, command_line, options, identity, fingerprints, (BEST_SCHEMA, REJECTED_SCHEMA), best_shards,
+            dict(Counter(row["reason"] for row in best_rejected)), len(best_rows), started,
+            min_score=settings.min_score,
+        )  # fmt: skip
+        write_interop_files(best_folder, "messages", Path(best_folder).resolve().name, best_manifest["counts"], command_line)
+        folder.finish(best_folder, best_manifest)
+        best_result = JobResult(best_folder, best_manifest, skipped=False)
+    return JobResult(output, manifest, skipped=False), best_result
+
+
+def _label(candidate: cand.Candidate, position: int) -> str:
+    return f"s{candidate.sample}" if candidate.origin == cand.POLICY else f"existing{position}"
+
+
+def _rejected(row_id: str, reason: str, detail: str, raw: object) -> dict:
+    return {
+        "id": row_id,
+        "source": SOURCE,
+        "meta": "{}",
+        "reason": reason,
+        "detail": detail,
+        "raw": orjson.dumps(raw),
+    }
+
+
+def _pair_row(prompt: cand.Prompt, group: list, verdicts: list, pair, number: int) -> dict:
+    chosen, rejected = group[pair.chosen], group[pair.rejected]
+    row = {
+        "id": f"{prompt.id}#{number}" if prompt.id else f"pair-{number:07d}",
+        "prompt": prompt.messages,
+        "chosen": [{"role": "assistant", "content": chosen.text}],
+        "rejected": [{"role": "assistant", "content": rejected.text}],
+        "score_chosen": float(verdicts[pair.chosen].score),
+        "score_rejected": float(verdicts[pair.rejected].score),
+        "meta": {"origin_chosen": chosen.origin, "origin_rejected": rejected.origin},
+    }
+    arrow = formats.to_arrow_row(row, "preference", source=SOURCE)
+    arrow["margin"] = pair.margin
+    arrow["rationale_chosen"] = verdicts[pair.chosen].rationale
+    arrow["rationale_rejected"] = verdicts[pair.rejected].rationale
+    return arrow
+
+
+def _best_of_n(prompt, group, verdicts, min_score, kept: list, rejected: list) -> None:
+    scored = [(verdict.score, index) for index, verdict in enumerate(verdicts) if verdict.score is not None]
+    if not scored:
+        rejected.append(_rejected(prompt.id, "no_scored_candidate", "no candidate got a score", {"prompt": prompt.messages}))
+        return
+    score, index = max(scored, key=lambda item: (item[0], -item[1]))
+    if min_score is not None and score < min_score:
+        rejected.append(_rejected(prompt.id, "below_min_score", f"best score {score:g} < {min_score:g}",
+                                  {"prompt": prompt.messages, "answer": group[index].text}))
+        return
+    row = {"id": prompt.id, "messages": [*prompt.messages, {"role": "assistant", "content": group[index].text}],
+           "meta": {"origin": group[index].origin, "candidates": len(group)}}
+    arrow = formats.to_arrow_row(row, "messages", source=BEST_OF_N)
+    arrow["score"] = float(score)
+    kept.append(arrow)
