@@ -80,9 +80,12 @@ def test_quickstart_recipe_on_sample_data(tmp_path, monkeypatch):
     recipe.write_text(text)
     monkeypatch.chdir(tmp_path)
     run_cli("run", "recipes/quickstart.yaml")
-    for run in ("sft", "dpo"):
+    for run in ("sft", "dpo", "rm"):
         assert len((tmp_path / f"out/quickstart/runs/{run}/metrics.jsonl").read_text().splitlines()) >= 1
         assert (tmp_path / f"out/quickstart/runs/{run}/final/model.safetensors").is_file()
+    prefs = manifest(tmp_path / "out/quickstart/prefs")
+    assert prefs["counts"]["in"] == prefs["counts"]["kept"] + prefs["counts"]["rejected"]
+    assert prefs["prefs"]["prompts"] == 16 and (tmp_path / "out/quickstart/prefs/report.md").is_file()
     counts = manifest(tmp_path / "out/quickstart/filtered")["counts"]
     assert counts["in"] == counts["kept"] + counts["rejected"] and counts["kept"] >= 90
     reasons = counts["by_reason"]
