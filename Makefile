@@ -25,7 +25,7 @@ demo: $(INSTALLED)
 	$(BIN)/curate inspect out/quickstart/unique
 	$(BIN)/curate inspect out/quickstart/alpaca -n 1
 	$(BIN)/curate inspect out/quickstart/preferences -n 1
-	@sed -n '1,/^## Scores/p' out/quickstart/prefs/report.md
+	@sed '/^## Scores/,$$d' out/quickstart/prefs/report.md
 	@$(MAKE) --no-print-directory demo-self-instruct
 
 # Self-instruct needs a model server: run it when CURATE_BASE_URL names one, else say how.
