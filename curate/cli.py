@@ -8,6 +8,7 @@ import click
 
 import curate
 from curate.cli_options import (
+    client_options,
     executor_options,
     input_options,
     job_arguments,
@@ -513,36 +514,10 @@ def quality_train_command(positive, negative, output: Path, input_format: str, t
 # `curate self-instruct` ------------------------------------------------------------------
 
 from curate.instruct.self_instruct import SelfInstructSettings as _Grow  # noqa: E402
-from curate.llm.openai_compat import ClientSettings as _Client  # noqa: E402
-
-
-def _client_options(function):
-    """How requests reach a model: server client limits and retries, the answer cache, local-model settings."""
-    from curate.cli_options import _compose
-
-    return _compose(
-        click.option(
-            "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
-            help="Environment variable holding the API key (never logged or written; local servers need none).",
-        ),
-        click.option("--concurrency", type=click.IntRange(min=1), default=_Client.concurrency, show_default=True, help="Requests in flight at once."),
-        click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most requests per minute."),
-        click.option("--tpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most tokens (prompt + completion) per minute."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=_Client.timeout, show_default=True, help="Seconds to wait for one answer before retrying."),
-        click.option("--max-retries", type=click.IntRange(min=0), default=_Client.max_retries, show_default=True, help="Retries of one request (429, 5xx, timeouts, connection errors), with exponential backoff."),
-        click.option(
-            "--cache", type=click.Path(path_type=Path), default=None, metavar="DIR",
-            help="Folder of the answer cache (default: $CURATE_CACHE_DIR or the user cache, under llm/).",
-        ),
-        click.option("--no-cache", is_flag=True, help="Send every request; a killed run then cannot resume."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Local models: sequences generated together."),
-        click.option("--device", default="auto", show_default=True, help="Local models: cuda, cpu or auto."),
-        click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto", show_default=True, help="Local models: weights' dtype."),
-    )(function)  # fmt: skip
 
 
 @cli.command("self-instruct")
-@_client_options
+@client_options
 @click.option("--seeds", required=True, metavar="FILE", help="Seed tasks: Alpaca seed-task JSONL, or any SFT format convert reads.")
 @output_options
 @click.option("--num", type=click.IntRange(min=1), required=True, help="Stop once this many new tasks are accepted.")
@@ -649,9 +624,7 @@ def self_instruct_command(ctx: click.Context, **params) -> None:
         prompt_template=params["prompt_template"],
     )
     if params["backend"] == "openai":
-        from curate.llm.openai_compat import ClientSettings, api_key
-
-        api_key(ClientSettings(params["model"], params["base_url"], params["api_key_env"]))  # fail before writing
+        _require_key(params, params["model"], params["base_url"])
     options = recorded_options(ctx)
     if blacklist is not None:
         options["blacklist_words"] = list(blacklist)  # the words, not the path: an edited list rebuilds
@@ -684,6 +657,13 @@ def self_instruct_command(ctx: click.Context, **params) -> None:
                 "tasks; see report.md, or raise --max-requests",
                 err=True,
             )
+
+
+def _require_key(params: dict, model: str, base_url: str | None) -> None:
+    """A remote server without a key in the environment: one line, before anything is written."""
+    from curate.llm.openai_compat import ClientSettings, api_key
+
+    api_key(ClientSettings(model, base_url, params["api_key_env"]))
 
 
 def _make_backend(params: dict, kind: str | None = None, model: str | None = None, base_url: str | None = None):
@@ -792,66 +772,7 @@ def init_model_command(output: Path, corpus, size, vocab_size, seed, text_field,
 
 # `curate train-sft`, `train-dpo`, `train-rm` ------------------------------------------------
 
-from curate.cli_options import _compose  # noqa: E402
-from curate.train.common import OptimizerSettings as _Opt  # noqa: E402
-
-
-def _train_options(default_lr: float, default_length: int):
-    return _compose(
-        click.argument("data", nargs=-1, required=True, metavar="DATA..."),
-        click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Run folder: metrics.jsonl, loss.png, checkpoint-N/, final/."),
-        click.option("--model", required=True, metavar="PATH|ID", help="A model folder (e.g. from `curate init-model`) or a Hugging Face id; safetensors weights only."),
-        click.option("--template", default=None, metavar="NAME|PATH", help="Chat template to render with (default: the model's own)."),
-        click.option("--max-length", type=click.IntRange(min=8), default=default_length, show_default=True, help="Most tokens per example (and per packed row)."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Rows (pairs for DPO/RM) per micro-batch, per process."),
-        click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batches per optimizer step."),
-        click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Passes over the training rows."),
-        click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Optimizer steps (overrides --epochs)."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=default_lr, show_default=True, help="Peak learning rate (AdamW)."),
-        click.option("--weight-decay", type=click.FloatRange(min=0), default=_Opt.weight_decay, show_default=True, help="AdamW weight decay (matrices only)."),
-        click.option("--warmup-steps", type=click.IntRange(min=0), default=_Opt.warmup_steps, show_default=True, help="Linear warmup steps before the cosine decay."),
-        click.option("--min-lr-ratio", type=click.FloatRange(0, 1), default=_Opt.min_lr_ratio, show_default=True, help="The cosine ends at lr times this."),
-        click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Gradient clipping."),
-        click.option("--eval-fraction", type=click.FloatRange(0, 0.5), default=0.05, show_default=True, help="Share of rows held out for the eval loss."),
-        click.option("--eval-every", type=click.IntRange(min=0), default=0, show_default=True, help="Steps between evaluations (0: at the end)."),
-        click.option("--log-every", type=click.IntRange(min=1), default=1, show_default=True, help="Steps between lines of metrics.jsonl."),
-        click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True, help="Steps between checkpoints (0: only final/)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, the data order and the initialisation of new heads."),
-        click.option("--device", default="auto", show_default=True, help="cuda, cpu or auto."),
-        click.option("--bf16/--no-bf16", default=None, help="bf16 autocast (default: on GPU)."),
-        click.option("--gradient-checkpointing", is_flag=True, help="Recompute activations in the backward pass: less memory, about 30% slower."),
-        click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model."),
-        click.option("--resume", is_flag=True, help="Continue from the run folder's latest checkpoint-N/."),
-        click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."),
-    )
-
-
-def _common_train_settings(params: dict) -> dict:
-    return {
-        "model": params["model"],
-        "data": tuple(params["data"]),
-        "output": params["output"],
-        "template": params["template"],
-        "max_length": params["max_length"],
-        "batch_size": params["batch_size"],
-        "grad_accum": params["grad_accum"],
-        "epochs": params["epochs"],
-        "max_steps": params["max_steps"],
-        "optimizer": _Opt(
-            lr=params["lr"], weight_decay=params["weight_decay"], warmup_steps=params["warmup_steps"],
-            min_lr_ratio=params["min_lr_ratio"],
-        ),
-        "max_grad_norm": params["max_grad_norm"],
-        "eval_fraction": params["eval_fraction"],
-        "eval_every": params["eval_every"],
-        "log_every": params["log_every"],
-        "save_every": params["save_every"],
-        "seed": params["seed"],
-        "device": params["device"],
-        "bf16": params["bf16"],
-        "gradient_checkpointing": params["gradient_checkpointing"],
-        "resume": params["resume"],
-    }  # fmt: skip
+from curate.cli_options import train_options, train_settings  # noqa: E402
 
 
 def _print_run(result: dict, output: Path) -> None:
@@ -860,7 +781,7 @@ def _print_run(result: dict, output: Path) -> None:
 
 
 @cli.command("train-sft")
-@_train_options(default_lr=2e-5, default_length=2048)
+@train_options(default_lr=2e-5, default_length=2048)
 @click.option("--packing/--no-packing", default=True, show_default=True, help="Several examples per row, attention kept inside each.")
 def train_sft_command(**params) -> None:
     """Supervised fine-tuning on instruction data: loss on assistant tokens only.
@@ -882,14 +803,14 @@ def train_sft_command(**params) -> None:
     from curate.cli_options import show_progress
     from curate.train.sft import SFTSettings, train_sft
 
-    settings = SFTSettings(**_common_train_settings(params), packing=params["packing"], compile=params["compile_model"])
+    settings = SFTSettings(**train_settings(params), packing=params["packing"], compile=params["compile_model"])
     result = train_sft(settings, progress=show_progress(params["progress"]))
     click.echo(f"train-sft: {result['steps']} steps; {result['report'].summary()}")
     _print_run(result, params["output"])
 
 
 @cli.command("train-dpo")
-@_train_options(default_lr=1e-6, default_length=1024)
+@train_options(default_lr=1e-6, default_length=1024)
 @click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, help="Strength of the pull towards the reference model.")
 @click.option("--loss", "loss_type", type=click.Choice(["sigmoid", "ipo", "hinge"]), default="sigmoid", show_default=True, help="DPO loss (TRL's formulas).")
 @click.option(
@@ -916,7 +837,7 @@ def train_dpo_command(**params) -> None:
     from curate.train.dpo import DPOSettings, train_dpo
 
     settings = DPOSettings(
-        **_common_train_settings(params), max_prompt_length=params["max_prompt_length"], beta=params["beta"],
+        **train_settings(params), max_prompt_length=params["max_prompt_length"], beta=params["beta"],
         loss=params["loss_type"], ref=params["ref_mode"], ref_model=params["ref_model"],
     )  # fmt: skip
     result = train_dpo(settings, progress=show_progress(params["progress"]))
@@ -928,7 +849,7 @@ def train_dpo_command(**params) -> None:
 
 
 @cli.command("train-rm")
-@_train_options(default_lr=1e-5, default_length=1024)
+@train_options(default_lr=1e-5, default_length=1024)
 @click.option("--center-rewards", type=click.FloatRange(min=0), default=None, help="Coefficient pulling rewards towards zero (TRL's center_rewards_coefficient).")
 @click.option("--margin-from-scores", is_flag=True, help="Use score_chosen - score_rejected as the margin when rows have no `margin` column.")
 def train_rm_command(**params) -> None:
@@ -948,7 +869,7 @@ def train_rm_command(**params) -> None:
     from curate.train.rm import RMSettings, train_rm
 
     settings = RMSettings(
-        **_common_train_settings(params), compile=params["compile_model"],
+        **train_settings(params), compile=params["compile_model"],
         center_rewards_coefficient=params["center_rewards"], margin_from_scores=params["margin_from_scores"],
     )  # fmt: skip
     result = train_rm(settings, progress=show_progress(params["progress"]))
@@ -983,7 +904,7 @@ def train_rm_command(**params) -> None:
 @click.option("--min-score", type=float, default=None, help="--best-of-n-out: the best answer must score at least this.")
 @click.option("--input-format", type=click.Choice(["auto", "jsonl", "json", "parquet"]), default="auto", show_default=True, help="How to read the prompts; auto goes by file name.")
 @click.option("--from", "from_format", type=click.Choice(_format_names()), default=None, help="Format of the prompts (default: read from the first record).")
-@_client_options
+@client_options
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal).")
 @click.pass_context
 def prefs_command(ctx: click.Context, **params) -> None:
@@ -1011,13 +932,10 @@ def prefs_command(ctx: click.Context, **params) -> None:
     from curate.prefs.job import PrefsSettings, prefs_dataset
 
     judge_base_url = params["judge_base_url"] or params["policy_base_url"]
-    if params["policy"] == "openai" or params["judge_kind"] == "llm":
-        from curate.llm.openai_compat import ClientSettings, api_key
-
-        if params["policy"] == "openai":
-            api_key(ClientSettings(params["policy_model"], params["policy_base_url"], params["api_key_env"]))
-        if params["judge_kind"] == "llm":
-            api_key(ClientSettings(params["judge_model"], judge_base_url, params["api_key_env"]))
+    if params["policy"] == "openai":
+        _require_key(params, params["policy_model"], params["policy_base_url"])
+    if params["judge_kind"] == "llm":
+        _require_key(params, params["judge_model"], judge_base_url)
     if params["pairwise"] and params["judge_kind"] != "llm":
         raise UserError("--pairwise needs --judge llm")
     rubric_source = None

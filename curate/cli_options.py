@@ -13,7 +13,9 @@ import click
 from curate.io.readers import ReaderOptions
 from curate.io.sources import FORMATS
 from curate.io.writer import WriterOptions
+from curate.llm.openai_compat import ClientSettings
 from curate.pipeline.executor import default_workers
+from curate.train.common import OptimizerSettings
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
@@ -35,7 +37,7 @@ class ByteSize(click.ParamType):
         return int(number * base ** _POWERS[unit.rstrip("b").rstrip("i")])
 
 
-def _compose(*decorators: Callable) -> Callable:
+def compose(*decorators: Callable) -> Callable:
     def apply(function: Callable) -> Callable:
         for decorator in reversed(decorators):
             function = decorator(function)
@@ -44,7 +46,7 @@ def _compose(*decorators: Callable) -> Callable:
     return apply
 
 
-input_options = _compose(
+input_options = compose(
     click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
     click.option(
         "--input-format",
@@ -63,7 +65,7 @@ input_options = _compose(
     click.option("--text-lines", is_flag=True, help="Plain text inputs: one document per line, not per file."),
 )
 
-output_options = _compose(
+output_options = compose(
     click.option(
         "-o", "--output", required=True, type=click.Path(path_type=Path), help="Dataset folder to write (created if needed)."
     ),
@@ -82,7 +84,7 @@ output_options = _compose(
     ),
 )
 
-executor_options = _compose(
+executor_options = compose(
     click.option(
         "--workers",
         type=click.IntRange(min=1),
@@ -157,7 +159,7 @@ def show_progress(flag: bool | None) -> bool:
     return sys.stderr.isatty()
 
 
-record_input_options = _compose(
+record_input_options = compose(
     click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
     click.option(
         "--input-format",
@@ -175,3 +177,71 @@ def record_job_arguments(ctx: click.Context, params: dict) -> dict:
     """`job_arguments` for commands that read whole records (convert, render)."""
     params = {**params, "text_field": "text", "text_lines": False}
     return job_arguments(ctx, params)
+
+
+# How requests reach a model (self-instruct, prefs): the server client's limits and retries,
+# the answer cache, and the settings of a model run in this process.
+client_options = compose(
+    click.option(
+        "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
+        help="Environment variable holding the API key (never logged or written; local servers need none).",
+    ),
+    click.option("--concurrency", type=click.IntRange(min=1), default=ClientSettings.concurrency, show_default=True, help="Requests in flight at once."),
+    click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most requests per minute."),
+    click.option("--tpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most tokens (prompt + completion) per minute."),
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=ClientSettings.timeout, show_default=True, help="Seconds to wait for one answer before retrying."),
+    click.option("--max-retries", type=click.IntRange(min=0), default=ClientSettings.max_retries, show_default=True, help="Retries of one request (429, 5xx, timeouts, connection errors), with exponential backoff."),
+    click.option(
+        "--cache", type=click.Path(path_type=Path), default=None, metavar="DIR",
+        help="Folder of the answer cache (default: $CURATE_CACHE_DIR or the user cache, under llm/).",
+    ),
+    click.option("--no-cache", is_flag=True, help="Send every request; a killed run then cannot resume."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Local models: sequences generated together."),
+    click.option("--device", default="auto", show_default=True, help="Local models: cuda, cpu or auto."),
+    click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto", show_default=True, help="Local models: weights' dtype."),
+)  # fmt: skip
+
+
+def train_options(default_lr: float, default_length: int):
+    """The options every trainer shares (train-sft, train-dpo, train-rm)."""
+    return compose(
+        click.argument("data", nargs=-1, required=True, metavar="DATA..."),
+        click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Run folder: metrics.jsonl, loss.png, checkpoint-N/, final/."),
+        click.option("--model", required=True, metavar="PATH|ID", help="A model folder (e.g. from `curate init-model`) or a Hugging Face id; safetensors weights only."),
+        click.option("--template", default=None, metavar="NAME|PATH", help="Chat template to render with (default: the model's own)."),
+        click.option("--max-length", type=click.IntRange(min=8), default=default_length, show_default=True, help="Most tokens per example (and per packed row)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Rows (pairs for DPO/RM) per micro-batch, per process."),
+        click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batches per optimizer step."),
+        click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Passes over the training rows."),
+        click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Optimizer steps (overrides --epochs)."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=default_lr, show_default=True, help="Peak learning rate (AdamW)."),
+        click.option("--weight-decay", type=click.FloatRange(min=0), default=OptimizerSettings.weight_decay, show_default=True, help="AdamW weight decay (matrices only)."),
+        click.option("--warmup-steps", type=click.IntRange(min=0), default=OptimizerSettings.warmup_steps, show_default=True, help="Linear warmup steps before the cosine decay."),
+        click.option("--min-lr-ratio", type=click.FloatRange(0, 1), default=OptimizerSettings.min_lr_ratio, show_default=True, help="The cosine ends at lr times this."),
+        click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Gradient clipping."),
+        click.option("--eval-fraction", type=click.FloatRange(0, 0.5), default=0.05, show_default=True, help="Share of rows held out for the eval loss."),
+        click.option("--eval-every", type=click.IntRange(min=0), default=0, show_default=True, help="Steps between evaluations (0: at the end)."),
+        click.option("--log-every", type=click.IntRange(min=1), default=1, show_default=True, help="Steps between lines of metrics.jsonl."),
+        click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True, help="Steps between checkpoints (0: only final/)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, the data order and the initialisation of new heads."),
+        click.option("--device", default="auto", show_default=True, help="cuda, cpu or auto."),
+        click.option("--bf16/--no-bf16", default=None, help="bf16 autocast (default: on GPU)."),
+        click.option("--gradient-checkpointing", is_flag=True, help="Recompute activations in the backward pass: less memory, about 30% slower."),
+        click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model."),
+        click.option("--resume", is_flag=True, help="Continue from the run folder's latest checkpoint-N/."),
+        click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."),
+    )
+
+
+def train_settings(params: dict) -> dict:
+    """`TrainSettings` fields from the shared training options (the command adds its own)."""
+    from dataclasses import fields
+
+    from curate.train.common import TrainSettings
+
+    direct = {field.name: params[field.name] for field in fields(TrainSettings) if field.name not in ("data", "optimizer")}
+    optimizer = OptimizerSettings(
+        lr=params["lr"], weight_decay=params["weight_decay"], warmup_steps=params["warmup_steps"],
+        min_lr_ratio=params["min_lr_ratio"],
+    )  # fmt: skip
+    return direct | {"data": tuple(params["data"]), "optimizer": optimizer}
