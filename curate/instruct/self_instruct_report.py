@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from curate.instruct.self_instruct import Outcome, SelfInstructSettings
-from curate.io.atomic import atomic_path
-from curate.io.manifest import write_json_atomic
 from curate.pipeline import plots
+from curate.pipeline.report import heading, share, write_report_files
 
 NOVELTY = "novelty.png"
 BINS = 20  # ROUGE-L histogram bins over [0, 1]
@@ -37,9 +36,7 @@ def write_self_instruct_report(folder: Path, manifest: dict, outcome: Outcome, s
     }
     chart = _draw_novelty(folder, histogram, settings.max_similarity)
     report["charts"] = [chart] if chart else []
-    write_json_atomic(folder / "report.json", report)
-    with atomic_path(folder / "report.md") as tmp:
-        tmp.write_text(render_markdown(report), encoding="utf-8")
+    write_report_files(folder, report, render_markdown(report))
 
 
 def _mean(values: list[float]) -> float | None:
@@ -48,7 +45,7 @@ def _mean(values: list[float]) -> float | None:
 
 def render_markdown(report: dict) -> str:
     counts, run, llm = report["counts"], report["self_instruct"], report["llm"]
-    lines = [f"# curate {report['command']}: report", "", f"`{report['command_line']}`", ""]
+    lines = heading(report)
     lines.append(
         f"**{counts['kept']:,} of {run['num']:,} tasks accepted** from {run['candidates']:,} candidates "
         f"in {run['requests']:,} requests ({run['rounds']:,} rounds), grown from {run['seeds']:,} seed tasks."
@@ -59,9 +56,8 @@ def render_markdown(report: dict) -> str:
     lines += ["", "## Rejected, by reason", ""]
     if counts["by_reason"]:
         lines += ["| reason | rows | share |", "|---|---:|---:|"]
-        total = max(counts["in"], 1)
         for reason, rows in counts["by_reason"].items():
-            lines.append(f"| `{reason}` | {rows:,} | {100 * rows / total:.1f}% |")
+            lines.append(f"| `{reason}` | {rows:,} | {share(rows, counts['in'])} |")
         lines += ["", "Every rejected task (or unusable answer) is in `rejected/` with its `reason` and `detail`; "
                       "`raw` holds the task as JSON, or the whole answer."]
     else:

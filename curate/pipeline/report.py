@@ -72,8 +72,13 @@ def _size(nbytes: int) -> str:
     return str(nbytes)
 
 
-def _share(part: int, whole: int) -> str:
+def share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def heading(report: dict) -> list[str]:
+    """The first lines of every report.md: the command and the command line that ran it."""
+    return [f"# curate {report['command']}: report", "", f"`{report['command_line']}`", ""]
 
 
 def _summary(report: dict) -> list[str]:
@@ -83,7 +88,7 @@ def _summary(report: dict) -> list[str]:
         f"{report['inputs']['files']} input file{'' if report['inputs']['files'] == 1 else 's'} "
         f"({_size(report['inputs']['bytes'])}): "
         f"**{total:,} records in ({_size(report.get('read_bytes', 0))} of text), "
-        f"{counts_['kept']:,} kept ({_share(counts_['kept'], total)}, {_size(report['kept_bytes'])}), "
+        f"{counts_['kept']:,} kept ({share(counts_['kept'], total)}, {_size(report['kept_bytes'])}), "
         f"{counts_['rejected']:,} rejected**"
         + (f", of which {counts_['unreadable']:,} unreadable" if counts_["unreadable"] else "")
         + "."
@@ -120,11 +125,11 @@ def _drops_table(report: dict) -> list[str]:
         rule_bytes = stage.get("rejected_bytes", {})
         lines.append(
             f"| **{stage['stage']}** | all | **{stage['dropped']:,}** | {_size(sum(rule_bytes.values()))} "
-            f"| {_share(stage['dropped'], total)} |"
+            f"| {share(stage['dropped'], total)} |"
         )
         for reason, rows in sorted(stage["rejected"].items(), key=lambda item: (-item[1], item[0])):
             lines.append(
-                f"| | `{reason}` | {rows:,} | {_size(rule_bytes.get(reason, 0))} | {_share(rows, total)} |"
+                f"| | `{reason}` | {rows:,} | {_size(rule_bytes.get(reason, 0))} | {share(rows, total)} |"
             )
     return lines
 
@@ -146,7 +151,7 @@ def _lengths_table(report: dict) -> list[str]:
 
 def render_markdown(report: dict, sections: list[list[str]] = ()) -> str:
     charts = report.get("charts", [])
-    lines = [f"# curate {report['command']}: report", "", f"`{report['command_line']}`", "", *_summary(report)]
+    lines = [*heading(report), *_summary(report)]
     lines += ["", "## Funnel", ""]
     if "funnel.png" in charts:
         lines += ["![funnel](funnel.png)", ""]
@@ -184,6 +189,11 @@ def write_report(folder: Path, report: dict, steps: list[Step], notes: dict[str,
     """
     report["charts"] = write_charts(folder, report)
     sections = [section for step in steps if (section := step.report_section(notes.get(step.name, []), folder))]
+    write_report_files(folder, report, render_markdown(report, sections))
+
+
+def write_report_files(folder: Path, report: dict, markdown: str) -> None:
+    """report.json and report.md, each written whole or not at all."""
     write_json_atomic(folder / "report.json", report)
     with atomic_path(folder / "report.md") as tmp:
-        tmp.write_text(render_markdown(report, sections), encoding="utf-8")
+        tmp.write_text(markdown, encoding="utf-8")

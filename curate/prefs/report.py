@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.io.atomic import atomic_path
-from curate.io.manifest import write_json_atomic
 from curate.pipeline import plots
+from curate.pipeline.report import heading, write_report_files
 
 SCORES = "scores.png"
 
@@ -25,14 +24,12 @@ def write_prefs_report(folder: Path, manifest: dict, scores: list[float]) -> Non
     }  # fmt: skip
     chart = _draw_scores(folder, scores)
     report["charts"] = [chart] if chart else []
-    write_json_atomic(folder / "report.json", report)
-    with atomic_path(folder / "report.md") as tmp:
-        tmp.write_text(render_markdown(report), encoding="utf-8")
+    write_report_files(folder, report, render_markdown(report))
 
 
 def render_markdown(report: dict) -> str:
     run, counts, llm = report["prefs"], report["counts"], report["llm"]
-    lines = [f"# curate {report['command']}: report", "", f"`{report['command_line']}`", ""]
+    lines = heading(report)
     lines.append(
         f"**{counts['kept']:,} preference pairs** from {run['prompts']:,} prompts: {run['candidates']:,} candidates "
         f"({run['n']} asked per prompt), {run['judged']:,} judged, {run['pairs_considered']:,} pairs considered "
