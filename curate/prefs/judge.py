@@ -41,15 +41,7 @@ import xxhash
 
 from curate.errors import RunFailed, UserError
 from curate.instruct.templates import TEMPLATES_DIR, message_text, sandbox
-from curate.llm.backend import (
-    EMPTY,
-    FAILED,
-    LENGTH,
-    STATUSES,
-    ChatRequest,
-    Completion,
-    Sampling,
-)
+from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, Usage
 
 PROMPTS_DIR = TEMPLATES_DIR / "prompts"  # the same folder as self_instruct.PROMPTS_DIR
 # greedy: a judge should give the same verdict every time it is asked (Sampling is frozen, safe to share)
@@ -435,13 +427,10 @@ class LLMJudge:
         self._candidates = 0
         self._scored = 0
         self._failures: Counter = Counter()
-        # what this judge asked, in the keys of Usage.as_dict() (the report reads both alike)
-        self._requests = 0  # distinct requests answered by the model, not from the cache
-        self._cache_hits = 0
+        # what this judge asked (distinct requests; tokens of the answers not from the cache), as
+        # Usage counts it, so the report reads it like a backend's usage
+        self._asked = Usage()
         self._retries = 0
-        self._statuses: Counter = Counter()
-        self._prompt_tokens = 0  # of answers not from the cache: what this run paid for
-        self._completion_tokens = 0
         # pairwise
         self._comparisons = 0  # ordered comparisons (two per unordered pair), identical pairs included
         self._comparison_failures: Counter = Counter()
@@ -471,14 +460,9 @@ class LLMJudge:
             for request, completion in zip(distinct, completions)
         }
         for completion in answers.values():
-            self._statuses[completion.status] += 1
-            if completion.cached:
-                self._cache_hits += 1
-            else:
-                self._requests += 1
+            self._asked.add(completion)
+            if not completion.cached:
                 self._retries += completion.retries
-                self._prompt_tokens += completion.prompt_tokens
-                self._completion_tokens += completion.completion_tokens
         return [answers[request] for request in requests]
 
     @staticmethod
@@ -617,6 +601,7 @@ class LLMJudge:
         position-bias estimate: among pairs with a verdict in both orders, the share whose
         verdict followed the position (A both times or B both times) rather than the answer,
         0 for a consistent judge, 1 for one that always picks the same slot."""
+        asked = self._asked.as_dict()
         result = {
             "judge": self.name,
             "template": str(self.template.path) if self.template.path is not None else None,  # None: given as text
@@ -624,12 +609,12 @@ class LLMJudge:
             "candidates": self._candidates,
             "scored": self._scored,
             "failures": dict(sorted(self._failures.items())),
-            "requests": self._requests,
-            "cache_hits": self._cache_hits,
+            "requests": asked["requests"],
+            "cache_hits": asked["cache_hits"],
             "retries_total": self._retries,
-            "statuses": {status: self._statuses.get(status, 0) for status in STATUSES},
-            "prompt_tokens": self._prompt_tokens,
-            "completion_tokens": self._completion_tokens,
+            "statuses": asked["statuses"],
+            "prompt_tokens": asked["prompt_tokens"],
+            "completion_tokens": asked["completion_tokens"],
         }
         if not self.pairwise:
             result["scale"] = [self.low, self.high]
