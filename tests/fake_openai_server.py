@@ -137,6 +137,7 @@ import signal
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -253,37 +254,45 @@ _DATA_CACHE: dict[Path, dict[str, list[dict[str, str]]]] = {}
 _DATA_LOCK = threading.Lock()
 
 
-def load_tasks(data_dir: Path | None = None) -> dict[str, list[dict[str, str]]]:
-    """The task pools {"en": [...], "ko": [...]} of (instruction, input, output) dicts, loaded once per folder."""
+def _load_once(cache: dict, data_dir: Path | None, names: tuple[str, str], fallback: Callable, read: Callable):
+    """`read(*files)` of the two named files of a data folder, once per folder; `fallback()`
+    when the default folder lacks them (an explicit folder that lacks them is an error)."""
     explicit = data_dir is not None
     folder = Path(data_dir).resolve() if explicit else DEFAULT_DATA_DIR
     with _DATA_LOCK:
-        if folder in _DATA_CACHE:
-            return _DATA_CACHE[folder]
-        alpaca, korean = folder / ALPACA_FILE, folder / KOREAN_FILE
-        if not alpaca.is_file() or not korean.is_file():
-            if explicit:
-                raise FileNotFoundError(f"{folder} lacks {ALPACA_FILE} or {KOREAN_FILE}")
-            pools = FALLBACK_TASKS
-        else:
-            english = [
-                {"instruction": str(row["instruction"]).strip(), "input": str(row.get("input") or "").strip(),
-                 "output": str(row.get("output") or "").strip()}
-                for row in json.loads(alpaca.read_text(encoding="utf-8"))
-            ]
-            ko: list[dict[str, str]] = []
-            for line in korean.read_text(encoding="utf-8").splitlines():
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                for instance in row.get("instances") or [{}]:
-                    ko.append({"instruction": str(row["instruction"]).strip(),
-                               "input": str(instance.get("input") or "").strip(),
-                               "output": str(instance.get("output") or "").strip()})
-            pools = {"en": [t for t in english if t["instruction"] and t["output"]],
-                     "ko": [t for t in ko if t["instruction"] and t["output"]]}
-        _DATA_CACHE[folder] = pools
-        return pools
+        if folder not in cache:
+            files = [folder / name for name in names]
+            if all(path.is_file() for path in files):
+                cache[folder] = read(*files)
+            elif explicit:
+                raise FileNotFoundError(f"{folder} lacks {names[0]} or {names[1]}")
+            else:
+                cache[folder] = fallback()
+        return cache[folder]
+
+
+def load_tasks(data_dir: Path | None = None) -> dict[str, list[dict[str, str]]]:
+    """The task pools {"en": [...], "ko": [...]} of (instruction, input, output) dicts, loaded once per folder."""
+    return _load_once(_DATA_CACHE, data_dir, (ALPACA_FILE, KOREAN_FILE), lambda: FALLBACK_TASKS, _read_tasks)
+
+
+def _read_tasks(alpaca: Path, korean: Path) -> dict[str, list[dict[str, str]]]:
+    english = [
+        {"instruction": str(row["instruction"]).strip(), "input": str(row.get("input") or "").strip(),
+         "output": str(row.get("output") or "").strip()}
+        for row in json.loads(alpaca.read_text(encoding="utf-8"))
+    ]
+    ko: list[dict[str, str]] = []
+    for line in korean.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        for instance in row.get("instances") or [{}]:
+            ko.append({"instruction": str(row["instruction"]).strip(),
+                       "input": str(instance.get("input") or "").strip(),
+                       "output": str(instance.get("output") or "").strip()})
+    return {"en": [t for t in english if t["instruction"] and t["output"]],
+            "ko": [t for t in ko if t["instruction"] and t["output"]]}
 
 
 def canonical_json(value: Any) -> str:
@@ -632,47 +641,41 @@ def transcript_turns(transcript: str) -> list[tuple[str, str]]:
 
 def load_policy_answers(data_dir: Path | None = None) -> PolicyPools:
     """The policy answer pools of a data folder, loaded once per folder (built-in ones for an absent default)."""
-    explicit = data_dir is not None
-    folder = Path(data_dir).resolve() if explicit else DEFAULT_DATA_DIR
-    with _DATA_LOCK:
-        if folder in _POLICY_CACHE:
-            return _POLICY_CACHE[folder]
-        hh, chatbot = folder / HH_FILE, folder / CHATBOT_FILE
-        if not hh.is_file() or not chatbot.is_file():
-            if explicit:
-                raise FileNotFoundError(f"{folder} lacks {HH_FILE} or {CHATBOT_FILE}")
-            pools = PolicyPools(tuple(FALLBACK_POLICY["en"]), tuple(FALLBACK_POLICY["ko"]))
-        else:
-            english: dict[str, None] = {}
-            by_turn: dict[str, dict[str, None]] = {}
-            with gzip.open(hh, "rt", encoding="utf-8") as lines:
-                for line in lines:
-                    if not line.strip():
-                        continue
-                    row = json.loads(line)
-                    finals = []
-                    for column in ("chosen", "rejected"):
-                        turns = transcript_turns(str(row.get(column) or ""))
-                        if turns and turns[-1][0] == "Assistant" and turns[-1][1]:
-                            finals.append(turns[-1][1])
-                    english.update(dict.fromkeys(finals))
-                    for speaker, text in transcript_turns(str(row.get("chosen") or "")):
-                        if speaker == "Human" and text:
-                            by_turn.setdefault(text, {}).update(dict.fromkeys(finals))
-            korean: dict[str, None] = {}
-            by_question: dict[str, dict[str, None]] = {}
-            with chatbot.open(encoding="utf-8", newline="") as handle:
-                for row in csv.DictReader(handle):
-                    answer, question = (row.get("A") or "").strip(), (row.get("Q") or "").strip()
-                    if answer and HANGUL.search(answer):
-                        korean[answer] = None
-                        if question:
-                            by_question.setdefault(question, {})[answer] = None
-            pools = PolicyPools(tuple(english), tuple(korean),
-                                {turn: tuple(finals) for turn, finals in by_turn.items() if finals},
-                                {q: tuple(answers) for q, answers in by_question.items()})
-        _POLICY_CACHE[folder] = pools
-        return pools
+    return _load_once(
+        _POLICY_CACHE, data_dir, (HH_FILE, CHATBOT_FILE),
+        lambda: PolicyPools(tuple(FALLBACK_POLICY["en"]), tuple(FALLBACK_POLICY["ko"])), _read_policy_answers,
+    )  # fmt: skip
+
+
+def _read_policy_answers(hh: Path, chatbot: Path) -> PolicyPools:
+    english: dict[str, None] = {}
+    by_turn: dict[str, dict[str, None]] = {}
+    with gzip.open(hh, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            finals = []
+            for column in ("chosen", "rejected"):
+                turns = transcript_turns(str(row.get(column) or ""))
+                if turns and turns[-1][0] == "Assistant" and turns[-1][1]:
+                    finals.append(turns[-1][1])
+            english.update(dict.fromkeys(finals))
+            for speaker, text in transcript_turns(str(row.get("chosen") or "")):
+                if speaker == "Human" and text:
+                    by_turn.setdefault(text, {}).update(dict.fromkeys(finals))
+    korean: dict[str, None] = {}
+    by_question: dict[str, dict[str, None]] = {}
+    with chatbot.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            answer, question = (row.get("A") or "").strip(), (row.get("Q") or "").strip()
+            if answer and HANGUL.search(answer):
+                korean[answer] = None
+                if question:
+                    by_question.setdefault(question, {})[answer] = None
+    return PolicyPools(tuple(english), tuple(korean),
+                       {turn: tuple(finals) for turn, finals in by_turn.items() if finals},
+                       {q: tuple(answers) for q, answers in by_question.items()})
 
 
 def policy_answer(prompt: str, pools: PolicyPools, rng: random.Random) -> str:
