@@ -87,10 +87,8 @@ def self_instruct_dataset(
         SOURCE, options, TRANSPORT_OPTIONS, seeds=seed_fingerprints,
         prompt=xxhash.xxh3_64_hexdigest(prompt_source(settings).encode()), model=model_identity,
     )  # fmt: skip
-    state = folder.prepare(output, identity, overwrite, {"command": command_line, "tasks": 1})
-    if state is FolderState.COMPLETE:
+    if whole.prepare(output, identity, overwrite, command_line) is FolderState.COMPLETE:
         return JobResult(output, read_manifest(output), skipped=True)
-    folder.remove_unfinished(output, [0])
 
     backend = make_backend()
     bar = tqdm(total=settings.num, desc="self-instruct", unit="task", disable=not progress, dynamic_ncols=True)

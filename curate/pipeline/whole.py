@@ -20,7 +20,7 @@ import curate
 from curate.io.manifest import FORMAT_VERSION, schema_to_json
 from curate.io.writer import ShardWriter, WriterOptions, write_empty
 from curate.pipeline import folder
-from curate.pipeline.folder import KEPT, REJECTED
+from curate.pipeline.folder import KEPT, REJECTED, FolderState
 
 
 def job_identity(command: str, options: dict, runtime_options: frozenset[str], **parts) -> str:
@@ -35,6 +35,15 @@ def job_identity(command: str, options: dict, runtime_options: frozenset[str], *
         **parts,
     }
     return xxhash.xxh3_128_hexdigest(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS))
+
+
+def prepare(output: Path, identity: str, overwrite: bool, command_line: str) -> FolderState:
+    """`folder.prepare` for a command of one task; a folder to be written is first cleared of
+    what a killed run left (its temporary files and unsealed parts)."""
+    state = folder.prepare(output, identity, overwrite, {"command": command_line, "tasks": 1})
+    if state is not FolderState.COMPLETE:
+        folder.remove_unfinished(output, [0])
+    return state
 
 
 def write_rows(output: Path, kept: list[dict], kept_schema: pa.Schema, rejected: list[dict], rejected_schema: pa.Schema,

@@ -96,15 +96,11 @@ def prefs_dataset(
     best_folder = settings.best_of_n_out
     if best_folder is not None and Path(best_folder).resolve() == Path(output).resolve():
         raise UserError("--best-of-n-out must be another folder than --output")
-    states = [folder.prepare(output, identity, overwrite, {"command": command_line, "tasks": 1})]
-    if best_folder is not None:
-        states.append(folder.prepare(best_folder, identity, overwrite, {"command": command_line, "tasks": 1}))
+    targets = [output] if best_folder is None else [output, best_folder]
+    states = [whole.prepare(target, identity, overwrite, command_line) for target in targets]
     if all(state is FolderState.COMPLETE for state in states):
         best = JobResult(best_folder, read_manifest(best_folder), skipped=True) if best_folder else None
         return JobResult(output, read_manifest(output), skipped=True), best
-    for target in [output, best_folder]:
-        if target is not None:
-            folder.remove_unfinished(target, [0])
 
     # ---- candidates
     requests = cand.requests_for(prompts, settings.n, settings.sampling, settings.seed)
