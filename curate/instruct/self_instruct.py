@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-import xxhash
 
 from curate.errors import RunFailed, UserError
 from curate.instruct.similarity import RougeLIndex, tokenizer_for
 from curate.instruct.task_filters import TaskChecks, TaskFilter
 from curate.instruct.task_parsing import Task, parse_tasks
 from curate.instruct.templates import TEMPLATES_DIR, sandbox
-from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling
+from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, derived_seed
 
 PROMPTS_DIR = TEMPLATES_DIR / "prompts"
 LANGUAGES = ("en", "ko")
@@ -111,7 +110,7 @@ class PromptBuilder:
 
 
 def _request_seed(seed: int, request: int) -> int:
-    return xxhash.xxh32_intdigest(f"{seed}:{request}".encode()) & 0x7FFFFFFF
+    return derived_seed(f"{seed}:{request}")
 
 
 def _sample_examples(rng: random.Random, seeds: list[Task], pool: list[Task], settings: SelfInstructSettings) -> list[Task]:

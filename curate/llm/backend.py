@@ -19,6 +19,14 @@ FAILED = "failed"  # no answer after every retry (error says why)
 STATUSES = (OK, EMPTY, LENGTH, FAILED)
 
 
+def derived_seed(key: str) -> int:
+    """A request seed made from text (servers take 31-bit seeds): the same key, the same seed, so
+    the answer cache finds the request again on the next run."""
+    import xxhash
+
+    return xxhash.xxh32_intdigest(key.encode("utf-8")) & 0x7FFFFFFF
+
+
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 1.0

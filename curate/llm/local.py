@@ -23,7 +23,7 @@ import xxhash
 
 from curate.errors import UserError
 from curate.instruct.templates import ChatTemplate, TemplateRenderError
-from curate.llm.backend import FAILED, ChatRequest, Completion, Sampling, Usage, completion_status
+from curate.llm.backend import FAILED, ChatRequest, Completion, Sampling, Usage, completion_status, derived_seed
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -408,4 +408,4 @@ def _batch_seed(seeds: list[int | None]) -> int | None:
     """One seed for a batch from its requests' seeds (None when none has one)."""
     if all(seed is None for seed in seeds):
         return None
-    return xxhash.xxh32_intdigest(",".join(map(str, seeds)).encode()) & 0x7FFFFFFF
+    return derived_seed(",".join(map(str, seeds)))

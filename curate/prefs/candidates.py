@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import xxhash
-
 from curate.instruct import formats
-from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling
+from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, derived_seed
 
 POLICY = "policy"
 EXISTING = "existing"
@@ -69,7 +67,7 @@ def _answer_text(answer: list[dict]) -> str:
 
 def sample_seed(seed: int, prompt: Prompt, sample: int) -> int:
     key = formats.meta_text({"seed": seed, "prompt": prompt.messages, "sample": sample})
-    return xxhash.xxh32_intdigest(key.encode()) & 0x7FFFFFFF
+    return derived_seed(key)
 
 
 def requests_for(prompts: list[Prompt], n: int, sampling: Sampling, seed: int) -> list[ChatRequest]:

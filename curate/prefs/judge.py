@@ -41,7 +41,7 @@ import xxhash
 
 from curate.errors import RunFailed, UserError
 from curate.instruct.templates import TEMPLATES_DIR, message_text, sandbox
-from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, Usage
+from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, Usage, derived_seed
 
 PROMPTS_DIR = TEMPLATES_DIR / "prompts"  # the same folder as self_instruct.PROMPTS_DIR
 # greedy: a judge should give the same verdict every time it is asked (Sampling is frozen, safe to share)
@@ -362,7 +362,7 @@ def _plain(number: float) -> int | float:
 
 def _request_seed(seed: int, messages: tuple[tuple[str, str], ...]) -> int:
     canonical = json.dumps([seed, messages], ensure_ascii=False, separators=(",", ":"))
-    return xxhash.xxh32_intdigest(canonical.encode("utf-8")) & 0x7FFFFFFF
+    return derived_seed(canonical)
 
 
 def _is_empty(answer: str | None) -> bool:
