@@ -210,6 +210,7 @@ REJECTIONS = [
     ),
     ({"prompt": "q", "chosen": "same", "rejected": "same"}, "preference", "chosen_equals_rejected", ""),
     ({"conversations": [{"from": "bot", "value": "a"}]}, "sharegpt", "unknown_role", "bot"),
+    ({"conversations": [{"from": ["human"], "value": "a"}]}, "sharegpt", "unknown_role", "['human']"),
     ({"messages": [{"role": "developer", "content": "a"}]}, "messages", "unknown_role", "developer"),
     (
         {"messages": [{"role": "user", "content": [{"type": "image", "image": "x.png"}]},

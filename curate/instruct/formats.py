@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -426,6 +427,18 @@ _SHAREGPT_ROLES = {
 _SHAREGPT_FROM = {role: sender for sender, role in _SHAREGPT_ROLES.items()}
 
 
+def _role_of(item: Any, key: str, known: Any, where: str) -> str:
+    """The role (OpenAI `role`, ShareGPT `from`) of one message, which must be one of `known`."""
+    if not isinstance(item, dict):
+        raise Unconvertible("wrong_type", f"{where} must be an object")
+    role = item.get(key)
+    if role is None:
+        raise Unconvertible("missing_field", f"{where}.{key}")
+    if not isinstance(role, str) or role not in known:
+        raise Unconvertible("unknown_role", f"{where}: {role!r}")
+    return role
+
+
 def _read_openai_messages(raw: Any, field: str) -> tuple[list[dict], list | None, list | None]:
     """Messages, per-message extra keys, per-message content layouts (None when unused)."""
     if not isinstance(raw, list):
@@ -433,13 +446,7 @@ def _read_openai_messages(raw: Any, field: str) -> tuple[list[dict], list | None
     messages, extras, layouts = [], [], []
     for index, message in enumerate(raw):
         where = f"{field}[{index}]"
-        if not isinstance(message, dict):
-            raise Unconvertible("wrong_type", f"{where} must be an object")
-        role = message.get("role")
-        if role is None:
-            raise Unconvertible("missing_field", f"{where}.role")
-        if role not in ROLES:
-            raise Unconvertible("unknown_role", f"{where}: {role!r}")
+        role = _role_of(message, "role", ROLES, where)
         content, layout = _read_content(message.get("content"), f"{where}.content")
         messages.append({"role": role, "content": content})
         extras.append({key: value for key, value in message.items() if key not in ("role", "content")})
@@ -458,13 +465,7 @@ def _write_openai_messages(messages: list[dict], extras: Any, layouts: Any, fiel
 
 
 def _read_sharegpt_turn(turn: Any, where: str) -> tuple[dict, dict]:
-    if not isinstance(turn, dict):
-        raise Unconvertible("wrong_type", f"{where} must be an object")
-    sender = turn.get("from")
-    if sender is None:
-        raise Unconvertible("missing_field", f"{where}.from")
-    if sender not in _SHAREGPT_ROLES:
-        raise Unconvertible("unknown_role", f"{where}: {sender!r}")
+    sender = _role_of(turn, "from", _SHAREGPT_ROLES, where)
     value = turn.get("value")
     if value is None:
         raise Unconvertible("missing_field", f"{where}.value")
@@ -1046,6 +1047,7 @@ _FORMAT_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
 }
 
 
+@lru_cache(maxsize=None)  # to_arrow_row asks for it once per row; a schema is immutable
 def output_schema(fmt: str, alpaca_columns: bool = False) -> pa.Schema:
     """Columns of a Parquet row written in `fmt` (see to_arrow_row).
 
