@@ -223,7 +223,7 @@ def tokenizer_template(directory: str | os.PathLike, name: str | None = None) ->
     folder = Path(directory)
     config = _tokenizer_config(folder)
     source = _template_source(folder, config, name)
-    return ChatTemplate(source, str(folder), tokenizer_special_tokens(folder))
+    return ChatTemplate(source, str(folder), _special_tokens(config))
 
 
 def _tokenizer_config(folder: Path) -> dict:
@@ -240,7 +240,10 @@ def _tokenizer_config(folder: Path) -> dict:
 
 def tokenizer_special_tokens(directory: str | os.PathLike) -> dict[str, str]:
     """The special tokens (bos_token, eos_token, ...) a tokenizer folder passes to templates."""
-    config = _tokenizer_config(Path(directory))
+    return _special_tokens(_tokenizer_config(Path(directory)))
+
+
+def _special_tokens(config: dict) -> dict[str, str]:
     return {key: text for key in SPECIAL_TOKEN_NAMES if (text := _special_token_text(config.get(key))) is not None}
 
 
