@@ -59,7 +59,7 @@ def _run_record_job(
     output: Path,
     from_format: str | None,
     make_step: Callable[[str], Step],
-    extra_options: Callable[[str], dict],
+    extra_options: dict | None = None,
     finishing: Callable[[Path, dict], None] | None = None,
     *,
     options: dict,
@@ -71,7 +71,7 @@ def _run_record_job(
     progress: bool = True,
     overwrite: bool = False,
 ) -> JobResult:
-    """Run one step over whole records; `make_step` and `extra_options` get the source format."""
+    """Run one step over whole records; `make_step` gets the source format."""
     reader = replace(reader, records=True)
     files = expand_inputs(inputs, input_format)
     source = source_format(files, from_format, reader)
@@ -80,7 +80,7 @@ def _run_record_job(
         output=output,
         inputs=files,
         steps=[make_step(source)],
-        options=options | {"from": source} | extra_options(source),
+        options=options | {"from": source} | (extra_options or {}),
         command_line=command_line,
         reader=reader,
         writer=writer,
@@ -108,9 +108,7 @@ def convert_dataset(inputs: list[str], output: Path, to_format: str, from_format
     def trainer_files(folder: Path, manifest: dict) -> None:
         write_interop_files(folder, to_format, folder.resolve().name, manifest["counts"], manifest["command_line"])
 
-    return _run_record_job(
-        "convert", inputs, output, from_format, make_step, lambda source: {}, trainer_files, **job_arguments
-    )
+    return _run_record_job("convert", inputs, output, from_format, make_step, finishing=trainer_files, **job_arguments)
 
 
 def render_dataset(
@@ -123,8 +121,6 @@ def render_dataset(
             raise UserError(f"curate render takes conversations (SFT data); {source} is preference data")
         return RenderStep(template, source, text_column)
 
-    def template_options(source: str) -> dict:
-        # the template's text is part of the job: an edited template file rebuilds the folder
-        return {"template_hash": template.fingerprint, "special_tokens": dict(template.special_tokens)}
-
+    # the template's text is part of the job: an edited template file rebuilds the folder
+    template_options = {"template_hash": template.fingerprint, "special_tokens": dict(template.special_tokens)}
     return _run_record_job("render", inputs, output, from_format, make_step, template_options, **job_arguments)
