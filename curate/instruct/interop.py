@@ -178,42 +178,43 @@ def _axolotl_sft_dataset(fmt: str) -> dict:
                 "no_input_format": "{instruction}",
             }
         }
-    if fmt == "messages":
-        return {
-            "type": "chat_template",
-            "field_messages": "messages",
-            "message_property_mappings": {"role": "role", "content": "content"},
-            "roles_to_train": ["assistant"],
-        }
-    return {
-        "type": "chat_template",
-        "field_messages": "conversations",
-        "message_property_mappings": {"role": "from", "content": "value"},
-        "roles": {"user": ["human"], "assistant": ["gpt"], "system": ["system"], "tool": ["observation"]},
-        "roles_to_train": ["assistant"],
-    }
+    # messages' roles are Axolotl's own names, so only sharegpt needs them mapped.
+    return {"type": "chat_template", **_axolotl_messages(fmt, roles=fmt != "messages"), "roles_to_train": ["assistant"]}
 
 
 def _axolotl_preference_dataset(fmt: str) -> dict | None:
-    if fmt == "preference":
-        return {
-            "type": "chat_template.default",
-            "field_messages": "prompt",
-            "field_chosen": "chosen",
-            "field_rejected": "rejected",
-            "message_property_mappings": {"role": "role", "content": "content"},
-            "roles": {"user": ["user"], "assistant": ["assistant"], "system": ["system"], "tool": ["tool"]},
-        }
-    if fmt == "sharegpt-preference":
-        return {
-            "type": "chat_template.default",
-            "field_messages": "conversations",
-            "field_chosen": "chosen",
-            "field_rejected": "rejected",
-            "message_property_mappings": {"role": "from", "content": "value"},
-            "roles": {"user": ["human"], "assistant": ["gpt"], "system": ["system"], "tool": ["observation"]},
-        }
-    return None
+    if fmt not in ("preference", "sharegpt-preference"):
+        return None
+    messages = _axolotl_messages(fmt, roles=True)
+    return {
+        "type": "chat_template.default",
+        "field_messages": messages.pop("field_messages"),
+        "field_chosen": "chosen",
+        "field_rejected": "rejected",
+        **messages,
+    }
+
+
+# The column holding each chat format's messages (the prompt, for preference data) and its tags.
+_MESSAGE_LAYOUT = {
+    "messages": ("messages", _MESSAGES_TAGS),
+    "sharegpt": ("conversations", _SHAREGPT_TAGS),
+    "preference": ("prompt", _MESSAGES_TAGS),
+    "sharegpt-preference": ("conversations", _SHAREGPT_TAGS),
+}
+_AXOLOTL_ROLE_TAGS = {"user": "user_tag", "assistant": "assistant_tag", "system": "system_tag", "tool": "observation_tag"}
+
+
+def _axolotl_messages(fmt: str, roles: bool) -> dict:
+    """Axolotl's keys for where `fmt` keeps its messages and how their roles are written."""
+    column, tags = _MESSAGE_LAYOUT[fmt]
+    keys = {
+        "field_messages": column,
+        "message_property_mappings": {"role": tags["role_tag"], "content": tags["content_tag"]},
+    }
+    if roles:
+        keys["roles"] = {role: [tags[tag]] for role, tag in _AXOLOTL_ROLE_TAGS.items()}
+    return keys
 
 
 def _axolotl_yaml(fmt: str, config: dict) -> str:
