@@ -662,9 +662,7 @@ def collate_sft(
         return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
 
     segments = [_row_segments(item, longest) for item in batch]
-    position_ids = torch.tensor(
-        [[position for length in lengths for position in range(length)] for lengths in segments], dtype=torch.long
-    )
+    position_ids = torch.stack([torch.cat([torch.arange(length) for length in lengths]) for lengths in segments])
     out: dict[str, Any] = {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}
     style = _MASK_4D.get(attn_implementation)
     if style is not None:
