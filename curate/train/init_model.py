@@ -64,7 +64,6 @@ from curate.errors import UserError
 from curate.io.atomic import atomic_path
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.sources import InputFile, expand_inputs, fingerprint
-from curate.train.common import quiet_transformers
 
 INIT_FILE = "curate_init.json"
 
@@ -363,7 +362,6 @@ def _save(model, tokenizer, folder: Path) -> None:
     bars = transformers_logging.is_progress_bar_enabled()
     transformers_logging.disable_progress_bar()  # "Writing model shards" for one small file
     try:
-        quiet_transformers()
         model.save_pretrained(folder, safe_serialization=True)
     finally:
         if bars:
