@@ -95,3 +95,14 @@ def test_a_nan_loss_stops_with_the_last_good_checkpoint_named(tmp_path):
     check_finite(0.5, 3, None)
     with pytest.raises(RunFailed, match="the loss became nan at step 7.*checkpoint-5"):
         check_finite(float("nan"), 7, tmp_path / "checkpoint-5")
+
+
+def test_every_process_takes_its_rows_and_an_idle_one_joins_with_weight_zero():
+    from curate.train.distributed import Distributed
+
+    first, second = Distributed(world=2, rank=0), Distributed(world=2, rank=1)
+    assert first.share([5, 6, 7, 8], 2) == ([5, 6], 1.0)
+    assert second.share([5, 6, 7, 8], 2) == ([7, 8], 1.0)
+    # the short last batch of an epoch: the second process has no row of its own
+    assert first.share([5, 6], 2) == ([5, 6], 1.0)
+    assert second.share([5, 6], 2) == ([5], 0.0)

@@ -254,6 +254,43 @@ def model_inputs(batch: dict, device) -> dict:
     return {name: value.to(device) if hasattr(value, "to") else value for name, value in moved.items()}
 
 
+def open_run(settings: TrainSettings):
+    """(dist, output, device, use_bf16) for a loop: the torchrun process group (a no-op without
+    torchrun), the run folder (made), this process's device, and whether to autocast to bf16
+    (--bf16, else on GPU); torch's generator is seeded with --seed."""
+    import torch
+
+    from curate.train.distributed import Distributed
+
+    dist = Distributed.from_environment()
+    output = Path(settings.output)
+    output.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    device = dist.device(settings.device)
+    use_bf16 = settings.bf16 if settings.bf16 is not None else device.type == "cuda"
+    return dist, output, device, use_bf16
+
+
+def read_split(settings: TrainSettings, kind: str | None = None) -> tuple[list, list]:
+    """Every row of --data (`data.read_rows`, checked to be of `kind` when given), split into
+    train and eval rows by --eval-fraction and --seed. Every process reads and splits it all."""
+    from curate.train import data
+
+    rows = [row for path in settings.data for row in data.read_rows(path, kind=kind)]
+    return split_rows(rows, settings.eval_fraction, settings.seed)
+
+
+def total_steps(settings: TrainSettings, count: int, world: int) -> int:
+    """Optimizer steps: --max-steps, else --epochs over `count` rows (or pairs), at least one."""
+    per_step = settings.batch_size * world * settings.grad_accum
+    return settings.max_steps or max(1, math.ceil(count * settings.epochs / per_step))
+
+
+def pad_id(tokenizer) -> int:
+    """The tokenizer's pad token, else its eos token (padding is masked, so any id will do)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
 def split_rows(rows: list, eval_fraction: float, seed: int) -> tuple[list, list]:
     if eval_fraction <= 0 or len(rows) < 2:
         return rows, []
@@ -373,6 +410,18 @@ class Started:
     resumed_from: Path | None
     flops_per_token: float
     peak_flops: float | None
+
+    def optimizer_step(self, model, loss: float, step: int) -> float:
+        """Clip the gradients, stop on a non-finite `loss` (before the weights change), step the
+        optimizer and the schedule, clear the gradients; the gradient norm before clipping."""
+        import torch
+
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), self.run.settings.max_grad_norm).item()
+        check_finite(loss, step, self.run.last_checkpoint)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return grad_norm
 
 
 def start_training(model, settings: TrainSettings, total_steps: int, output: Path, dist, device) -> Started:

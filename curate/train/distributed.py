@@ -45,6 +45,15 @@ class Distributed:
             return torch.device("cpu")
         return torch.device(name)
 
+    def share(self, indices: list[int], batch_size: int) -> tuple[list[int], float]:
+        """This process's `batch_size` indices of a global micro-batch, and their weight (1).
+
+        The short last batch of an epoch can leave a process none: it then gets the batch's
+        first index with weight 0, to run one row that trains nothing but joins the gradient sync.
+        """
+        mine = indices[self.rank * batch_size : (self.rank + 1) * batch_size]
+        return (mine, 1.0) if mine else (indices[:1], 0.0)
+
     def sum(self, values: list[float]) -> list[float]:
         """The sums of `values` over every process (float64 on CPU, so gloo and NCCL agree)."""
         if not self.active:

@@ -28,7 +28,6 @@ import contextlib
 import copy
 import gc
 import json
-import math
 import time
 from array import array
 from collections.abc import Sequence
@@ -38,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 from curate.errors import UserError
 from curate.train import common
-from curate.train.distributed import Distributed
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -415,27 +413,21 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     from curate.train import data
 
     check_settings(settings)
-    dist = Distributed.from_environment()
-    output = Path(settings.output)
-    output.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(settings.seed)
-    device = dist.device(settings.device)
-    use_bf16 = settings.bf16 if settings.bf16 is not None else device.type == "cuda"
+    dist, output, device, use_bf16 = common.open_run(settings)
     model, tokenizer = common.load_model(settings.model, device)
     disable_dropout(model)
     template = common.chat_template(tokenizer, settings.template, settings.model)
 
     # ---- data
-    rows = [row for path in settings.data for row in data.read_rows(path, kind=data.PREFERENCE)]
-    train_rows, eval_rows = common.split_rows(rows, settings.eval_fraction, settings.seed)
+    train_rows, eval_rows = common.read_split(settings, data.PREFERENCE)
     lengths = (settings.max_length, settings.max_prompt_length)
     train_pairs, report = data.tokenize_preference(train_rows, tokenizer, template, *lengths)
     eval_pairs, _ = data.tokenize_preference(eval_rows, tokenizer, template, *lengths)
     if not train_pairs:
         raise UserError(f"no training pair is left after tokenisation: {report.summary()}")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = common.pad_id(tokenizer)
     global_batch = settings.batch_size * dist.world
-    total_steps = settings.max_steps or max(1, math.ceil(len(train_pairs) * settings.epochs / (global_batch * settings.grad_accum)))
+    total_steps = common.total_steps(settings, len(train_pairs), dist.world)
 
     # ---- the reference, taken before any checkpoint is loaded into the policy
     same_weights = settings.ref_model is None or settings.ref_model == settings.model
@@ -485,7 +477,6 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
 
     start = start_step * settings.grad_accum
     batches = common.micro_batches(len(train_pairs), global_batch, settings.seed, start)
-    mine = slice(dist.rank * settings.batch_size, (dist.rank + 1) * settings.batch_size)
     bar = tqdm(total=total_steps, initial=start_step, desc="train-dpo", unit="step", disable=not (progress and dist.is_main))
     for step in range(start_step, total_steps):
         started = time.perf_counter()
@@ -494,10 +485,8 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
         totals = [0.0] * len(PAIR_METRICS)
         tokens = 0
         for number, global_indices in enumerate(micro):
-            # this process's pairs; the short last batch of an epoch can leave it none: it then
-            # runs one pair with weight 0, to join the gradient sync
-            indices = global_indices[mine] or global_indices[:1]
-            weight = 1.0 if global_indices[mine] else 0.0
+            # this process's pairs; a process left none runs one pair with weight 0 (Distributed.share)
+            indices, weight = dist.share(global_indices, settings.batch_size)
             batch = data.collate_preference([train_pairs[i] for i in indices], pad_id)
             sync = number == len(micro) - 1 or not dist.active
             with contextlib.nullcontext() if sync else wrapped.no_sync():
@@ -516,12 +505,8 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
             totals = [total + weight * value for total, value in zip(totals, sums)]
             tokens += int(batch["input_ids"].numel() * weight)
         *totals, tokens = dist.sum([*totals, tokens])
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm).item()
         means = {name: total / pairs_in_step for name, total in zip(PAIR_METRICS, totals)}
-        common.check_finite(means["loss"], step + 1, run.last_checkpoint)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        grad_norm = setup.optimizer_step(model, means["loss"], step + 1)
         seconds = time.perf_counter() - started
         record = {
             "step": step + 1,

@@ -42,9 +42,6 @@ from curate.train import common
 
 LONGER_THAN_MAX_LENGTH = "longer_than_max_length"  # drop reason in the truncation report
 
-# Rendered texts are tokenised this many at a time (the Rust tokenizer works on a batch in parallel).
-_TOKENIZE_BATCH = 512
-
 
 @dataclass(frozen=True)
 class RMSettings(common.TrainSettings):
@@ -90,7 +87,7 @@ def tokenize_pairs(rows: Iterable[Mapping], tokenizer, template, max_length: int
     `tokens` counts both sequences; `trained_tokens` equals it (every token feeds the reward).
     """
     from curate.instruct.templates import TemplateRenderError
-    from curate.train.data import TEMPLATE_ERROR, TruncationReport, template_variables
+    from curate.train.data import _TOKENIZE_BATCH, TEMPLATE_ERROR, TruncationReport, template_variables
 
     if max_length < 2:
         raise UserError(f"max_length must be at least 2 tokens, not {max_length}")
@@ -143,15 +140,24 @@ def collate_pairs(pairs: Sequence[Mapping], pad_id: int) -> dict[str, Any]:
 
     if not pairs:
         raise ValueError("an empty batch")
-    sequences = [pair["chosen_ids"] for pair in pairs] + [pair["rejected_ids"] for pair in pairs]
+    input_ids, attention_mask = _right_pad(
+        [pair["chosen_ids"] for pair in pairs] + [pair["rejected_ids"] for pair in pairs], pad_id
+    )
+    margin = torch.tensor([float(pair.get("margin", 0.0)) for pair in pairs], dtype=torch.float32)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "margin": margin}
+
+
+def _right_pad(sequences: Sequence[Sequence[int]], pad_id: int):
+    """(input_ids, attention_mask): `sequences` right-padded with `pad_id` to the longest, 1 on real tokens."""
+    import torch
+
     longest = max(len(ids) for ids in sequences)
     input_ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(sequences), longest), dtype=torch.long)
     for number, ids in enumerate(sequences):
         input_ids[number, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         attention_mask[number, : len(ids)] = 1
-    margin = torch.tensor([float(pair.get("margin", 0.0)) for pair in pairs], dtype=torch.float32)
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "margin": margin}
+    return input_ids, attention_mask
 
 
 # ------------------------------------------------------------------------------ model and loss
@@ -271,15 +277,10 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     from tqdm import tqdm
 
     from curate.train import data
-    from curate.train.distributed import Distributed
 
     if settings.batch_size < 1 or settings.grad_accum < 1:
         raise UserError("batch_size and grad_accum must be at least 1")
-    dist = Distributed.from_environment()
-    output = Path(settings.output)
-    output.mkdir(parents=True, exist_ok=True)
-    device = dist.device(settings.device)
-    use_bf16 = settings.bf16 if settings.bf16 is not None else device.type == "cuda"
+    dist, output, device, use_bf16 = common.open_run(settings)
     model, tokenizer, head_initialised = load_reward_model(
         settings.model, device, settings.seed, progress=progress and dist.is_main
     )
@@ -290,8 +291,7 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
         tokenizer.chat_template = template.source
 
     # ---- data: every process tokenises everything and takes its share of each global batch
-    rows = [row for path in settings.data for row in data.read_rows(path, kind=data.PREFERENCE)]
-    train_rows, eval_rows = common.split_rows(rows, settings.eval_fraction, settings.seed)
+    train_rows, eval_rows = common.read_split(settings, data.PREFERENCE)
     margins = settings.margin_from_scores
     train_pairs, report = tokenize_pairs(train_rows, tokenizer, template, settings.max_length, margins)
     eval_pairs, eval_report = tokenize_pairs(eval_rows, tokenizer, template, settings.max_length, margins)
@@ -303,8 +303,7 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
         for start in range(0, len(eval_pairs), settings.batch_size)
     ]
     global_batch = settings.batch_size * dist.world
-    per_step = global_batch * settings.grad_accum
-    total_steps = settings.max_steps or max(1, math.ceil(len(train_pairs) * settings.epochs / per_step))
+    total_steps = common.total_steps(settings, len(train_pairs), dist.world)
 
     # ---- model, optimizer, schedule; resume restores all of them and the data position
     setup = common.start_training(model, settings, total_steps, output, dist, device)
@@ -314,29 +313,28 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     center = settings.center_rewards_coefficient
 
     batches = common.micro_batches(len(train_pairs), global_batch, settings.seed, start_step * settings.grad_accum)
-    mine = slice(dist.rank * settings.batch_size, (dist.rank + 1) * settings.batch_size)
     bar = tqdm(
         total=total_steps, initial=start_step, desc="train-rm", unit="step", disable=not (progress and dist.is_main)
     )
     for step in range(start_step, total_steps):
         started = time.perf_counter()
-        shares = [indices[mine] for _, (_, indices) in zip(range(settings.grad_accum), batches)]
-        (pairs,) = dist.sum([sum(len(share) for share in shares)])
+        micro = [indices for _, (_, indices) in zip(range(settings.grad_accum), batches)]
+        pairs = sum(len(indices) for indices in micro)
         local = {"loss": 0.0, "correct": 0.0, "gap": 0.0, "reward": 0.0, "tokens": 0.0}
-        for number, share in enumerate(shares):
+        for number, global_indices in enumerate(micro):
             # A process whose share of an epoch's last batch is empty still joins the gradient
-            # all-reduce, with one pair weighted 0.
-            batch = collate_pairs([train_pairs[i] for i in share] or train_pairs[:1], pad_id)
-            weight = 1.0 if share else 0.0
+            # all-reduce, with one pair weighted 0 (Distributed.share).
+            share, weight = dist.share(global_indices, settings.batch_size)
+            batch = collate_pairs([train_pairs[i] for i in share], pad_id)
             # gradients are averaged over processes: scale by the world size so the step's
             # gradient is the sum over every pair of the global batch, over their count
-            sync = number == len(shares) - 1 or not dist.active
+            sync = number == len(micro) - 1 or not dist.active
             with contextlib.nullcontext() if sync else wrapped.no_sync():
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                     r_chosen, r_rejected = rewards(forward, batch, device)
                 losses = pair_losses(r_chosen, r_rejected, batch["margin"], center) * weight
                 (losses.sum() * dist.world / pairs).backward()
-            if share:
+            if weight:
                 with torch.no_grad():
                     local["loss"] += losses.sum().item()
                     local["correct"] += (r_chosen > r_rejected).sum().item()
@@ -344,12 +342,8 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
                     local["reward"] += (r_chosen + r_rejected).sum().item() / 2
                 local["tokens"] += batch["input_ids"].numel()
         step_loss, correct, gap, reward, tokens = dist.sum(list(local.values()))
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm).item()
         loss_value = step_loss / pairs
-        common.check_finite(loss_value, step + 1, run.last_checkpoint)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        grad_norm = setup.optimizer_step(model, loss_value, step + 1)
         seconds = time.perf_counter() - started
         record = {
             "step": step + 1,
@@ -360,7 +354,7 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
             "lr": scheduler.get_last_lr()[0],
             "grad_norm": grad_norm,
             "tokens_per_s": tokens / seconds,
-            "pairs": int(pairs),
+            "pairs": pairs,
             "mfu": common.mfu(tokens / seconds / dist.world, per_token, peak),
         }
         if run.evaluate_now(step + 1):
@@ -438,13 +432,7 @@ class RewardScorer:
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
-                longest = max(len(encoded[index]) for index in chunk)
-                input_ids = torch.full((len(chunk), longest), pad_id, dtype=torch.long)
-                attention_mask = torch.zeros((len(chunk), longest), dtype=torch.long)
-                for row, index in enumerate(chunk):
-                    ids = encoded[index]
-                    input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-                    attention_mask[row, : len(ids)] = 1
+                input_ids, attention_mask = _right_pad([encoded[index] for index in chunk], pad_id)
                 logits = self.model(
                     input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device), use_cache=False
                 ).logits

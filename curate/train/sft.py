@@ -9,10 +9,8 @@ into micro-batches (and a packed run equals an unpacked one).
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from curate.errors import UserError
 from curate.train import common
@@ -36,15 +34,14 @@ def token_loss_sum(logits, labels):
     return loss, int((shifted_labels != -100).sum())
 
 
-def _share(items: list, indices: list[int], mine: slice) -> list:
-    """This process's rows of a global micro-batch. The short last batch of an epoch can leave
-    a process none: it then runs one row with nothing trained, to join the gradient sync."""
-    share = [items[index] for index in indices[mine]]
-    if share:
-        return share
-    idle = dict(items[indices[0]])
-    idle["labels"] = [-100] * len(idle["labels"])
-    return [idle]
+def _share(items: list, indices: list[int], dist, batch_size: int) -> list:
+    """This process's rows of a global micro-batch (`Distributed.share`); the row an idle
+    process runs only to join the gradient sync has every label -100, so nothing is trained."""
+    share, weight = dist.share(indices, batch_size)
+    rows = [items[index] for index in share]
+    if not weight:
+        rows = [{**rows[0], "labels": [-100] * len(rows[0]["labels"])}]
+    return rows
 
 
 def evaluate(model, batches: list[dict], device) -> float | None:
@@ -70,25 +67,18 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     from tqdm import tqdm
 
     from curate.train import data
-    from curate.train.distributed import Distributed
 
-    dist = Distributed.from_environment()
-    output = Path(settings.output)
-    output.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(settings.seed)
-    device = dist.device(settings.device)
-    use_bf16 = settings.bf16 if settings.bf16 is not None else device.type == "cuda"
+    dist, output, device, use_bf16 = common.open_run(settings)
     model, tokenizer = common.load_model(settings.model, device)
     template = common.chat_template(tokenizer, settings.template, settings.model)
 
     # ---- data: every process tokenises everything and takes its share of each global batch
-    rows = [row for path in settings.data for row in data.read_rows(path)]
-    train_rows, eval_rows = common.split_rows(rows, settings.eval_fraction, settings.seed)
+    train_rows, eval_rows = common.read_split(settings)
     train_examples, report = data.tokenize_sft(train_rows, tokenizer, template, settings.max_length)
     eval_examples, _ = data.tokenize_sft(eval_rows, tokenizer, template, settings.max_length)
     if not train_examples:
         raise UserError(f"no training example is left after tokenisation: {report.summary()}")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = common.pad_id(tokenizer)
     train_items = data.pack(train_examples, settings.max_length) if settings.packing else train_examples
     eval_items = data.pack(eval_examples, settings.max_length) if settings.packing else eval_examples
     attention = model.config._attn_implementation  # the packed mask's form depends on it (data.collate_sft)
@@ -100,7 +90,7 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
         collate(eval_items[start : start + settings.batch_size]) for start in range(0, len(eval_items), settings.batch_size)
     ]
     global_batch = settings.batch_size * dist.world
-    total_steps = settings.max_steps or max(1, math.ceil(len(train_items) * settings.epochs / (global_batch * settings.grad_accum)))
+    total_steps = common.total_steps(settings, len(train_items), dist.world)
 
     # ---- model, optimizer, schedule; resume restores all of them and the data position
     setup = common.start_training(model, settings, total_steps, output, dist, device)
@@ -109,11 +99,10 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     forward = torch.compile(wrapped) if settings.compile else wrapped
 
     batches = common.micro_batches(len(train_items), global_batch, settings.seed, start_step * settings.grad_accum)
-    mine = slice(dist.rank * settings.batch_size, (dist.rank + 1) * settings.batch_size)
     bar = tqdm(total=total_steps, initial=start_step, desc="train-sft", unit="step", disable=not (progress and dist.is_main))
     for step in range(start_step, total_steps):
         started = time.perf_counter()
-        micro = [collate(_share(train_items, indices, mine)) for _, (_, indices) in zip(range(settings.grad_accum), batches)]
+        micro = [collate(_share(train_items, indices, dist, settings.batch_size)) for _, (_, indices) in zip(range(settings.grad_accum), batches)]
         local_trained = sum(int((batch["labels"][:, 1:] != -100).sum()) for batch in micro)
         (trained,) = dist.sum([local_trained])
         local_loss, local_tokens = 0.0, 0
@@ -129,12 +118,8 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
             local_loss += loss_sum.item()
             local_tokens += int(batch["input_ids"].numel())
         step_loss, tokens = dist.sum([local_loss, local_tokens])
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm).item()
         loss_value = step_loss / max(trained, 1)
-        common.check_finite(loss_value, step + 1, run.last_checkpoint)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        grad_norm = setup.optimizer_step(model, loss_value, step + 1)
         seconds = time.perf_counter() - started
         record = {
             "step": step + 1,
