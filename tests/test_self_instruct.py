@@ -299,3 +299,13 @@ def test_a_server_that_is_down_stops_the_run_with_one_line(tmp_path):
     assert result.exit_code == 1
     assert "every request of round 1 failed (connection:" in result.output
     assert not (tmp_path / "out" / "_manifest.json").exists()
+
+
+def test_a_prompt_template_the_sandbox_stops_is_one_line(tmp_path):
+    template = tmp_path / "evil.jinja"
+    template.write_text("{{ ''.__class__.__mro__ }} {% for task in examples %}{{ task.instruction }}{% endfor %}")
+    result = run_cli(["self-instruct", "--seeds", str(EN_SEEDS), "-o", str(tmp_path / "out"), "--num", "5",
+                      "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--prompt-template", str(template),
+                      "--cache", str(tmp_path / "cache"), "--no-progress"])
+    assert result.exit_code == 2
+    assert f"the prompt template {template} tried something the sandbox forbids" in result.output

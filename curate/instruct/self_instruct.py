@@ -27,10 +27,9 @@ from curate.errors import RunFailed, UserError
 from curate.instruct.similarity import RougeLIndex, tokenizer_for
 from curate.instruct.task_filters import TaskChecks, TaskFilter
 from curate.instruct.task_parsing import Task, parse_tasks
-from curate.instruct.templates import TEMPLATES_DIR, sandbox
+from curate.instruct.templates import PROMPTS_DIR, PromptTemplate
 from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, derived_seed
 
-PROMPTS_DIR = TEMPLATES_DIR / "prompts"
 LANGUAGES = ("en", "ko")
 
 
@@ -87,26 +86,14 @@ class Outcome:
     budget_spent: bool = False  # stopped at max_requests before reaching num
 
 
-def prompt_source(settings: SelfInstructSettings) -> str:
-    path = settings.prompt_template or PROMPTS_DIR / f"self_instruct.{settings.lang}.jinja"
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise UserError(f"cannot read the prompt template {path}: {error.strerror or error}") from None
+def prompt_template(settings: SelfInstructSettings) -> PromptTemplate:
+    """--prompt-template, or the shipped request for `settings.lang`."""
+    return PromptTemplate(settings.prompt_template or PROMPTS_DIR / f"self_instruct.{settings.lang}.jinja", "prompt template")
 
 
-class PromptBuilder:
-    def __init__(self, source: str) -> None:
-        from jinja2 import TemplateError
-
-        try:
-            self._template = sandbox().from_string(source)
-        except TemplateError as error:
-            raise UserError(f"the self-instruct prompt template does not parse: {error}") from None
-
-    def build(self, examples: list[Task], new: int) -> str:
-        numbered = [{"number": number, **task.as_dict()} for number, task in enumerate(examples, start=1)]
-        return self._template.render(examples=numbered, first_new=len(examples) + 1, last_new=len(examples) + new)
+def build_prompt(template: PromptTemplate, examples: list[Task], new: int) -> str:
+    numbered = [{"number": number, **task.as_dict()} for number, task in enumerate(examples, start=1)]
+    return template.render(examples=numbered, first_new=len(examples) + 1, last_new=len(examples) + new)
 
 
 def _request_seed(seed: int, request: int) -> int:
@@ -129,7 +116,7 @@ def grow(
     """Ask for new tasks until `settings.num` are accepted or the request budget is spent."""
     if not seeds:
         raise UserError("the seed file holds no usable task (an instruction with an output)")
-    builder = PromptBuilder(prompt_source(settings))
+    template = prompt_template(settings)
     checks = TaskFilter(settings.checks)
     index = RougeLIndex(tokenizer_for(settings.lang, settings.korean_tokens))
     pool_texts: list[str] = []
@@ -147,7 +134,7 @@ def grow(
         requests = []
         for number in numbers:
             rng = random.Random(_request_seed(settings.seed, number))
-            prompt = builder.build(_sample_examples(rng, seeds, pool, settings), settings.tasks_per_request)
+            prompt = build_prompt(template, _sample_examples(rng, seeds, pool, settings), settings.tasks_per_request)
             sampling = Sampling(settings.temperature, settings.top_p, settings.max_tokens, _request_seed(settings.seed, number))
             requests.append(ChatRequest.of([{"role": "user", "content": prompt}], sampling))
         completions = complete(requests)

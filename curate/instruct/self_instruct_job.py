@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import xxhash
 from tqdm import tqdm
 
 from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.interop import write_interop_files
 from curate.instruct.records import read_canonical
-from curate.instruct.self_instruct import Outcome, SelfInstructSettings, grow, prompt_source, reason_counts
+from curate.instruct.self_instruct import Outcome, SelfInstructSettings, grow, prompt_template, reason_counts
 from curate.instruct.self_instruct_report import write_self_instruct_report
 from curate.instruct.steps import REJECTED_SCHEMA
 from curate.instruct.task_parsing import Task
@@ -85,7 +84,7 @@ def self_instruct_dataset(
     seeds, seed_fingerprints = load_seeds(seeds_path, input_format, from_format)
     identity = whole.job_identity(
         SOURCE, options, TRANSPORT_OPTIONS, seeds=seed_fingerprints,
-        prompt=xxhash.xxh3_64_hexdigest(prompt_source(settings).encode()), model=model_identity,
+        prompt=prompt_template(settings).fingerprint, model=model_identity,
     )  # fmt: skip
     if whole.prepare(output, identity, overwrite, command_line) is FolderState.COMPLETE:
         return JobResult(output, read_manifest(output), skipped=True)

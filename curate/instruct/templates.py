@@ -32,6 +32,7 @@ from curate.errors import UserError
 
 # The project's own templates; `--template NAME` looks here first.
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+PROMPTS_DIR = TEMPLATES_DIR / "prompts"  # the requests curate sends to models (self-instruct, judges)
 
 # Special tokens a tokenizer passes to its chat template (transformers passes its whole
 # special-tokens map as template variables).
@@ -554,3 +555,52 @@ def token_mask(
                 continue
         mask[position] = 1
     return mask.tolist(), cut
+
+
+class PromptTemplate:
+    """A prompt (self-instruct's request, a judge's rubric) compiled and rendered in curate's
+    sandbox. `source` is a path to a jinja2 file, a shipped prompt's name in templates/prompts/
+    ("judge_pairwise"), or the jinja2 text itself (a string that holds a newline or a "{" is
+    text, as `curate prefs --rubric` passes it). `what` names it in errors ("judge rubric").
+    Every problem, at compile or render time, is a UserError naming the file (or saying the
+    template was given as text)."""
+
+    def __init__(self, source: str | os.PathLike, what: str) -> None:
+        import jinja2
+
+        self.what = what
+        self.path: Path | None = None
+        if isinstance(source, str) and ("\n" in source or "{" in source):
+            text, self.label = source, f"the {what}"
+        else:
+            path = Path(source)
+            if not path.is_file() and isinstance(source, str) and (PROMPTS_DIR / f"{source}.jinja").is_file():
+                path = PROMPTS_DIR / f"{source}.jinja"
+            self.path, self.label = path, f"the {what} {path}"
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                detail = getattr(error, "strerror", None) or error
+                raise UserError(f"cannot read {self.label}: {detail}") from None
+        self.source = text
+        self.fingerprint = xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
+        try:
+            self._template = sandbox().from_string(text)
+        except jinja2.exceptions.TemplateSyntaxError as error:
+            raise UserError(f"{self.label} does not parse: line {error.lineno}: {error.message}") from None
+        except jinja2.exceptions.TemplateError as error:
+            raise UserError(f"{self.label} does not parse: {error}") from None
+
+    def render(self, **variables) -> str:
+        import jinja2
+
+        try:
+            return self._template.render(**variables)
+        except jinja2.exceptions.SecurityError as error:
+            raise UserError(
+                f"{self.label} tried something the sandbox forbids ({error}); a prompt template may only read its variables"
+            ) from None
+        except jinja2.exceptions.TemplateError as error:
+            raise UserError(f"{self.label} could not render: {error}") from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as error:
+            raise UserError(f"{self.label} could not render: {type(error).__name__}: {error}") from None

@@ -34,16 +34,13 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-import xxhash
 
 from curate.errors import RunFailed, UserError
-from curate.instruct.templates import TEMPLATES_DIR, message_text, sandbox
+from curate.instruct.templates import PROMPTS_DIR, PromptTemplate, message_text
 from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, Usage, derived_seed
 
-PROMPTS_DIR = TEMPLATES_DIR / "prompts"  # the same folder as self_instruct.PROMPTS_DIR
 # greedy: a judge should give the same verdict every time it is asked (Sampling is frozen, safe to share)
 JUDGE_SAMPLING = Sampling(temperature=0.0, max_tokens=512)
 POINTWISE_TEMPLATE = PROMPTS_DIR / "judge_pointwise.jinja"
@@ -304,52 +301,6 @@ def parse_verdict(text: str) -> tuple[str | None, str | None, str | None]:
 # ------------------------------------------------------------------------------ prompt templates
 
 
-class _PromptTemplate:
-    """A judge prompt compiled and rendered in curate's sandbox. `source` is a path to a jinja2
-    file, a shipped prompt's name ("judge_pairwise"), or the jinja2 text itself (a string that
-    holds a newline or a "{" is text, as `curate prefs --rubric` passes it). Every problem is a
-    UserError naming the file (or saying the template was given as text)."""
-
-    def __init__(self, source: str | os.PathLike, what: str) -> None:
-        import jinja2
-
-        self.what = what
-        self.path: Path | None = None
-        if isinstance(source, str) and ("\n" in source or "{" in source):
-            text, self.label = source, f"the {what}"
-        else:
-            path = Path(source)
-            if not path.is_file() and isinstance(source, str) and (PROMPTS_DIR / f"{source}.jinja").is_file():
-                path = PROMPTS_DIR / f"{source}.jinja"
-            self.path, self.label = path, f"the {what} {path}"
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                detail = getattr(error, "strerror", None) or error
-                raise UserError(f"cannot read {self.label}: {detail}") from None
-        self.fingerprint = xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
-        try:
-            self._template = sandbox().from_string(text)
-        except jinja2.exceptions.TemplateSyntaxError as error:
-            raise UserError(f"{self.label} does not parse: line {error.lineno}: {error.message}") from None
-        except jinja2.exceptions.TemplateError as error:
-            raise UserError(f"{self.label} does not parse: {error}") from None
-
-    def render(self, **variables) -> str:
-        import jinja2
-
-        try:
-            return self._template.render(**variables)
-        except jinja2.exceptions.SecurityError as error:
-            raise UserError(
-                f"{self.label} tried something the sandbox forbids ({error}); a judge template may only read its variables"
-            ) from None
-        except jinja2.exceptions.TemplateError as error:
-            raise UserError(f"{self.label} could not render: {error}") from None
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as error:
-            raise UserError(f"{self.label} could not render: {type(error).__name__}: {error}") from None
-
-
 def _conversation(messages: Sequence[Mapping]) -> list[dict]:
     """The prompt messages as templates see them: content always plain text."""
     return [{**message, "content": message_text(message)} for message in messages]
@@ -419,10 +370,10 @@ class LLMJudge:
         self.name = "llm-pairwise" if pairwise else "llm"
         example = _conversation([{"role": "user", "content": "What is 2 + 2?"}])
         if pairwise:
-            self.template = _PromptTemplate(pairwise_source or PAIRWISE_TEMPLATE, "pairwise judge prompt")
+            self.template = PromptTemplate(pairwise_source or PAIRWISE_TEMPLATE, "pairwise judge prompt")
             self.template.render(messages=example, answer_a="4", answer_b="2 + 2 = 4.")
         else:
-            self.template = _PromptTemplate(rubric_source or POINTWISE_TEMPLATE, "judge rubric")
+            self.template = PromptTemplate(rubric_source or POINTWISE_TEMPLATE, "judge rubric")
             self.template.render(messages=example, answer="4", low=_plain(low), high=_plain(high))
         self._candidates = 0
         self._scored = 0
