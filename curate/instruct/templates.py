@@ -227,6 +227,24 @@ def tokenizer_template(directory: str | os.PathLike, name: str | None = None) ->
     return ChatTemplate(source, str(folder), _special_tokens(config))
 
 
+def loaded_tokenizer_template(tokenizer, name: str) -> ChatTemplate | None:
+    """The chat template of a loaded Hugging Face tokenizer (the "default" one when it has
+    several, as transformers picks), with the variables `apply_chat_template` passes: its
+    special tokens. None when it has none. For a folder on disk, `tokenizer_template` reads
+    the files without loading the tokenizer."""
+    source = tokenizer.chat_template
+    if isinstance(source, dict):
+        source = source.get("default")
+    if not isinstance(source, str) or not source.strip():
+        return None
+    return ChatTemplate(source=source, name=name, special_tokens=tokenizer_special_token_map(tokenizer))
+
+
+def tokenizer_special_token_map(tokenizer) -> dict[str, str]:
+    """A loaded tokenizer's special tokens that are single strings (bos_token, eos_token, ...)."""
+    return {key: value for key, value in tokenizer.special_tokens_map.items() if isinstance(value, str)}
+
+
 def _tokenizer_config(folder: Path) -> dict:
     if not folder.is_dir():
         raise UserError(f"tokenizer folder {folder} does not exist")

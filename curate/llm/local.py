@@ -22,7 +22,7 @@ from typing import Any
 import xxhash
 
 from curate.errors import UserError
-from curate.instruct.templates import ChatTemplate, TemplateRenderError
+from curate.instruct.templates import ChatTemplate, TemplateRenderError, loaded_tokenizer_template
 from curate.llm.backend import FAILED, ChatRequest, Completion, Sampling, Usage, completion_status, derived_seed
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -200,16 +200,11 @@ class LocalBackend:
             tokenizer = AutoTokenizer.from_pretrained(self._source(), local_files_only=_offline())
         except (OSError, ValueError, KeyError, ImportError) as error:
             raise self._load_error("tokenizer", error) from None
-        source = tokenizer.chat_template
-        if isinstance(source, dict):  # several named templates, as transformers picks: "default"
-            source = source.get("default")
-        if not isinstance(source, str) or not source.strip():
+        template = loaded_tokenizer_template(tokenizer, f"{self._model_name} chat template")
+        if template is None:
             raise UserError(
                 f"model {self._model_name} has no chat template; use a chat (instruct) model whose tokenizer has one"
             )
-        # The same variables transformers' apply_chat_template passes: the special tokens map.
-        special_tokens = {key: value for key, value in tokenizer.special_tokens_map.items() if isinstance(value, str)}
-        template = ChatTemplate(source=source, name=f"{self._model_name} chat template", special_tokens=special_tokens)
         return tokenizer, template
 
     def _load_model(self) -> Any:

@@ -320,17 +320,14 @@ def micro_batches(count: int, batch_size: int, seed: int, start: int):
 
 def chat_template(tokenizer, template_name: str | None, model_name: str):
     """--template (a shipped name or .jinja file) with the tokenizer's special tokens, else the model's own."""
-    from curate.instruct.templates import ChatTemplate, load_template
+    from curate.instruct.templates import load_template, loaded_tokenizer_template, tokenizer_special_token_map
 
-    specials = {key: str(value) for key, value in tokenizer.special_tokens_map.items() if isinstance(value, str)}
     if template_name:
-        return load_template(template_name, specials)
-    if tokenizer.chat_template:
-        source = tokenizer.chat_template
-        if isinstance(source, dict):
-            source = source.get("default") or next(iter(source.values()))
-        return ChatTemplate(source, name=model_name, special_tokens=specials)
-    raise UserError(f"{model_name} has no chat template; pass --template (e.g. chatml or alpaca)")
+        return load_template(template_name, tokenizer_special_token_map(tokenizer))
+    template = loaded_tokenizer_template(tokenizer, model_name)
+    if template is None:
+        raise UserError(f"{model_name} has no chat template; pass --template (e.g. chatml or alpaca)")
+    return template
 
 
 def restore(checkpoint: Path, model, optimizer, scheduler) -> int:
