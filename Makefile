@@ -46,6 +46,8 @@ demo-self-instruct: $(INSTALLED)
 	fi
 
 test: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 test-slow: $(INSTALLED)

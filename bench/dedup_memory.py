@@ -60,7 +60,18 @@ def main() -> None:
     output = WORK / "out"
     shutil.rmtree(output, ignore_errors=True)
     curate = str(Path(sys.executable).with_name("curate"))
-    command = ["/usr/bin/time", "-v", curate, "dedup", str(corpus), "-o", str(output), "--workers", str(args.workers), "--no-progress"]
+    command = [
+        "/usr/bin/time",
+        "-v",
+        curate,
+        "dedup",
+        str(corpus),
+        "-o",
+        str(output),
+        "--workers",
+        str(args.workers),
+        "--no-progress",
+    ]
     finished = subprocess.run(command, check=True, capture_output=True, text=True)
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", finished.stderr).group(1))
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", finished.stderr).group(1)
@@ -69,9 +80,11 @@ def main() -> None:
     result = report["stages"][1]["settings"]["result"]
     print(f"corpus: {args.docs:,} documents, {size / 1e6:.0f} MB, {args.files} files; --workers {args.workers}")
     print(finished.stdout.strip())
-    print(f"peak RSS {peak_kb / 1024:,.0f} MiB ({peak_kb * 1024 / args.docs:,.0f} bytes per document); wall {wall}; "
-          f"job {manifest['timings']['seconds']:.1f} s (hashing {result['seconds']['hashing']:.1f} s, "
-          f"clustering {result['seconds']['clustering']:.1f} s)")
+    print(
+        f"peak RSS {peak_kb / 1024:,.0f} MiB ({peak_kb * 1024 / args.docs:,.0f} bytes per document); wall {wall}; "
+        f"job {manifest['timings']['seconds']:.1f} s (hashing {result['seconds']['hashing']:.1f} s, "
+        f"clustering {result['seconds']['clustering']:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -107,15 +107,27 @@ def run_rensa_bulk(shingle_sets: list[list[str]]) -> tuple[float, set[int]]:
 
 def run_curate(corpus: Path, output: Path, workers: int) -> tuple[float, float, set[str]]:
     shutil.rmtree(output, ignore_errors=True)
-    command = [str(Path(sys.executable).with_name("curate")), "dedup", str(corpus), "-o", str(output),
-               "--workers", str(workers), "--no-progress"]
+    command = [
+        str(Path(sys.executable).with_name("curate")),
+        "dedup",
+        str(corpus),
+        "-o",
+        str(output),
+        "--workers",
+        str(workers),
+        "--no-progress",
+    ]
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     manifest = json.loads((output / "_manifest.json").read_text())
     import pyarrow.parquet as pq
 
-    rejected = {row for path in sorted((output / "rejected").glob("*.parquet")) for row in pq.read_table(path, columns=["id"]).column("id").to_pylist()}
+    rejected = {
+        row
+        for path in sorted((output / "rejected").glob("*.parquet"))
+        for row in pq.read_table(path, columns=["id"]).column("id").to_pylist()
+    }
     return manifest["timings"]["seconds"], wall, rejected
 
 
@@ -135,18 +147,24 @@ def main() -> None:
     for name, runner in (("datasketch", run_datasketch), ("rensa", run_rensa), ("rensa bulk", run_rensa_bulk)):
         seconds, duplicates = runner(shingle_sets)
         results[name] = seconds
-        print(f"{name:<12} signatures + LSH only: {seconds:6.2f} s  {docs / seconds:8,.0f} docs/s  "
-              f"{len(duplicates):,} documents matched an earlier one")
+        print(
+            f"{name:<12} signatures + LSH only: {seconds:6.2f} s  {docs / seconds:8,.0f} docs/s  "
+            f"{len(duplicates):,} documents matched an earlier one"
+        )
     for workers in [int(item) for item in args.workers.split(",")]:
         seconds, wall, rejected = run_curate(corpus, WORK / f"out-{workers}", workers)
         rate = docs / seconds
-        print(f"curate --workers {workers}: whole command {seconds:6.2f} s  {rate:8,.0f} docs/s "
-              f"({rate / workers:,.0f} per worker; process wall {wall:.2f} s with start-up)  "
-              f"{len(rejected):,} documents rejected")
+        print(
+            f"curate --workers {workers}: whole command {seconds:6.2f} s  {rate:8,.0f} docs/s "
+            f"({rate / workers:,.0f} per worker; process wall {wall:.2f} s with start-up)  "
+            f"{len(rejected):,} documents rejected"
+        )
         if workers == 1:
             base = seconds
-            print(f"  curate per core / datasketch: x{rate / (docs / results['datasketch']):.1f}, "
-                  f"/ rensa: x{rate / (docs / results['rensa']):.2f}, / rensa bulk: x{rate / (docs / results['rensa bulk']):.2f}")
+            print(
+                f"  curate per core / datasketch: x{rate / (docs / results['datasketch']):.1f}, "
+                f"/ rensa: x{rate / (docs / results['rensa']):.2f}, / rensa bulk: x{rate / (docs / results['rensa bulk']):.2f}"
+            )
         else:
             print(f"  scaling against --workers 1: x{base / seconds:.2f}")
 

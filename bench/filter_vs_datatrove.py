@@ -105,8 +105,21 @@ def run_datatrove(corpus: Path, output: Path) -> float:
 
 
 def run_curate(corpus: Path, output: Path, workers: int) -> float:
-    command = [sys.executable, "-m", "curate", "filter", str(corpus), "-o", str(output), "--steps", STEPS,
-               "--workers", str(workers), "--no-progress", "--overwrite"]
+    command = [
+        sys.executable,
+        "-m",
+        "curate",
+        "filter",
+        str(corpus),
+        "-o",
+        str(output),
+        "--steps",
+        STEPS,
+        "--workers",
+        str(workers),
+        "--no-progress",
+        "--overwrite",
+    ]
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
@@ -115,7 +128,11 @@ def run_curate(corpus: Path, output: Path, workers: int) -> float:
 def _kept_ids_curate(output: Path) -> set[str]:
     import pyarrow.parquet as pq
 
-    return {value for path in sorted((output / "data").glob("*.parquet")) for value in pq.read_table(path, columns=["id"]).column("id").to_pylist()}
+    return {
+        value
+        for path in sorted((output / "data").glob("*.parquet"))
+        for value in pq.read_table(path, columns=["id"]).column("id").to_pylist()
+    }
 
 
 def _kept_ids_datatrove(output: Path) -> set[str]:
@@ -151,8 +168,10 @@ def main() -> None:
     print(f"ratio curate/datatrove per core: x{peer / one:.1f}")
     ours, theirs = _kept_ids_curate(runs / "curate-1"), _kept_ids_datatrove(runs / "datatrove")
     disagree = len(ours ^ theirs)
-    print(f"decisions agree on {100 * (1 - disagree / args.docs):.2f}% of documents ({disagree} differ); "
-          f"kept: curate {len(ours):,}, datatrove {len(theirs):,}")
+    print(
+        f"decisions agree on {100 * (1 - disagree / args.docs):.2f}% of documents ({disagree} differ); "
+        f"kept: curate {len(ours):,}, datatrove {len(theirs):,}"
+    )
 
 
 if __name__ == "__main__":

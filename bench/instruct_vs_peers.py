@@ -65,7 +65,9 @@ def bench_text_and_masks(conversations: list[list[dict]]) -> None:
     theirs = [tokenizer.apply_chat_template(c, tokenize=False, chat_template=plain) for c in conversations]
     assert ours == theirs, "renderings differ"
     ours_s = best_of(lambda: [template.render(c) for c in conversations])
-    theirs_s = best_of(lambda: [tokenizer.apply_chat_template(c, tokenize=False, chat_template=plain) for c in conversations])
+    theirs_s = best_of(
+        lambda: [tokenizer.apply_chat_template(c, tokenize=False, chat_template=plain) for c in conversations]
+    )
     print(f"text   curate render            {n / ours_s:>9,.0f} conv/s")
     print(f"text   transformers apply_chat  {n / theirs_s:>9,.0f} conv/s   curate x{theirs_s / ours_s:.2f}")
 
@@ -73,15 +75,13 @@ def bench_text_and_masks(conversations: list[list[dict]]) -> None:
         # as curate's trainer does: render every conversation, tokenize them in one batch
         rendered = [assistant_spans(template, conversation) for conversation in conversations]
         encodings = tokenizer([r.text for r in rendered], add_special_tokens=False, return_offsets_mapping=True)
-        return [
-            token_mask(offsets, r.spans, r.text)[0] for offsets, r in zip(encodings["offset_mapping"], rendered)
-        ]
+        return [token_mask(offsets, r.spans, r.text)[0] for offsets, r in zip(encodings["offset_mapping"], rendered)]
 
     def transformers_masks():
         return [
-            tokenizer.apply_chat_template(
-                c, chat_template=tagged, return_dict=True, return_assistant_tokens_mask=True
-            )["assistant_masks"]
+            tokenizer.apply_chat_template(c, chat_template=tagged, return_dict=True, return_assistant_tokens_mask=True)[
+                "assistant_masks"
+            ]
             for c in conversations
         ]
 
@@ -90,8 +90,10 @@ def bench_text_and_masks(conversations: list[list[dict]]) -> None:
     ours_s, theirs_s = best_of(curate_masks, 2), best_of(transformers_masks, 2)
     print(f"masks  curate spans, no tags     {n / ours_s:>9,.0f} conv/s")
     print(f"masks  transformers, tagged tpl  {n / theirs_s:>9,.0f} conv/s   curate x{theirs_s / ours_s:.2f}")
-    print(f"       token masks identical on {same:,} of {n:,} conversations "
-          "(qwen2_5_training's tag also covers the '\\n' of the assistant header; see docs/templates.md)")
+    print(
+        f"       token masks identical on {same:,} of {n:,} conversations "
+        "(qwen2_5_training's tag also covers the '\\n' of the assistant header; see docs/templates.md)"
+    )
 
 
 def bench_convert(records: list[dict]) -> None:
@@ -108,12 +110,30 @@ def bench_convert(records: list[dict]) -> None:
         def run_curate():
             shutil.rmtree(work / "out", ignore_errors=True)
             convert_dataset(
-                [str(source)], work / "out", "messages", None, options={}, command_line="bench",
-                reader=ReaderOptions(), writer=WriterOptions(), workers=1, progress=False,
+                [str(source)],
+                work / "out",
+                "messages",
+                None,
+                options={},
+                command_line="bench",
+                reader=ReaderOptions(),
+                writer=WriterOptions(),
+                workers=1,
+                progress=False,
             )
 
-        command = [str(REPO / ".venv" / "bin" / "curate"), "convert", str(source), "-o", str(work / "cli"),
-                   "--to", "messages", "--workers", "1", "--no-progress"]
+        command = [
+            str(REPO / ".venv" / "bin" / "curate"),
+            "convert",
+            str(source),
+            "-o",
+            str(work / "cli"),
+            "--to",
+            "messages",
+            "--workers",
+            "1",
+            "--no-progress",
+        ]
         started = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         command_s = time.perf_counter() - started
@@ -124,7 +144,9 @@ def bench_convert(records: list[dict]) -> None:
 
             def to_messages(row):
                 user = row["instruction"] + (f"\n\n{row['input']}" if row["input"] else "")
-                return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": row["output"]}]}
+                return {
+                    "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": row["output"]}]
+                }
 
             loaded.map(to_messages, load_from_cache_file=False).to_parquet(str(work / "hf.parquet"))
             shutil.rmtree(work / "cache", ignore_errors=True)
@@ -132,10 +154,16 @@ def bench_convert(records: list[dict]) -> None:
         datasets.disable_progress_bars()
         ours_s, theirs_s = best_of(run_curate), best_of(run_datasets)
         n = len(records)
-        print(f"convert curate convert_dataset   {n / ours_s:>9,.0f} rows/s ({ours_s:.2f} s: read, convert, "
-              "Parquet, manifest, report with charts, dataset card)")
-        print(f"convert datasets load+map+parquet {n / theirs_s:>8,.0f} rows/s ({theirs_s:.2f} s)   curate x{theirs_s / ours_s:.2f}")
-        print(f"convert `curate convert` as a command: {command_s:.2f} s, of which Python start and imports are the rest")
+        print(
+            f"convert curate convert_dataset   {n / ours_s:>9,.0f} rows/s ({ours_s:.2f} s: read, convert, "
+            "Parquet, manifest, report with charts, dataset card)"
+        )
+        print(
+            f"convert datasets load+map+parquet {n / theirs_s:>8,.0f} rows/s ({theirs_s:.2f} s)   curate x{theirs_s / ours_s:.2f}"
+        )
+        print(
+            f"convert `curate convert` as a command: {command_s:.2f} s, of which Python start and imports are the rest"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

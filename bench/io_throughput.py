@@ -101,7 +101,9 @@ def time_datasets(paths: list[Path], scratch: Path) -> float:
     datasets.disable_progress_bars()
     cache = scratch / "hf-cache"
     started = time.perf_counter()
-    dataset = datasets.load_dataset("json", data_files=[str(path) for path in paths], split="train", cache_dir=str(cache))
+    dataset = datasets.load_dataset(
+        "json", data_files=[str(path) for path in paths], split="train", cache_dir=str(cache)
+    )
     dataset.to_parquet(str(scratch / "datasets.parquet"))
     elapsed = time.perf_counter() - started
     del dataset
@@ -116,7 +118,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=200, help="uncompressed JSONL size of the corpus")
     parser.add_argument("--files", type=int, default=8, help="number of input files")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="curate worker processes for the parallel run")
+    parser.add_argument(
+        "--workers", type=int, default=default_workers(), help="curate worker processes for the parallel run"
+    )
     args = parser.parse_args()
 
     paths, raw_bytes, docs = build_corpus(args.mb, args.files)
@@ -132,7 +136,9 @@ def main() -> None:
     peer = results["datasets load_dataset('json') + to_parquet"]
     print(f"{'run':<45} {'seconds':>8} {'MB/s':>8} {'docs/s':>10} {'vs peer':>8}")
     for name, seconds in results.items():
-        print(f"{name:<45} {seconds:8.2f} {raw_bytes / 1e6 / seconds:8.1f} {docs / seconds:10,.0f} {peer / seconds:7.2f}x")
+        print(
+            f"{name:<45} {seconds:8.2f} {raw_bytes / 1e6 / seconds:8.1f} {docs / seconds:10,.0f} {peer / seconds:7.2f}x"
+        )
 
 
 if __name__ == "__main__":

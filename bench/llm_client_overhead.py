@@ -111,15 +111,23 @@ def main() -> None:
             results = {
                 "peer (asyncio + openai)": timed(lambda: run_peer(base_url, requests, args.concurrency)),
                 "curate OpenAIBackend": timed(lambda: run_curate(base_url, requests, args.concurrency, None)),
-                "curate + answer cache (all misses)": timed(lambda: run_curate(base_url, requests, args.concurrency, cache)),
-                "curate + answer cache (all hits)": timed(lambda: run_curate(base_url, requests, args.concurrency, cache)),
+                "curate + answer cache (all misses)": timed(
+                    lambda: run_curate(base_url, requests, args.concurrency, cache)
+                ),
+                "curate + answer cache (all hits)": timed(
+                    lambda: run_curate(base_url, requests, args.concurrency, cache)
+                ),
             }
     finally:
         server.terminate()
         server.wait()
     peer_wall, peer_cpu, _ = results["peer (asyncio + openai)"]
-    print(f"{args.requests:,} requests, concurrency {args.concurrency}, server latency {args.latency} s (server in its own process)")
-    print(f"{'client':38} {'answered':>9} {'wall s':>8} {'req/s':>9} {'CPU ms/req':>11} {'req/s vs peer':>14} {'CPU vs peer':>12}")
+    print(
+        f"{args.requests:,} requests, concurrency {args.concurrency}, server latency {args.latency} s (server in its own process)"
+    )
+    print(
+        f"{'client':38} {'answered':>9} {'wall s':>8} {'req/s':>9} {'CPU ms/req':>11} {'req/s vs peer':>14} {'CPU vs peer':>12}"
+    )
     for name, (wall, cpu, answered) in results.items():
         print(
             f"{name:38} {answered:>9,} {wall:>8.2f} {args.requests / wall:>9,.0f} {1000 * cpu / args.requests:>11.3f} "

@@ -59,7 +59,9 @@ def load_texts(top_up_to: int, candidates: int, seed: int) -> tuple[list[str], l
     """(pool texts in shuffled order, held-out candidate instructions, texts per source)."""
     alpaca = json.loads((SHARED / "instructions" / "alpaca_5000.json").read_text())
     instructions = [record["instruction"].strip() for record in alpaca]
-    held_out = set(random.Random(seed).sample(sorted(set(i for i in instructions if 4 <= len(i.split()) <= 150)), candidates))
+    held_out = set(
+        random.Random(seed).sample(sorted(set(i for i in instructions if 4 <= len(i.split()) <= 150)), candidates)
+    )
 
     texts: dict[str, None] = {}  # insertion-ordered set
     counts: dict[str, int] = {}
@@ -73,7 +75,9 @@ def load_texts(top_up_to: int, candidates: int, seed: int) -> tuple[list[str], l
                 texts.setdefault(piece)
         counts[source] = len(texts) - before
 
-    take("alpaca_5000", [s for r in alpaca for field in ("instruction", "input", "output") for s in sentences(r[field])])
+    take(
+        "alpaca_5000", [s for r in alpaca for field in ("instruction", "input", "output") for s in sentences(r[field])]
+    )
     dolly = []
     for line in (SHARED / "instructions" / "dolly_hhrlhf_small.jsonl").open():
         record = json.loads(line)
@@ -132,12 +136,18 @@ def main() -> None:
         print(f"only {len(pool_all):,} distinct texts: the largest pool is that size, not {largest:,}")
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
-    print(f"\n{'pool':>7} {'cands':>6} {'mean ms':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'build s':>8}"
-          f" {'>0.7':>5} | {'alpaca ms':>9} {'ratio':>7} | {'self-instr ms':>13} {'ratio':>7}")
+    print(
+        f"\n{'pool':>7} {'cands':>6} {'mean ms':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'build s':>8}"
+        f" {'>0.7':>5} | {'alpaca ms':>9} {'ratio':>7} | {'self-instr ms':>13} {'ratio':>7}"
+    )
     for size in args.sizes:
         pool = pool_all[:size]
         size = len(pool)
-        candidates = held_out + pool[: args.duplicates // 2] + near_duplicates(pool, args.duplicates - args.duplicates // 2, args.seed)
+        candidates = (
+            held_out
+            + pool[: args.duplicates // 2]
+            + near_duplicates(pool, args.duplicates - args.duplicates // 2, args.seed)
+        )
         started = time.perf_counter()
         index = RougeLIndex()
         for text in pool:
@@ -170,13 +180,17 @@ def main() -> None:
         mean = statistics.fmean(times)
         alpaca_peer, self_instruct_peer = statistics.fmean(pretok_ms), statistics.fmean(peer_ms)
         above = sum(score > 0.7 for score, _ in results)
-        print(f"{size:>7,} {len(candidates):>6} {mean:>8.3f} {percentile(times, 0.5):>7.3f} {percentile(times, 0.99):>7.3f}"
-              f" {max(times):>7.2f} {build_s:>8.2f} {above:>5} | {alpaca_peer:>9,.0f} {'x' + format(alpaca_peer / mean, ',.0f'):>7}"
-              f" | {self_instruct_peer:>13,.0f} {'x' + format(self_instruct_peer / mean, ',.0f'):>7}")
-    print(f"\nms: curate RougeLIndex.best_match per candidate, one core (build s: adding the pool); >0.7: candidates a"
-          f" self-instruct filter drops.\nalpaca / self-instr ms: rouge-score over the whole pool per candidate, mean of"
-          f" {args.peer_candidates} candidates, one core; ratio: peer ms / curate mean ms.\n"
-          "Best scores equal (same float) to rouge-score's maximum on every peer candidate.")
+        print(
+            f"{size:>7,} {len(candidates):>6} {mean:>8.3f} {percentile(times, 0.5):>7.3f} {percentile(times, 0.99):>7.3f}"
+            f" {max(times):>7.2f} {build_s:>8.2f} {above:>5} | {alpaca_peer:>9,.0f} {'x' + format(alpaca_peer / mean, ',.0f'):>7}"
+            f" | {self_instruct_peer:>13,.0f} {'x' + format(self_instruct_peer / mean, ',.0f'):>7}"
+        )
+    print(
+        f"\nms: curate RougeLIndex.best_match per candidate, one core (build s: adding the pool); >0.7: candidates a"
+        f" self-instruct filter drops.\nalpaca / self-instr ms: rouge-score over the whole pool per candidate, mean of"
+        f" {args.peer_candidates} candidates, one core; ratio: peer ms / curate mean ms.\n"
+        "Best scores equal (same float) to rouge-score's maximum on every peer candidate."
+    )
 
 
 if __name__ == "__main__":

@@ -200,33 +200,60 @@ Examples:
 @cli.command("dedup", help=_dedup_help())
 @input_options
 @output_options
-@click.option("--exact/--no-exact", default=True, show_default=True, help="Remove documents whose normalised text repeats.")
-@click.option("--minhash/--no-minhash", default=True, show_default=True, help="Remove near duplicates with MinHash LSH.")
+@click.option(
+    "--exact/--no-exact", default=True, show_default=True, help="Remove documents whose normalised text repeats."
+)
+@click.option(
+    "--minhash/--no-minhash", default=True, show_default=True, help="Remove near duplicates with MinHash LSH."
+)
 @click.option("--lines/--no-lines", default=False, show_default=True, help="Cut lines that repeat across the corpus.")
 @click.option(
-    "--line-threshold", type=click.IntRange(min=1), default=10, show_default=True, metavar="K",
+    "--line-threshold",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    metavar="K",
     help="With --lines: a line seen more than K times across the documents exact and near dedup keep is cut from all.",
 )
 @click.option("--ngram", type=click.IntRange(min=1), default=5, show_default=True, help="Words per shingle.")
 @click.option(
-    "--char-ngram", type=click.IntRange(min=1), default=5, show_default=True,
+    "--char-ngram",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
     help="Characters per shingle for Korean, Chinese, Japanese and Thai documents.",
 )
 @click.option("--num-perm", type=click.IntRange(min=1), default=112, show_default=True, help="MinHash hash functions.")
-@click.option("--bands", type=click.IntRange(min=1), default=None, help="LSH bands (default 14, or chosen by --threshold).")
-@click.option("--rows", type=click.IntRange(min=1), default=None, help="Hash values per band (default 8, or chosen by --threshold).")
 @click.option(
-    "--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, metavar="J",
+    "--bands", type=click.IntRange(min=1), default=None, help="LSH bands (default 14, or chosen by --threshold)."
+)
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Hash values per band (default 8, or chosen by --threshold).",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=None,
+    metavar="J",
     help="Jaccard similarity that makes a duplicate: picks bands and rows (datasketch's optimiser) "
     "unless given, and is what --verify checks (default: the bands' own, about 0.72).",
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the MinHash hash functions.")
 @click.option(
-    "--lang", "language", default="en", show_default=True,
+    "--lang",
+    "language",
+    default="en",
+    show_default=True,
     help="Language of documents without a lang column value; ko, zh, ja and th get character shingles.",
 )
 @click.option(
-    "--keep", default="first", show_default=True, metavar="first|longest|highest:COLUMN",
+    "--keep",
+    default="first",
+    show_default=True,
+    metavar="first|longest|highest:COLUMN",
     help="Which document of a near-duplicate cluster is kept; ties go to the first in input order.",
 )
 @click.option("--verify", is_flag=True, help="Check every candidate pair's exact shingle Jaccard against --threshold.")
@@ -244,8 +271,12 @@ def dedup_command(ctx: click.Context, **params) -> None:
         lines=params["lines"],
         line_threshold=params["line_threshold"],
         minhash_settings=MinHashSettings(
-            ngram=params["ngram"], char_ngram=params["char_ngram"], num_perm=params["num_perm"],
-            bands=bands, rows=rows, seed=params["seed"],
+            ngram=params["ngram"],
+            char_ngram=params["char_ngram"],
+            num_perm=params["num_perm"],
+            bands=bands,
+            rows=rows,
+            seed=params["seed"],
         ),
         language=params["language"],
         keep=params["keep"],
@@ -272,11 +303,17 @@ def _format_names(kind: str | None = None, writable: bool = False) -> list[str]:
 @record_input_options
 @output_options
 @click.option(
-    "--to", "to_format", required=True, type=click.Choice(_format_names(writable=True)),
+    "--to",
+    "to_format",
+    required=True,
+    type=click.Choice(_format_names(writable=True)),
     help="Format to write.",
 )
 @click.option(
-    "--from", "from_format", type=click.Choice(_format_names()), default=None,
+    "--from",
+    "from_format",
+    type=click.Choice(_format_names()),
+    default=None,
     help="Format of the inputs (default: read from each file's first record).",
 )
 @executor_options
@@ -304,7 +341,10 @@ def convert_command(ctx: click.Context, **params) -> None:
     from curate.instruct.jobs import convert_dataset
 
     result = convert_dataset(
-        list(params["inputs"]), params["output"], params["to_format"], params["from_format"],
+        list(params["inputs"]),
+        params["output"],
+        params["to_format"],
+        params["from_format"],
         **record_job_arguments(ctx, params),
     )
     click.echo(_summary(result))
@@ -320,19 +360,36 @@ def _template_help() -> str:
 @record_input_options
 @output_options
 @click.option(
-    "--template", "template_name", default=None, metavar="NAME|PATH",
+    "--template",
+    "template_name",
+    default=None,
+    metavar="NAME|PATH",
     help=f"A shipped template ({_template_help()}) or a .jinja file.",
 )
 @click.option(
-    "--tokenizer", type=click.Path(path_type=Path), default=None, metavar="DIR",
+    "--tokenizer",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="DIR",
     help="A Hugging Face tokenizer folder: its chat template (unless --template) and special tokens.",
 )
-@click.option("--eos-token", default=None, help="End-of-sequence text for templates that use eos_token (overrides the tokenizer's).")
 @click.option(
-    "--from", "from_format", type=click.Choice(_format_names("sft")), default=None,
+    "--eos-token",
+    default=None,
+    help="End-of-sequence text for templates that use eos_token (overrides the tokenizer's).",
+)
+@click.option(
+    "--from",
+    "from_format",
+    type=click.Choice(_format_names("sft")),
+    default=None,
     help="Format of the inputs (default: read from each file's first record).",
 )
-@click.option("--text-column", is_flag=True, help="Also write the whole rendered text as `text` and its assistant spans as `assistant_spans`.")
+@click.option(
+    "--text-column",
+    is_flag=True,
+    help="Also write the whole rendered text as `text` and its assistant spans as `assistant_spans`.",
+)
 @executor_options
 @click.pass_context
 def render_command(ctx: click.Context, **params) -> None:
@@ -368,7 +425,11 @@ def render_command(ctx: click.Context, **params) -> None:
     else:
         template = replace(tokenizer_template(params["tokenizer"]), special_tokens=special)
     result = render_dataset(
-        list(params["inputs"]), params["output"], template, params["from_format"], params["text_column"],
+        list(params["inputs"]),
+        params["output"],
+        template,
+        params["from_format"],
+        params["text_column"],
         **record_job_arguments(ctx, params),
     )
     click.echo(_summary(result))
@@ -436,46 +497,76 @@ def quality_group() -> None:
 
 @quality_group.command("train")
 @click.option(
-    "--positive", multiple=True, required=True, metavar="FILES",
+    "--positive",
+    multiple=True,
+    required=True,
+    metavar="FILES",
     help="High-quality documents: a file, folder or glob (repeat for more).",
 )
 @click.option(
-    "--negative", multiple=True, required=True, metavar="FILES",
+    "--negative",
+    multiple=True,
+    required=True,
+    metavar="FILES",
     help="Low-quality documents: a file, folder or glob (repeat for more).",
 )
 @click.option(
-    "-o", "--output", required=True, type=click.Path(path_type=Path),
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
     help="Model file to write, e.g. quality.bin; its metrics go to quality.bin.json.",
 )
 @click.option(
-    "--input-format", type=click.Choice(["auto", *_FORMATS]), default="auto", show_default=True,
+    "--input-format",
+    type=click.Choice(["auto", *_FORMATS]),
+    default="auto",
+    show_default=True,
     help="Format of the inputs; auto reads it from each file name.",
 )
 @click.option("--text-field", default="text", show_default=True, help="Field (or column) holding the document text.")
 @click.option("--text-lines", is_flag=True, help="Plain text inputs: one document per line, not per file.")
-@click.option("--epochs", type=click.IntRange(min=1), default=_Train.epochs, show_default=True, help="Passes over the data.")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=_Train.epochs, show_default=True, help="Passes over the data."
+)
 @click.option(
     "--lr", type=click.FloatRange(min=0.0, min_open=True), default=_Train.lr, show_default=True, help="Learning rate."
 )
 @click.option(
-    "--word-ngrams", type=click.IntRange(min=1), default=_Train.word_ngrams, show_default=True,
+    "--word-ngrams",
+    type=click.IntRange(min=1),
+    default=_Train.word_ngrams,
+    show_default=True,
     help="Longest word n-gram used as a feature.",
 )
 @click.option("--dim", type=click.IntRange(min=1), default=_Train.dim, show_default=True, help="Size of the vectors.")
 @click.option(
-    "--bucket", type=click.IntRange(min=1), default=_Train.bucket, show_default=True,
+    "--bucket",
+    type=click.IntRange(min=1),
+    default=_Train.bucket,
+    show_default=True,
     help="Hash buckets for word n-grams; the model takes about (words + bucket) x dim x 4 bytes.",
 )
 @click.option(
-    "--test-fraction", type=click.FloatRange(0.0, 0.9), default=_Train.test_fraction, show_default=True,
+    "--test-fraction",
+    type=click.FloatRange(0.0, 0.9),
+    default=_Train.test_fraction,
+    show_default=True,
     help="Share of each class held out to measure the model (0: none).",
 )
-@click.option("--seed", type=int, default=_Train.seed, show_default=True, help="Seed of the held-out split and of training.")
 @click.option(
-    "--threads", type=click.IntRange(min=1), default=_Train.threads, show_default=True,
+    "--seed", type=int, default=_Train.seed, show_default=True, help="Seed of the held-out split and of training."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=_Train.threads,
+    show_default=True,
     help="Training threads; more are faster, but the model then differs from run to run.",
 )
-def quality_train_command(positive, negative, output: Path, input_format: str, text_field: str, text_lines: bool, **settings) -> None:
+def quality_train_command(
+    positive, negative, output: Path, input_format: str, text_field: str, text_lines: bool, **settings
+) -> None:
     """Train a high- vs low-quality fastText classifier for `curate filter --quality-model`.
 
     Texts are read like `curate filter` inputs, put on one line, lowercased, and labelled
@@ -518,52 +609,151 @@ from curate.instruct.self_instruct import SelfInstructSettings as _Grow  # noqa:
 
 @cli.command("self-instruct")
 @client_options
-@click.option("--seeds", required=True, metavar="FILE", help="Seed tasks: Alpaca seed-task JSONL, or any SFT format convert reads.")
+@click.option(
+    "--seeds",
+    required=True,
+    metavar="FILE",
+    help="Seed tasks: Alpaca seed-task JSONL, or any SFT format convert reads.",
+)
 @output_options
 @click.option("--num", type=click.IntRange(min=1), required=True, help="Stop once this many new tasks are accepted.")
 @click.option(
-    "--backend", type=click.Choice(["openai", "local"]), default="openai", show_default=True,
+    "--backend",
+    type=click.Choice(["openai", "local"]),
+    default="openai",
+    show_default=True,
     help="openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI). local: a transformers model in this process.",
 )
 @click.option(
-    "--model", envvar="CURATE_MODEL", required=True, metavar="NAME|PATH",
+    "--model",
+    envvar="CURATE_MODEL",
+    required=True,
+    metavar="NAME|PATH",
     help="Model name on the server; for --backend local a model folder or Hugging Face id. [env: CURATE_MODEL]",
 )
 @click.option(
-    "--base-url", envvar="CURATE_BASE_URL", default=None, metavar="URL",
+    "--base-url",
+    envvar="CURATE_BASE_URL",
+    default=None,
+    metavar="URL",
     help="The server's OpenAI API root, e.g. http://127.0.0.1:8000/v1 (default: api.openai.com). [env: CURATE_BASE_URL]",
 )
-@click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Language of the prompt, the filters and the ROUGE-L tokens.")
 @click.option(
-    "--ko-tokens", type=click.Choice(["auto", "kiwi", "chars"]), default="auto", show_default=True,
+    "--lang",
+    type=click.Choice(["en", "ko"]),
+    default="en",
+    show_default=True,
+    help="Language of the prompt, the filters and the ROUGE-L tokens.",
+)
+@click.option(
+    "--ko-tokens",
+    type=click.Choice(["auto", "kiwi", "chars"]),
+    default="auto",
+    show_default=True,
     help="--lang ko: ROUGE-L over Kiwi morphemes or characters (auto: Kiwi when installed).",
 )
-@click.option("--seed-examples", type=click.IntRange(min=0), default=_Grow.seed_examples, show_default=True, help="Example tasks per request drawn from the seeds.")
-@click.option("--generated-examples", type=click.IntRange(min=0), default=_Grow.generated_examples, show_default=True, help="Example tasks per request drawn from those accepted so far (seeds fill in while there are few).")
-@click.option("--tasks-per-request", type=click.IntRange(min=1), default=_Grow.tasks_per_request, show_default=True, help="New tasks asked for in each request.")
-@click.option("--requests-per-round", type=click.IntRange(min=1), default=_Grow.requests_per_round, show_default=True, help="Requests built from the same pool and sent together.")
-@click.option("--max-requests", type=click.IntRange(min=1), default=None, help="Give up after this many requests (default: 10 per --tasks-per-request tasks wanted, plus --num).")
-@click.option("--max-similarity", type=click.FloatRange(0, 1), default=_Grow.max_similarity, show_default=True, help="Reject a task whose ROUGE-L F1 with any seed or accepted instruction is above this.")
-@click.option("--min-words", type=click.IntRange(min=0), default=4, show_default=True, help="Fewest words in an instruction.")
-@click.option("--max-words", type=click.IntRange(min=1), default=150, show_default=True, help="Most words in an instruction.")
 @click.option(
-    "--blacklist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, metavar="FILE",
+    "--seed-examples",
+    type=click.IntRange(min=0),
+    default=_Grow.seed_examples,
+    show_default=True,
+    help="Example tasks per request drawn from the seeds.",
+)
+@click.option(
+    "--generated-examples",
+    type=click.IntRange(min=0),
+    default=_Grow.generated_examples,
+    show_default=True,
+    help="Example tasks per request drawn from those accepted so far (seeds fill in while there are few).",
+)
+@click.option(
+    "--tasks-per-request",
+    type=click.IntRange(min=1),
+    default=_Grow.tasks_per_request,
+    show_default=True,
+    help="New tasks asked for in each request.",
+)
+@click.option(
+    "--requests-per-round",
+    type=click.IntRange(min=1),
+    default=_Grow.requests_per_round,
+    show_default=True,
+    help="Requests built from the same pool and sent together.",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Give up after this many requests (default: 10 per --tasks-per-request tasks wanted, plus --num).",
+)
+@click.option(
+    "--max-similarity",
+    type=click.FloatRange(0, 1),
+    default=_Grow.max_similarity,
+    show_default=True,
+    help="Reject a task whose ROUGE-L F1 with any seed or accepted instruction is above this.",
+)
+@click.option(
+    "--min-words", type=click.IntRange(min=0), default=4, show_default=True, help="Fewest words in an instruction."
+)
+@click.option(
+    "--max-words", type=click.IntRange(min=1), default=150, show_default=True, help="Most words in an instruction."
+)
+@click.option(
+    "--blacklist",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
     help="Words (one a line) that reject an instruction; default: image, graph, file, draw, ... (Korean for --lang ko).",
 )
-@click.option("--temperature", type=click.FloatRange(min=0), default=_Grow.temperature, show_default=True, help="Sampling temperature.")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=_Grow.top_p, show_default=True, help="Nucleus sampling mass.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=_Grow.max_tokens, show_default=True, help="Most tokens in one answer.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the example sampling and of every request.")
 @click.option(
-    "--prompt-template", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, metavar="FILE",
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=_Grow.temperature,
+    show_default=True,
+    help="Sampling temperature.",
+)
+@click.option(
+    "--top-p",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=_Grow.top_p,
+    show_default=True,
+    help="Nucleus sampling mass.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=_Grow.max_tokens,
+    show_default=True,
+    help="Most tokens in one answer.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the example sampling and of every request."
+)
+@click.option(
+    "--prompt-template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
     help="A .jinja request template (runs sandboxed) instead of templates/prompts/self_instruct.LANG.jinja.",
 )
 @click.option(
-    "--input-format", type=click.Choice(["auto", "jsonl", "json", "parquet"]), default="auto", show_default=True,
+    "--input-format",
+    type=click.Choice(["auto", "jsonl", "json", "parquet"]),
+    default="auto",
+    show_default=True,
     help="How to read --seeds; auto goes by file name.",
 )
-@click.option("--from", "from_format", type=click.Choice(_format_names("sft")), default=None, help="Format of the seeds (default: read from the first record).")
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal).")
+@click.option(
+    "--from",
+    "from_format",
+    type=click.Choice(_format_names("sft")),
+    default=None,
+    help="Format of the seeds (default: read from the first record).",
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
+)
 @click.pass_context
 def self_instruct_command(ctx: click.Context, **params) -> None:
     """Grow an instruction set from seed tasks with a language model (self-instruct, Alpaca).
@@ -703,28 +893,46 @@ def _make_backend(params: dict, kind: str | None = None, model: str | None = Non
 
 @cli.command("init-model")
 @click.option(
-    "-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR",
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR",
     help="Model folder to write (new or empty, or an earlier init-model with --overwrite).",
 )
 @click.option(
-    "--corpus", multiple=True, required=True, metavar="FILES",
+    "--corpus",
+    multiple=True,
+    required=True,
+    metavar="FILES",
     help="Text to train the tokenizer on: a file, folder or glob (repeat for more).",
 )
 @click.option(
-    "--size", type=click.Choice(["tiny", "small"]), default="small", show_default=True,
+    "--size",
+    type=click.Choice(["tiny", "small"]),
+    default="small",
+    show_default=True,
     help="tiny: 64 wide, 2 layers (~0.6M parameters, for tests). small: 512 wide, 8 layers (~29M).",
 )
 @click.option(
-    "--vocab-size", type=click.IntRange(min=1), default=8000, show_default=True,
+    "--vocab-size",
+    type=click.IntRange(min=1),
+    default=8000,
+    show_default=True,
     help="Tokens in the vocabulary, special and byte tokens included (fewer if the corpus runs out of merges).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
 @click.option(
-    "--text-field", default="text", show_default=True,
+    "--text-field",
+    default="text",
+    show_default=True,
     help="Field (or column) holding the text; records without it give every string they hold.",
 )
 @click.option(
-    "--max-documents", type=click.IntRange(min=1), default=None, metavar="N",
+    "--max-documents",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
     help="Train the tokenizer on the first N documents only, in input order.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a model folder an earlier init-model wrote.")
@@ -752,8 +960,14 @@ def init_model_command(output: Path, corpus, size, vocab_size, seed, text_field,
     from curate.train.init_model import init_model
 
     info = init_model(
-        output, list(corpus), size=size, vocab_size=vocab_size, seed=seed, text_field=text_field,
-        max_documents=max_documents, overwrite=overwrite,
+        output,
+        list(corpus),
+        size=size,
+        vocab_size=vocab_size,
+        seed=seed,
+        text_field=text_field,
+        max_documents=max_documents,
+        overwrite=overwrite,
     )
     read = info["corpus"]
     vocab = f"{info['vocab_size']:,}"
@@ -782,7 +996,12 @@ def _print_run(result: dict, output: Path) -> None:
 
 @cli.command("train-sft")
 @train_options(default_lr=2e-5, default_length=2048)
-@click.option("--packing/--no-packing", default=True, show_default=True, help="Several examples per row, attention kept inside each.")
+@click.option(
+    "--packing/--no-packing",
+    default=True,
+    show_default=True,
+    help="Several examples per row, attention kept inside each.",
+)
 def train_sft_command(**params) -> None:
     """Supervised fine-tuning on instruction data: loss on assistant tokens only.
 
@@ -811,14 +1030,35 @@ def train_sft_command(**params) -> None:
 
 @cli.command("train-dpo")
 @train_options(default_lr=1e-6, default_length=1024)
-@click.option("--beta", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, help="Strength of the pull towards the reference model.")
-@click.option("--loss", "loss_type", type=click.Choice(["sigmoid", "ipo", "hinge"]), default="sigmoid", show_default=True, help="DPO loss (TRL's formulas).")
 @click.option(
-    "--ref", "ref_mode", type=click.Choice(["precompute", "live"]), default="precompute", show_default=True,
+    "--beta",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Strength of the pull towards the reference model.",
+)
+@click.option(
+    "--loss",
+    "loss_type",
+    type=click.Choice(["sigmoid", "ipo", "hinge"]),
+    default="sigmoid",
+    show_default=True,
+    help="DPO loss (TRL's formulas).",
+)
+@click.option(
+    "--ref",
+    "ref_mode",
+    type=click.Choice(["precompute", "live"]),
+    default="precompute",
+    show_default=True,
     help="precompute: run the reference once over all pairs and cache it (keyed by data and model); live: run it every step.",
 )
-@click.option("--ref-model", default=None, metavar="PATH|ID", help="Reference model (default: the starting weights of --model).")
-@click.option("--max-prompt-length", type=click.IntRange(min=1), default=None, help="Keep only the last N prompt tokens.")
+@click.option(
+    "--ref-model", default=None, metavar="PATH|ID", help="Reference model (default: the starting weights of --model)."
+)
+@click.option(
+    "--max-prompt-length", type=click.IntRange(min=1), default=None, help="Keep only the last N prompt tokens."
+)
 def train_dpo_command(**params) -> None:
     """Direct Preference Optimisation on preference pairs (prompt, chosen, rejected).
 
@@ -850,8 +1090,17 @@ def train_dpo_command(**params) -> None:
 
 @cli.command("train-rm")
 @train_options(default_lr=1e-5, default_length=1024)
-@click.option("--center-rewards", type=click.FloatRange(min=0), default=None, help="Coefficient pulling rewards towards zero (TRL's center_rewards_coefficient).")
-@click.option("--margin-from-scores", is_flag=True, help="Use score_chosen - score_rejected as the margin when rows have no `margin` column.")
+@click.option(
+    "--center-rewards",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Coefficient pulling rewards towards zero (TRL's center_rewards_coefficient).",
+)
+@click.option(
+    "--margin-from-scores",
+    is_flag=True,
+    help="Use score_chosen - score_rejected as the margin when rows have no `margin` column.",
+)
 def train_rm_command(**params) -> None:
     """Train a reward model on preference pairs (Bradley-Terry loss).
 
@@ -884,28 +1133,128 @@ def train_rm_command(**params) -> None:
 @cli.command("prefs")
 @click.argument("inputs", nargs=-1, required=True, metavar="PROMPTS...")
 @output_options
-@click.option("--policy", type=click.Choice(["openai", "local"]), default="openai", show_default=True, help="Where the candidate answers come from: an OpenAI-compatible server or a local model.")
-@click.option("--policy-model", envvar="CURATE_MODEL", required=True, metavar="NAME|PATH", help="The policy: a model name on the server, or a model folder (e.g. runs/sft/final). [env: CURATE_MODEL]")
-@click.option("--policy-base-url", envvar="CURATE_BASE_URL", default=None, metavar="URL", help="The policy server's OpenAI API root. [env: CURATE_BASE_URL]")
-@click.option("--judge", "judge_kind", type=click.Choice(["llm", "reward-model"]), default="llm", show_default=True, help="llm: a judge model with a rubric; reward-model: a sequence-classification model's score.")
-@click.option("--judge-model", required=True, metavar="NAME|PATH", help="The judge: a model name on the server (llm), or a reward model folder (e.g. runs/rm/final).")
-@click.option("--judge-base-url", default=None, metavar="URL", help="The judge server's OpenAI API root (default: --policy-base-url).")
-@click.option("--rubric", default=None, metavar="PATH", help="A .jinja rubric for the llm judge (default: templates/prompts/judge_pointwise.jinja); runs sandboxed.")
-@click.option("--pairwise", is_flag=True, help="llm judge: compare candidates two by two in both orders (cancels position bias) instead of scoring each.")
-@click.option("--n", "samples", type=click.IntRange(min=1), default=4, show_default=True, help="Answers sampled per prompt.")
-@click.option("--pairing", type=click.Choice(["best-worst", "best-random", "all-pairs"]), default="best-worst", show_default=True, help="Which scored candidates become chosen/rejected pairs.")
-@click.option("--min-margin", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Drop pairs whose scores differ by less (ties are always dropped).")
-@click.option("--include-existing", is_flag=True, help="Also judge the answers the input already holds (the last assistant turn; chosen and rejected).")
-@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Policy sampling temperature.")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True, help="Policy nucleus sampling mass.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Most tokens in one answer; cut answers are dropped.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every sample, the judge's requests and best-random.")
-@click.option("--best-of-n-out", type=click.Path(path_type=Path), default=None, metavar="DIR", help="Also write each prompt's best answer as SFT rows here (rejection sampling).")
-@click.option("--min-score", type=float, default=None, help="--best-of-n-out: the best answer must score at least this.")
-@click.option("--input-format", type=click.Choice(["auto", "jsonl", "json", "parquet"]), default="auto", show_default=True, help="How to read the prompts; auto goes by file name.")
-@click.option("--from", "from_format", type=click.Choice(_format_names()), default=None, help="Format of the prompts (default: read from the first record).")
+@click.option(
+    "--policy",
+    type=click.Choice(["openai", "local"]),
+    default="openai",
+    show_default=True,
+    help="Where the candidate answers come from: an OpenAI-compatible server or a local model.",
+)
+@click.option(
+    "--policy-model",
+    envvar="CURATE_MODEL",
+    required=True,
+    metavar="NAME|PATH",
+    help="The policy: a model name on the server, or a model folder (e.g. runs/sft/final). [env: CURATE_MODEL]",
+)
+@click.option(
+    "--policy-base-url",
+    envvar="CURATE_BASE_URL",
+    default=None,
+    metavar="URL",
+    help="The policy server's OpenAI API root. [env: CURATE_BASE_URL]",
+)
+@click.option(
+    "--judge",
+    "judge_kind",
+    type=click.Choice(["llm", "reward-model"]),
+    default="llm",
+    show_default=True,
+    help="llm: a judge model with a rubric; reward-model: a sequence-classification model's score.",
+)
+@click.option(
+    "--judge-model",
+    required=True,
+    metavar="NAME|PATH",
+    help="The judge: a model name on the server (llm), or a reward model folder (e.g. runs/rm/final).",
+)
+@click.option(
+    "--judge-base-url",
+    default=None,
+    metavar="URL",
+    help="The judge server's OpenAI API root (default: --policy-base-url).",
+)
+@click.option(
+    "--rubric",
+    default=None,
+    metavar="PATH",
+    help="A .jinja rubric for the llm judge (default: templates/prompts/judge_pointwise.jinja); runs sandboxed.",
+)
+@click.option(
+    "--pairwise",
+    is_flag=True,
+    help="llm judge: compare candidates two by two in both orders (cancels position bias) instead of scoring each.",
+)
+@click.option(
+    "--n", "samples", type=click.IntRange(min=1), default=4, show_default=True, help="Answers sampled per prompt."
+)
+@click.option(
+    "--pairing",
+    type=click.Choice(["best-worst", "best-random", "all-pairs"]),
+    default="best-worst",
+    show_default=True,
+    help="Which scored candidates become chosen/rejected pairs.",
+)
+@click.option(
+    "--min-margin",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Drop pairs whose scores differ by less (ties are always dropped).",
+)
+@click.option(
+    "--include-existing",
+    is_flag=True,
+    help="Also judge the answers the input already holds (the last assistant turn; chosen and rejected).",
+)
+@click.option(
+    "--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Policy sampling temperature."
+)
+@click.option(
+    "--top-p",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Policy nucleus sampling mass.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Most tokens in one answer; cut answers are dropped.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of every sample, the judge's requests and best-random."
+)
+@click.option(
+    "--best-of-n-out",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Also write each prompt's best answer as SFT rows here (rejection sampling).",
+)
+@click.option(
+    "--min-score", type=float, default=None, help="--best-of-n-out: the best answer must score at least this."
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(["auto", "jsonl", "json", "parquet"]),
+    default="auto",
+    show_default=True,
+    help="How to read the prompts; auto goes by file name.",
+)
+@click.option(
+    "--from",
+    "from_format",
+    type=click.Choice(_format_names()),
+    default=None,
+    help="Format of the prompts (default: read from the first record).",
+)
 @client_options
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal).")
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
+)
 @click.pass_context
 def prefs_command(ctx: click.Context, **params) -> None:
     """Sample answers, judge them, and pair them into preference data (and best-of-n SFT data).

@@ -55,7 +55,9 @@ input_options = compose(
         show_default=True,
         help="Format of the inputs; auto reads it from each file name (.jsonl[.gz|.zst], .json, .parquet, .txt, .warc.wet.gz).",
     ),
-    click.option("--text-field", default="text", show_default=True, help="Field (or column) holding the document text."),
+    click.option(
+        "--text-field", default="text", show_default=True, help="Field (or column) holding the document text."
+    ),
     click.option(
         "--id-field",
         default="id",
@@ -67,9 +69,19 @@ input_options = compose(
 
 output_options = compose(
     click.option(
-        "-o", "--output", required=True, type=click.Path(path_type=Path), help="Dataset folder to write (created if needed)."
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(path_type=Path),
+        help="Dataset folder to write (created if needed).",
     ),
-    click.option("--shard-rows", type=click.IntRange(min=1), default=WriterOptions.max_rows, show_default=True, help="Most rows per Parquet shard."),
+    click.option(
+        "--shard-rows",
+        type=click.IntRange(min=1),
+        default=WriterOptions.max_rows,
+        show_default=True,
+        help="Most rows per Parquet shard.",
+    ),
     click.option(
         "--shard-size",
         type=ByteSize(),
@@ -91,7 +103,9 @@ executor_options = compose(
         default=None,
         help=f"Worker processes (default: the number of cores, here {default_workers()}).",
     ),
-    click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."),
+    click.option(
+        "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
+    ),
 )
 
 
@@ -169,7 +183,12 @@ record_input_options = compose(
         help="How to read the inputs; auto goes by file name (.jsonl[.gz|.zst], .json, .parquet). "
         "A JSON Lines file with another name (.txt) needs --input-format jsonl.",
     ),
-    click.option("--id-field", default="id", show_default=True, help="Field holding a record's id; records without one get an id hashed from the record."),
+    click.option(
+        "--id-field",
+        default="id",
+        show_default=True,
+        help="Field holding a record's id; records without one get an id hashed from the record.",
+    ),
 )
 
 
@@ -206,30 +225,138 @@ def train_options(default_lr: float, default_length: int):
     """The options every trainer shares (train-sft, train-dpo, train-rm)."""
     return compose(
         click.argument("data", nargs=-1, required=True, metavar="DATA..."),
-        click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Run folder: metrics.jsonl, loss.png, checkpoint-N/, final/."),
-        click.option("--model", required=True, metavar="PATH|ID", help="A model folder (e.g. from `curate init-model`) or a Hugging Face id; safetensors weights only."),
-        click.option("--template", default=None, metavar="NAME|PATH", help="Chat template to render with (default: the model's own)."),
-        click.option("--max-length", type=click.IntRange(min=8), default=default_length, show_default=True, help="Most tokens per example (and per packed row)."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Rows (pairs for DPO/RM) per micro-batch, per process."),
-        click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batches per optimizer step."),
-        click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Passes over the training rows."),
-        click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Optimizer steps (overrides --epochs)."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=default_lr, show_default=True, help="Peak learning rate (AdamW)."),
-        click.option("--weight-decay", type=click.FloatRange(min=0), default=OptimizerSettings.weight_decay, show_default=True, help="AdamW weight decay (matrices only)."),
-        click.option("--warmup-steps", type=click.IntRange(min=0), default=OptimizerSettings.warmup_steps, show_default=True, help="Linear warmup steps before the cosine decay."),
-        click.option("--min-lr-ratio", type=click.FloatRange(0, 1), default=OptimizerSettings.min_lr_ratio, show_default=True, help="The cosine ends at lr times this."),
-        click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Gradient clipping."),
-        click.option("--eval-fraction", type=click.FloatRange(0, 0.5), default=0.05, show_default=True, help="Share of rows held out for the eval loss."),
-        click.option("--eval-every", type=click.IntRange(min=0), default=0, show_default=True, help="Steps between evaluations (0: at the end)."),
-        click.option("--log-every", type=click.IntRange(min=1), default=1, show_default=True, help="Steps between lines of metrics.jsonl."),
-        click.option("--save-every", type=click.IntRange(min=0), default=0, show_default=True, help="Steps between checkpoints (0: only final/)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, the data order and the initialisation of new heads."),
+        click.option(
+            "-o",
+            "--output",
+            required=True,
+            type=click.Path(path_type=Path),
+            help="Run folder: metrics.jsonl, loss.png, checkpoint-N/, final/.",
+        ),
+        click.option(
+            "--model",
+            required=True,
+            metavar="PATH|ID",
+            help="A model folder (e.g. from `curate init-model`) or a Hugging Face id; safetensors weights only.",
+        ),
+        click.option(
+            "--template",
+            default=None,
+            metavar="NAME|PATH",
+            help="Chat template to render with (default: the model's own).",
+        ),
+        click.option(
+            "--max-length",
+            type=click.IntRange(min=8),
+            default=default_length,
+            show_default=True,
+            help="Most tokens per example (and per packed row).",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=8,
+            show_default=True,
+            help="Rows (pairs for DPO/RM) per micro-batch, per process.",
+        ),
+        click.option(
+            "--grad-accum",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Micro-batches per optimizer step.",
+        ),
+        click.option(
+            "--epochs",
+            type=click.FloatRange(min=0, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="Passes over the training rows.",
+        ),
+        click.option(
+            "--max-steps", type=click.IntRange(min=1), default=None, help="Optimizer steps (overrides --epochs)."
+        ),
+        click.option(
+            "--lr",
+            type=click.FloatRange(min=0, min_open=True),
+            default=default_lr,
+            show_default=True,
+            help="Peak learning rate (AdamW).",
+        ),
+        click.option(
+            "--weight-decay",
+            type=click.FloatRange(min=0),
+            default=OptimizerSettings.weight_decay,
+            show_default=True,
+            help="AdamW weight decay (matrices only).",
+        ),
+        click.option(
+            "--warmup-steps",
+            type=click.IntRange(min=0),
+            default=OptimizerSettings.warmup_steps,
+            show_default=True,
+            help="Linear warmup steps before the cosine decay.",
+        ),
+        click.option(
+            "--min-lr-ratio",
+            type=click.FloatRange(0, 1),
+            default=OptimizerSettings.min_lr_ratio,
+            show_default=True,
+            help="The cosine ends at lr times this.",
+        ),
+        click.option(
+            "--max-grad-norm",
+            type=click.FloatRange(min=0, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="Gradient clipping.",
+        ),
+        click.option(
+            "--eval-fraction",
+            type=click.FloatRange(0, 0.5),
+            default=0.05,
+            show_default=True,
+            help="Share of rows held out for the eval loss.",
+        ),
+        click.option(
+            "--eval-every",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Steps between evaluations (0: at the end).",
+        ),
+        click.option(
+            "--log-every",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Steps between lines of metrics.jsonl.",
+        ),
+        click.option(
+            "--save-every",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Steps between checkpoints (0: only final/).",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of the split, the data order and the initialisation of new heads.",
+        ),
         click.option("--device", default="auto", show_default=True, help="cuda, cpu or auto."),
         click.option("--bf16/--no-bf16", default=None, help="bf16 autocast (default: on GPU)."),
-        click.option("--gradient-checkpointing", is_flag=True, help="Recompute activations in the backward pass: less memory, about 30% slower."),
+        click.option(
+            "--gradient-checkpointing",
+            is_flag=True,
+            help="Recompute activations in the backward pass: less memory, about 30% slower.",
+        ),
         click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model."),
         click.option("--resume", is_flag=True, help="Continue from the run folder's latest checkpoint-N/."),
-        click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."),
+        click.option(
+            "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
+        ),
     )
 
 
@@ -239,7 +366,9 @@ def train_settings(params: dict) -> dict:
 
     from curate.train.common import TrainSettings
 
-    direct = {field.name: params[field.name] for field in fields(TrainSettings) if field.name not in ("data", "optimizer")}
+    direct = {
+        field.name: params[field.name] for field in fields(TrainSettings) if field.name not in ("data", "optimizer")
+    }
     optimizer = OptimizerSettings(
         lr=params["lr"], weight_decay=params["weight_decay"], warmup_steps=params["warmup_steps"],
         min_lr_ratio=params["min_lr_ratio"],

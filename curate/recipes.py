@@ -39,7 +39,7 @@ def load_recipe(path: Path) -> list[tuple[str, dict]]:
     for number, step in enumerate(steps, start=1):
         if not (isinstance(step, dict) and len(step) == 1):
             raise UserError(f"{path}: step {number} must be one 'command: {{options}}' mapping")
-        (command, options), = step.items()
+        ((command, options),) = step.items()
         if options is None:
             options = {}
         if not isinstance(options, dict):

@@ -29,9 +29,9 @@ if HERE not in sys.path:
 import _pools as P  # noqa: E402
 
 SEED = 1234
-SIZE_LIMIT = 300 * 1024          # bytes, whole sample_data/ folder
-MAX_ACCIDENTAL_JACCARD = 0.2     # word 5-grams, any pair that is not planted
-NEAR_DUP_BAND = (0.5, 0.97)      # planted near-duplicate vs. its original
+SIZE_LIMIT = 300 * 1024  # bytes, whole sample_data/ folder
+MAX_ACCIDENTAL_JACCARD = 0.2  # word 5-grams, any pair that is not planted
+NEAR_DUP_BAND = (0.5, 0.97)  # planted near-duplicate vs. its original
 
 EN_WEB = "web/en_web.jsonl"
 KO_WEB = "web/ko_web.jsonl.gz"
@@ -43,79 +43,276 @@ README = "README.md"
 # 1-based line numbers of the two malformed lines in en_web.jsonl.
 EN_BAD_LINES = {"truncated": 40, "no_text": 61}
 
-EN_DOMAINS = ["www.example.com", "blog.example.org", "news.example.net", "example.org",
-              "www.example.net", "journal.example.com"]
-KO_DOMAINS = ["blog.example.com", "cafe.example.net", "news.example.org", "ko.example.org",
-              "www.example.net"]
+EN_DOMAINS = [
+    "www.example.com",
+    "blog.example.org",
+    "news.example.net",
+    "example.org",
+    "www.example.net",
+    "journal.example.com",
+]
+KO_DOMAINS = ["blog.example.com", "cafe.example.net", "news.example.org", "ko.example.org", "www.example.net"]
 ALLOWED_HOST_SUFFIXES = ("example.com", "example.org", "example.net")
 
 # Lexicons for planted near-duplicates: synonym swaps, optional words that can
 # be dropped, intensifiers added before some words, and editor's notes.
-_EN_ADJ = {"good", "easy", "important", "useful", "simple", "small", "cheap", "sharp", "hot",
-           "cold", "quiet", "warm", "long", "short", "strong", "fresh", "busy", "soft", "tiny",
-           "narrow", "heavy", "bright", "slow", "dangerous", "large", "big", "old", "thin",
-           "deep", "gentle", "common", "popular", "interesting", "pleasant", "healthy",
-           "careful", "quick", "difficult", "brisk", "steady", "generous", "remote"}
+_EN_ADJ = {
+    "good",
+    "easy",
+    "important",
+    "useful",
+    "simple",
+    "small",
+    "cheap",
+    "sharp",
+    "hot",
+    "cold",
+    "quiet",
+    "warm",
+    "long",
+    "short",
+    "strong",
+    "fresh",
+    "busy",
+    "soft",
+    "tiny",
+    "narrow",
+    "heavy",
+    "bright",
+    "slow",
+    "dangerous",
+    "large",
+    "big",
+    "old",
+    "thin",
+    "deep",
+    "gentle",
+    "common",
+    "popular",
+    "interesting",
+    "pleasant",
+    "healthy",
+    "careful",
+    "quick",
+    "difficult",
+    "brisk",
+    "steady",
+    "generous",
+    "remote",
+}
 _EN_DET = {"a", "the", "your", "my", "our", "their", "this", "its", "his", "her"}
 EN_EDITS = {
     "synonyms": {
-        "small": "little", "big": "large", "often": "frequently", "quickly": "fast",
-        "many": "numerous", "easy": "simple", "usually": "typically", "every": "each",
-        "whole": "entire", "cheap": "inexpensive", "buy": "purchase", "near": "close to",
-        "choose": "pick", "perhaps": "maybe", "several": "a few", "nearly": "almost",
-        "almost": "nearly", "difficult": "hard", "important": "crucial", "useful": "handy",
-        "children": "kids", "rarely": "seldom", "immediately": "right away",
-        "annual": "yearly", "afterward": "later", "large": "big", "people": "folks",
-        "around": "about", "begin": "start", "but": "yet", "quite": "fairly", "simply": "just",
-        "anyone": "anybody", "everyone": "everybody", "someone": "somebody", "house": "home",
-        "amount": "quantity", "surprising": "remarkable", "huge": "enormous",
-        "photographs": "pictures", "shop": "store", "really": "truly",
+        "small": "little",
+        "big": "large",
+        "often": "frequently",
+        "quickly": "fast",
+        "many": "numerous",
+        "easy": "simple",
+        "usually": "typically",
+        "every": "each",
+        "whole": "entire",
+        "cheap": "inexpensive",
+        "buy": "purchase",
+        "near": "close to",
+        "choose": "pick",
+        "perhaps": "maybe",
+        "several": "a few",
+        "nearly": "almost",
+        "almost": "nearly",
+        "difficult": "hard",
+        "important": "crucial",
+        "useful": "handy",
+        "children": "kids",
+        "rarely": "seldom",
+        "immediately": "right away",
+        "annual": "yearly",
+        "afterward": "later",
+        "large": "big",
+        "people": "folks",
+        "around": "about",
+        "begin": "start",
+        "but": "yet",
+        "quite": "fairly",
+        "simply": "just",
+        "anyone": "anybody",
+        "everyone": "everybody",
+        "someone": "somebody",
+        "house": "home",
+        "amount": "quantity",
+        "surprising": "remarkable",
+        "huge": "enormous",
+        "photographs": "pictures",
+        "shop": "store",
+        "really": "truly",
     },
     # (previous word, word, next word) -> may the word be dropped?
-    "deletable": lambda p, t, n: t in {"very", "really", "just", "also", "quite", "often",
-                                       "simply", "still", "even", "only", "usually", "far",
-                                       "especially", "slowly", "quietly", "gently",
-                                       "briefly", "completely", "properly", "immediately",
-                                       "regularly", "actually", "nearly", "almost",
-                                       "certainly", "surprisingly", "carefully", "quickly",
-                                       "finally", "eventually", "already", "together",
-                                       "again", "too", "always"}
-    or (t in _EN_ADJ and p in _EN_DET and not (p == "a" and n[:1].lower() in "aeiou")),
+    "deletable": lambda p, t, n: (
+        t
+        in {
+            "very",
+            "really",
+            "just",
+            "also",
+            "quite",
+            "often",
+            "simply",
+            "still",
+            "even",
+            "only",
+            "usually",
+            "far",
+            "especially",
+            "slowly",
+            "quietly",
+            "gently",
+            "briefly",
+            "completely",
+            "properly",
+            "immediately",
+            "regularly",
+            "actually",
+            "nearly",
+            "almost",
+            "certainly",
+            "surprisingly",
+            "carefully",
+            "quickly",
+            "finally",
+            "eventually",
+            "already",
+            "together",
+            "again",
+            "too",
+            "always",
+        }
+        or (t in _EN_ADJ and p in _EN_DET and not (p == "a" and n[:1].lower() in "aeiou"))
+    ),
     # (previous, word, next) -> (word to insert, insert after the word?) or None
     "insertable": lambda p, t, n: (
-        ("very", False) if t in _EN_ADJ and n != "enough"
-        and p not in _EN_ADJ | {"an", "very", "really", "so", "too"} else
-        ("also", True) if t in {"can", "will", "should", "may", "might", "must", "would",
-                                "could", "is", "are", "was", "were"}
-        and n not in {"not", "also", "always", "never", "often", "usually", "still", "just",
-                      "only", "even", "a", "an", "the", "to"} else None),
+        ("very", False)
+        if t in _EN_ADJ and n != "enough" and p not in _EN_ADJ | {"an", "very", "really", "so", "too"}
+        else ("also", True)
+        if t in {"can", "will", "should", "may", "might", "must", "would", "could", "is", "are", "was", "were"}
+        and n
+        not in {
+            "not",
+            "also",
+            "always",
+            "never",
+            "often",
+            "usually",
+            "still",
+            "just",
+            "only",
+            "even",
+            "a",
+            "an",
+            "the",
+            "to",
+        }
+        else None
+    ),
     "guard": {"very", "really", "so", "too", "how", "as", "much", "far", "quite", "more", "most"},
-    "notes": ["This article was updated to correct a date.",
-              "Share this story with a friend who might find it useful.",
-              "Some details have been edited for clarity since this piece first appeared."],
+    "notes": [
+        "This article was updated to correct a date.",
+        "Share this story with a friend who might find it useful.",
+        "Some details have been edited for clarity since this piece first appeared.",
+    ],
 }
-_KO_ADJ = {"편합니다.", "충분합니다.", "중요합니다.", "유용합니다.", "중요해집니다.", "강해집니다.",
-           "좋아집니다.", "깊어집니다.", "좋습니다.", "많습니다.", "쉽습니다.", "낫습니다.",
-           "즐겁습니다.", "진해집니다.", "여유로워집니다.", "신기합니다.", "든든합니다.",
-           "맛있었습니다.", "시원했습니다.", "흥미로웠습니다.", "좋은", "쉬운", "중요한", "편한",
-           "맛있는", "든든한", "유용한", "즐거운", "반가운", "조용한"}
+_KO_ADJ = {
+    "편합니다.",
+    "충분합니다.",
+    "중요합니다.",
+    "유용합니다.",
+    "중요해집니다.",
+    "강해집니다.",
+    "좋아집니다.",
+    "깊어집니다.",
+    "좋습니다.",
+    "많습니다.",
+    "쉽습니다.",
+    "낫습니다.",
+    "즐겁습니다.",
+    "진해집니다.",
+    "여유로워집니다.",
+    "신기합니다.",
+    "든든합니다.",
+    "맛있었습니다.",
+    "시원했습니다.",
+    "흥미로웠습니다.",
+    "좋은",
+    "쉬운",
+    "중요한",
+    "편한",
+    "맛있는",
+    "든든한",
+    "유용한",
+    "즐거운",
+    "반가운",
+    "조용한",
+}
 KO_EDITS = {
     "synonyms": {
-        "좋습니다.": "좋아요.", "있습니다.": "있어요.", "됩니다.": "돼요.", "많이": "꽤",
-        "훨씬": "한결", "바로": "곧바로", "조금씩": "천천히", "정말": "참",
-        "다시": "또", "함께": "같이", "가장": "제일", "모두": "전부", "미리": "먼저",
-        "그래서": "따라서", "특히": "무엇보다", "대부분의": "많은", "처음에는": "처음엔",
+        "좋습니다.": "좋아요.",
+        "있습니다.": "있어요.",
+        "됩니다.": "돼요.",
+        "많이": "꽤",
+        "훨씬": "한결",
+        "바로": "곧바로",
+        "조금씩": "천천히",
+        "정말": "참",
+        "다시": "또",
+        "함께": "같이",
+        "가장": "제일",
+        "모두": "전부",
+        "미리": "먼저",
+        "그래서": "따라서",
+        "특히": "무엇보다",
+        "대부분의": "많은",
+        "처음에는": "처음엔",
     },
-    "deletable": lambda p, t, n: t in {"정말", "아주", "훨씬", "조금", "특히", "바로", "가장",
-                                       "꼭", "다시", "미리", "함께", "더", "많이", "오히려",
-                                       "꽤", "늘", "자연스럽게", "충분히", "조금씩", "이제",
-                                       "그냥", "따로", "먼저", "오래", "모두"},
-    "insertable": lambda p, t, n: ("정말", False) if t in _KO_ADJ and p not in {
-        "정말", "아주", "훨씬", "더", "꽤", "가장", "참", "무척", "매우"} else None,
+    "deletable": lambda p, t, n: (
+        t
+        in {
+            "정말",
+            "아주",
+            "훨씬",
+            "조금",
+            "특히",
+            "바로",
+            "가장",
+            "꼭",
+            "다시",
+            "미리",
+            "함께",
+            "더",
+            "많이",
+            "오히려",
+            "꽤",
+            "늘",
+            "자연스럽게",
+            "충분히",
+            "조금씩",
+            "이제",
+            "그냥",
+            "따로",
+            "먼저",
+            "오래",
+            "모두",
+        }
+    ),
+    "insertable": lambda p, t, n: (
+        ("정말", False)
+        if t in _KO_ADJ and p not in {"정말", "아주", "훨씬", "더", "꽤", "가장", "참", "무척", "매우"}
+        else None
+    ),
     "guard": {"아주", "정말", "훨씬", "더", "꽤", "가장", "참", "무척", "매우", "조금", "한결"},
-    "notes": ["이 글은 독자 의견을 반영해 일부 내용을 고쳤습니다.",
-              "도움이 되셨다면 주변 분들께도 공유해 주세요.",
-              "처음 게시한 뒤 일부 표현을 다듬었습니다."],
+    "notes": [
+        "이 글은 독자 의견을 반영해 일부 내용을 고쳤습니다.",
+        "도움이 되셨다면 주변 분들께도 공유해 주세요.",
+        "처음 게시한 뒤 일부 표현을 다듬었습니다.",
+    ],
 }
 
 # Word-level tokenisation shared by every similarity check.
@@ -129,12 +326,12 @@ def words(text: str) -> list[str]:
 
 def word_ngrams(text: str, n: int = 5) -> set[tuple[str, ...]]:
     w = words(text)
-    return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
+    return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
 def char_ngrams(text: str, n: int = 5) -> set[str]:
     s = " ".join(words(text))
-    return {s[i:i + n] for i in range(len(s) - n + 1)}
+    return {s[i : i + n] for i in range(len(s) - n + 1)}
 
 
 def jaccard(a: set, b: set) -> float:
@@ -157,6 +354,7 @@ def slugify(text: str, n: int = 3) -> str:
 
 
 # Composition of "good" documents
+
 
 def take(rng: random.Random, pool: list[str]) -> str:
     """Remove and return a random element, so nothing is ever reused."""
@@ -186,12 +384,19 @@ def make_good_docs(rng, topics, slots, plan) -> list[dict]:
         pools = {k: list(v) for k, v in topics[topic].items() if k != "section"}
         for n_units in unit_counts:
             doc_slots = {k: rng.choice(v) for k, v in slots.items()}
-            docs.append({"kind": "good", "topic": topic, "section": topics[topic]["section"],
-                         "text": compose(rng, pools, n_units, doc_slots)})
+            docs.append(
+                {
+                    "kind": "good",
+                    "topic": topic,
+                    "section": topics[topic]["section"],
+                    "text": compose(rng, pools, n_units, doc_slots),
+                }
+            )
     return docs
 
 
 # Planted duplicates
+
 
 def whitespace_case_variant(text: str) -> str:
     """Same text up to whitespace and letter case (caught by normalised exact dedup)."""
@@ -223,14 +428,13 @@ def perturb(rng, text, rate, lex):
             if t == PARA:
                 start = i + 1
             elif t[-1:] in ".!?":
-                whole_para = (start == 0 or toks[start - 1] == PARA) and (
-                    i + 1 == len(toks) or toks[i + 1] == PARA)
+                whole_para = (start == 0 or toks[start - 1] == PARA) and (i + 1 == len(toks) or toks[i + 1] == PARA)
                 if start > 0 and not whole_para and 5 <= i - start + 1 <= budget - 3:
                     spans.append((start, i))
                 start = i + 1
         if spans:
             a, b = rng.choice(spans)
-            del toks[a:b + 1]
+            del toks[a : b + 1]
             edits += b - a + 1
         note = rng.choice(lex["notes"]).split(" ")
         if budget - edits >= len(note) + 2:  # appended as a last paragraph
@@ -247,7 +451,7 @@ def perturb(rng, text, rate, lex):
         core = tok.rstrip(".,;:!?")
         new = syn.get(tok) or syn.get(core.lower())
         vowel = (new or "x")[0] in "aeiou"
-        out = ["sub"] if new and not (prev == "a" and vowel or prev == "an" and not vowel) else []
+        out = ["sub"] if new and not ((prev == "a" and vowel) or (prev == "an" and not vowel)) else []
         if lex["deletable"](prev, tok, nxt):
             out.append("del")
         if lex["insertable"](prev, tok, nxt):
@@ -265,7 +469,7 @@ def perturb(rng, text, rate, lex):
         tok, op = toks[i], plan[i]
         if op == "sub":
             core = tok.rstrip(".,;:!?")
-            new = syn[tok] if tok in syn else syn[core.lower()] + tok[len(core):]
+            new = syn[tok] if tok in syn else syn[core.lower()] + tok[len(core) :]
             toks[i] = new[:1].upper() + new[1:] if core[:1].isupper() else new
         elif op == "del":
             del toks[i]
@@ -282,13 +486,18 @@ def plant_duplicates(rng, goods, n_exact, n_near, rates, lex, ngrams, variant_in
     for j, gi in enumerate(originals[:n_exact]):
         text = goods[gi]["text"]
         variant = j == variant_index
-        dups.append({"kind": "exact", "orig": gi, "variant": variant,
-                     "text": whitespace_case_variant(text) if variant else text})
+        dups.append(
+            {
+                "kind": "exact",
+                "orig": gi,
+                "variant": variant,
+                "text": whitespace_case_variant(text) if variant else text,
+            }
+        )
     for rate, gi in zip(rates, originals[n_exact:]):
         text, k = perturb(rng, goods[gi]["text"], rate, lex)
         sim = jaccard(ngrams(text), ngrams(goods[gi]["text"]))
-        dups.append({"kind": "near", "orig": gi, "text": text, "edits": k,
-                     "rate": rate, "jaccard": sim})
+        dups.append({"kind": "near", "orig": gi, "text": text, "edits": k, "rate": rate, "jaccard": sim})
     return dups
 
 
@@ -309,12 +518,11 @@ def interleave(rng, goods, junk, dups) -> list[dict]:
 
 # Builders: each returns {relative_path: bytes} plus metadata for the README
 
-def build_web(rng, lang, topics, slots, junk_pool, docs_per_topic, n_exact, rates,
-              lex, ngrams, domains, variant_index):
+
+def build_web(rng, lang, topics, slots, junk_pool, docs_per_topic, n_exact, rates, lex, ngrams, domains, variant_index):
     """Compose one web file; returns (list of JSON lines, records in file order)."""
     names = list(topics)
-    plan = {t: [3] * docs_per_topic[min(i, len(docs_per_topic) - 1)]
-            for i, t in enumerate(names)}
+    plan = {t: [3] * docs_per_topic[min(i, len(docs_per_topic) - 1)] for i, t in enumerate(names)}
     goods = make_good_docs(rng, topics, slots, plan)
     junk = [{"kind": "junk", "label": label, "text": text} for label, text in junk_pool]
     dups = plant_duplicates(rng, goods, n_exact, len(rates), rates, lex, ngrams, variant_index)
@@ -339,17 +547,39 @@ def build_web(rng, lang, topics, slots, junk_pool, docs_per_topic, n_exact, rate
 def build_en_web(rng):
     # 13 topics x 4 documents + 1 topic x 3 documents = 55 good documents.
     lines, records = build_web(
-        rng, "en", P.EN_TOPICS, P.EN_SLOTS, P.EN_JUNK, [4] * 13 + [3], n_exact=5,
-        rates=[0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10], lex=EN_EDITS, ngrams=word_ngrams,
-        domains=EN_DOMAINS, variant_index=2)
+        rng,
+        "en",
+        P.EN_TOPICS,
+        P.EN_SLOTS,
+        P.EN_JUNK,
+        [4] * 13 + [3],
+        n_exact=5,
+        rates=[0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10],
+        lex=EN_EDITS,
+        ngrams=word_ngrams,
+        domains=EN_DOMAINS,
+        variant_index=2,
+    )
     # The two deliberately malformed lines.
-    bad1 = dumps({"id": "en-bad-1", "text": P.EN_BAD_TRUNCATED_TEXT,
-                  "url": "https://news.example.net/garden/plant-sale", "date": rand_date(rng)})
+    bad1 = dumps(
+        {
+            "id": "en-bad-1",
+            "text": P.EN_BAD_TRUNCATED_TEXT,
+            "url": "https://news.example.net/garden/plant-sale",
+            "date": rand_date(rng),
+        }
+    )
     cut = bad1.index('"text": "') + len('"text": "') + 97
     assert bad1[cut - 1] not in '\\"'
-    bad1 = bad1[:cut] + "\n"          # cut off mid-string: no closing quote or brace
-    bad2 = dumps({"id": "en-bad-2", "url": "https://www.example.org/notices/recycling-hours",
-                  "date": rand_date(rng), "body": P.EN_BAD_NO_TEXT_BODY})
+    bad1 = bad1[:cut] + "\n"  # cut off mid-string: no closing quote or brace
+    bad2 = dumps(
+        {
+            "id": "en-bad-2",
+            "url": "https://www.example.org/notices/recycling-hours",
+            "date": rand_date(rng),
+            "body": P.EN_BAD_NO_TEXT_BODY,
+        }
+    )
     for line_no, bad in sorted([(EN_BAD_LINES["truncated"], bad1), (EN_BAD_LINES["no_text"], bad2)]):
         lines.insert(line_no - 1, bad)
     return "".join(lines).encode("utf-8"), records
@@ -358,9 +588,19 @@ def build_en_web(rng):
 def build_ko_web(rng):
     # 9 topics x 4 documents = 36 good documents.
     lines, records = build_web(
-        rng, "ko", P.KO_TOPICS, P.KO_SLOTS, P.KO_JUNK, [4], n_exact=3,
-        rates=[0.02, 0.04, 0.06, 0.08, 0.10], lex=KO_EDITS, ngrams=char_ngrams,
-        domains=KO_DOMAINS, variant_index=1)
+        rng,
+        "ko",
+        P.KO_TOPICS,
+        P.KO_SLOTS,
+        P.KO_JUNK,
+        [4],
+        n_exact=3,
+        rates=[0.02, 0.04, 0.06, 0.08, 0.10],
+        lex=KO_EDITS,
+        ngrams=char_ngrams,
+        domains=KO_DOMAINS,
+        variant_index=1,
+    )
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
         gz.write("".join(lines).encode("utf-8"))
@@ -370,18 +610,32 @@ def build_ko_web(rng):
 def build_seeds(seeds) -> bytes:
     out = []
     for i, (name, instruction, inp, output, is_cls) in enumerate(seeds):
-        out.append(dumps({"id": f"seed_task_{i}", "name": name, "instruction": instruction,
-                          "instances": [{"input": inp, "output": output}],
-                          "is_classification": is_cls}))
+        out.append(
+            dumps(
+                {
+                    "id": f"seed_task_{i}",
+                    "name": name,
+                    "instruction": instruction,
+                    "instances": [{"input": inp, "output": output}],
+                    "is_classification": is_cls,
+                }
+            )
+        )
     return "".join(out).encode("utf-8")
 
 
 def build_pairs() -> bytes:
     out = []
     for prompt, chosen, rejected in P.PREFERENCES:
-        out.append(dumps({"prompt": [{"role": r, "content": c} for r, c in prompt],
-                          "chosen": [{"role": "assistant", "content": chosen}],
-                          "rejected": [{"role": "assistant", "content": rejected}]}))
+        out.append(
+            dumps(
+                {
+                    "prompt": [{"role": r, "content": c} for r, c in prompt],
+                    "chosen": [{"role": "assistant", "content": chosen}],
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                }
+            )
+        )
     return "".join(out).encode("utf-8")
 
 
@@ -393,8 +647,10 @@ def _dup_lines(records, unit, grams, variant_note):
             note = f" ({variant_note})" if r["variant"] else ""
             out.append(f"- `{r['id']}` = exact copy of `{by_group[r['group']]}`{note}")
         elif r["kind"] == "near":
-            out.append(f"- `{r['id']}` ~ `{by_group[r['group']]}`: {r['edits']} {unit} edits "
-                       f"(target {r['rate']:.0%}), {grams} Jaccard {r['jaccard']:.2f}")
+            out.append(
+                f"- `{r['id']}` ~ `{by_group[r['group']]}`: {r['edits']} {unit} edits "
+                f"(target {r['rate']:.0%}), {grams} Jaccard {r['jaccard']:.2f}"
+            )
     return "\n".join(out)
 
 
@@ -444,14 +700,14 @@ Do not edit the data files by hand; change the pools or the script and rerun.
 
 ### `{EN_WEB}` ({len(en) + 2} lines)
 
-- {count(en, 'good')} good documents: multi-paragraph articles, blog posts, how-tos and
-  news pieces over {len(P.EN_TOPICS)} topics ({', '.join(P.EN_TOPICS)}), 120-400 words,
+- {count(en, "good")} good documents: multi-paragraph articles, blog posts, how-tos and
+  news pieces over {len(P.EN_TOPICS)} topics ({", ".join(P.EN_TOPICS)}), 120-400 words,
   paragraphs separated by a blank line.
-- {count(en, 'junk')} junk documents: navigation menus, footers, cookie/privacy notices, SEO
+- {count(en, "junk")} junk documents: navigation menus, footers, cookie/privacy notices, SEO
   keyword spam, link lists, repeated lines, price-only product listings, lorem
   ipsum, 3-8 word fragments, symbol/number soup, ALL CAPS shouting, one
   whitespace-only text and one empty string.
-- {count(en, 'exact')} exact duplicates and {count(en, 'near')} near duplicates of good documents
+- {count(en, "exact")} exact duplicates and {count(en, "near")} near duplicates of good documents
   (new id and url, placed after their original). Near duplicates have 1-10% of
   their words substituted, inserted or deleted.
 - 2 deliberately malformed lines, kept to demonstrate quarantine of unreadable
@@ -466,23 +722,23 @@ Do not edit the data files by hand; change the pools or the script and rerun.
 Junk ids: {_junk_list(en)}.
 
 Planted duplicates:
-{_dup_lines(en, 'word', 'word 5-gram', 'differs only in whitespace and case')}
+{_dup_lines(en, "word", "word 5-gram", "differs only in whitespace and case")}
 
 ### `{KO_WEB}` ({len(ko)} lines, no bad lines)
 
-- {count(ko, 'good')} good documents in natural Korean over {len(P.KO_TOPICS)} everyday topics
-  ({', '.join(P.KO_TOPICS)}), 80-250 eojeol each.
-- {count(ko, 'junk')} junk documents: 메뉴/푸터 boilerplate, 쿠키 notice, 광고 spam, repeated
+- {count(ko, "good")} good documents in natural Korean over {len(P.KO_TOPICS)} everyday topics
+  ({", ".join(P.KO_TOPICS)}), 80-250 eojeol each.
+- {count(ko, "junk")} junk documents: 메뉴/푸터 boilerplate, 쿠키 notice, 광고 spam, repeated
   lines, 'ㅋㅋㅋㅋ' noise, a whitespace-only text, a short fragment, symbols and
   numbers, a price list and a login wall.
-- {count(ko, 'exact')} exact duplicates and {count(ko, 'near')} near duplicates (1-10% of eojeol edited;
+- {count(ko, "exact")} exact duplicates and {count(ko, "near")} near duplicates (1-10% of eojeol edited;
   similarity to the original measured on character 5-grams), placed after
   their original.
 
 Junk ids: {_junk_list(ko)}.
 
 Planted duplicates:
-{_dup_lines(ko, 'eojeol', 'character 5-gram', 'differs only in whitespace')}
+{_dup_lines(ko, "eojeol", "character 5-gram", "differs only in whitespace")}
 
 ### Seed tasks
 
@@ -519,6 +775,7 @@ def build_all():
 
 
 # Self-checks (run against the files as written on disk)
+
 
 def check_records(lines, records, lang, bad_lines=None):
     bad_lines = bad_lines or {}
@@ -669,21 +926,28 @@ def main() -> int:
     assert size < SIZE_LIMIT and disk < SIZE_LIMIT, (size, disk, SIZE_LIMIT)
 
     def kinds(records):
-        return ", ".join(f"{sum(r['kind'] == k for r in records)} {k}"
-                         for k in ("good", "junk", "exact", "near"))
+        return ", ".join(f"{sum(r['kind'] == k for r in records)} {k}" for k in ("good", "junk", "exact", "near"))
 
     def line(rel, desc):
         print(f"{rel:38s} {len(files[rel]):7d} B  {desc}")
 
-    line(EN_WEB, f"{len(en_lines)} lines: {kinds(en_records)}, 2 bad (lines "
-                 f"{EN_BAD_LINES['truncated']}, {EN_BAD_LINES['no_text']}); max accidental 5-gram J {en_worst:.3f}")
-    line(KO_WEB, f"{len(ko_lines)} lines: {kinds(ko_records)}; max accidental J word {ko_worst:.3f} / char {ko_worst_char:.3f}")
+    line(
+        EN_WEB,
+        f"{len(en_lines)} lines: {kinds(en_records)}, 2 bad (lines "
+        f"{EN_BAD_LINES['truncated']}, {EN_BAD_LINES['no_text']}); max accidental 5-gram J {en_worst:.3f}",
+    )
+    line(
+        KO_WEB,
+        f"{len(ko_lines)} lines: {kinds(ko_records)}; max accidental J word {ko_worst:.3f} / char {ko_worst_char:.3f}",
+    )
     line(EN_SEEDS, f"{len(en_seeds)} seed tasks, {sum(r['is_classification'] for r in en_seeds)} classification")
     line(KO_SEEDS, f"{len(ko_seeds)} seed tasks, {sum(r['is_classification'] for r in ko_seeds)} classification")
     line(PAIRS, f"{len(pairs)} pairs, {sum(len(r['prompt']) > 1 for r in pairs)} multi-turn")
     line(README, "documentation")
-    print(f"all self-checks passed; sample_data/ holds {size} bytes, ~{disk // 1024} KiB on disk "
-          f"(limit {SIZE_LIMIT // 1024} KiB)")
+    print(
+        f"all self-checks passed; sample_data/ holds {size} bytes, ~{disk // 1024} KiB on disk "
+        f"(limit {SIZE_LIMIT // 1024} KiB)"
+    )
     return 0
 
 

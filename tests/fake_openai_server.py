@@ -173,30 +173,63 @@ LABELS = {
     "en": {"instruction": "Instruction", "input": "Input", "output": "Output"},
     "ko": {"instruction": "지시문", "input": "입력", "output": "출력"},
 }
-LABEL_KEYS = {"instruction": "instruction", "지시문": "instruction", "input": "input", "입력": "input",
-              "output": "output", "출력": "output"}
+LABEL_KEYS = {
+    "instruction": "instruction",
+    "지시문": "instruction",
+    "input": "input",
+    "입력": "input",
+    "output": "output",
+    "출력": "output",
+}
 CHATTY_FIRST = {
-    "en": ["Sure! Here are more tasks:", "Here are some more diverse tasks:", "Certainly. Continuing the list:",
-           "Of course! Here are additional task instructions:"],
-    "ko": ["네! 추가 작업은 다음과 같습니다:", "물론입니다. 목록을 이어서 작성하겠습니다:",
-           "다음은 더 다양한 작업입니다:"],
+    "en": [
+        "Sure! Here are more tasks:",
+        "Here are some more diverse tasks:",
+        "Certainly. Continuing the list:",
+        "Of course! Here are additional task instructions:",
+    ],
+    "ko": [
+        "네! 추가 작업은 다음과 같습니다:",
+        "물론입니다. 목록을 이어서 작성하겠습니다:",
+        "다음은 더 다양한 작업입니다:",
+    ],
 }
 CHATTY_LAST = {
-    "en": ["Let me know if you would like more tasks!", "I hope these tasks are helpful.",
-           "Feel free to ask for more examples."],
+    "en": [
+        "Let me know if you would like more tasks!",
+        "I hope these tasks are helpful.",
+        "Feel free to ask for more examples.",
+    ],
     "ko": ["더 필요하시면 말씀해 주세요!", "도움이 되었으면 좋겠습니다.", "추가 작업이 필요하면 알려 주세요."],
 }
 SHORT_INSTRUCTIONS = {
-    "en": ["Write a poem.", "Summarize this.", "Tell a joke.", "Name animals.", "Define love.", "Sort these.",
-           "Explain gravity."],
+    "en": [
+        "Write a poem.",
+        "Summarize this.",
+        "Tell a joke.",
+        "Name animals.",
+        "Define love.",
+        "Sort these.",
+        "Explain gravity.",
+    ],
     "ko": ["시를 쓰세요.", "이것을 요약하세요.", "농담을 해 주세요.", "사랑을 정의하세요.", "숫자 정렬."],
 }
 IMAGE_INSTRUCTIONS = {
-    "en": ["Describe the image below.", "Draw a picture of a cat sitting on a windowsill.",
-           "Look at the graph and explain the trend it shows.", "Create a drawing that represents happiness.",
-           "Describe what is happening in this photo.", "Sketch a diagram of the water cycle."],
-    "ko": ["아래 이미지를 설명하세요.", "창가에 앉은 고양이 그림을 그려 주세요.", "그래프를 보고 추세를 설명하세요.",
-           "행복을 표현하는 그림을 그리세요.", "이 사진에서 무슨 일이 일어나고 있는지 설명하세요."],
+    "en": [
+        "Describe the image below.",
+        "Draw a picture of a cat sitting on a windowsill.",
+        "Look at the graph and explain the trend it shows.",
+        "Create a drawing that represents happiness.",
+        "Describe what is happening in this photo.",
+        "Sketch a diagram of the water cycle.",
+    ],
+    "ko": [
+        "아래 이미지를 설명하세요.",
+        "창가에 앉은 고양이 그림을 그려 주세요.",
+        "그래프를 보고 추세를 설명하세요.",
+        "행복을 표현하는 그림을 그리세요.",
+        "이 사진에서 무슨 일이 일어나고 있는지 설명하세요.",
+    ],
 }
 
 # rates of each variety, chosen by the seeded RNG
@@ -212,41 +245,80 @@ RATE_IMAGE = 0.05  # per task
 # used only when the default data folder is absent (an explicit data_dir must exist)
 FALLBACK_TASKS = {
     "en": [
-        {"instruction": "Give three tips for staying healthy.", "input": "",
-         "output": "1. Eat a balanced diet.\n2. Exercise regularly.\n3. Get enough sleep."},
-        {"instruction": "Translate the sentence into French.", "input": "Where is the library?",
-         "output": "Où est la bibliothèque ?"},
-        {"instruction": "Classify the sentiment of the review as positive or negative.",
-         "input": "The food was cold and the service was slow.", "output": "Negative"},
+        {
+            "instruction": "Give three tips for staying healthy.",
+            "input": "",
+            "output": "1. Eat a balanced diet.\n2. Exercise regularly.\n3. Get enough sleep.",
+        },
+        {
+            "instruction": "Translate the sentence into French.",
+            "input": "Where is the library?",
+            "output": "Où est la bibliothèque ?",
+        },
+        {
+            "instruction": "Classify the sentiment of the review as positive or negative.",
+            "input": "The food was cold and the service was slow.",
+            "output": "Negative",
+        },
         {"instruction": "Name the capital of Australia.", "input": "", "output": "Canberra"},
-        {"instruction": "Rewrite the sentence in the passive voice.", "input": "The cat chased the mouse.",
-         "output": "The mouse was chased by the cat."},
+        {
+            "instruction": "Rewrite the sentence in the passive voice.",
+            "input": "The cat chased the mouse.",
+            "output": "The mouse was chased by the cat.",
+        },
         {"instruction": "Suggest a name for a coffee shop.", "input": "", "output": "The Daily Grind"},
         {"instruction": "Find the sum of the numbers.", "input": "4, 8, 15", "output": "27"},
-        {"instruction": "Explain what photosynthesis is in one sentence.", "input": "",
-         "output": "Photosynthesis is how plants turn light, water and carbon dioxide into sugar and oxygen."},
-        {"instruction": "Generate a haiku about autumn.", "input": "",
-         "output": "Crisp leaves drift and fall\nGolden light on quiet paths\nThe year exhales slow"},
-        {"instruction": "Correct the grammar of the sentence.", "input": "She don't like apples.",
-         "output": "She doesn't like apples."},
-        {"instruction": "List four primary colors used in printing.", "input": "",
-         "output": "Cyan, magenta, yellow and black."},
+        {
+            "instruction": "Explain what photosynthesis is in one sentence.",
+            "input": "",
+            "output": "Photosynthesis is how plants turn light, water and carbon dioxide into sugar and oxygen.",
+        },
+        {
+            "instruction": "Generate a haiku about autumn.",
+            "input": "",
+            "output": "Crisp leaves drift and fall\nGolden light on quiet paths\nThe year exhales slow",
+        },
+        {
+            "instruction": "Correct the grammar of the sentence.",
+            "input": "She don't like apples.",
+            "output": "She doesn't like apples.",
+        },
+        {
+            "instruction": "List four primary colors used in printing.",
+            "input": "",
+            "output": "Cyan, magenta, yellow and black.",
+        },
         {"instruction": "Convert the temperature from Celsius to Fahrenheit.", "input": "25°C", "output": "77°F"},
     ],
     "ko": [
-        {"instruction": "건강을 유지하기 위한 세 가지 팁을 알려주세요.", "input": "",
-         "output": "1. 균형 잡힌 식사를 하세요.\n2. 규칙적으로 운동하세요.\n3. 충분히 주무세요."},
-        {"instruction": "다음 문장을 영어로 번역하세요.", "input": "도서관이 어디에 있나요?",
-         "output": "Where is the library?"},
-        {"instruction": "리뷰의 감정을 긍정 또는 부정으로 분류하세요.", "input": "음식이 차갑고 서비스가 느렸습니다.",
-         "output": "부정"},
+        {
+            "instruction": "건강을 유지하기 위한 세 가지 팁을 알려주세요.",
+            "input": "",
+            "output": "1. 균형 잡힌 식사를 하세요.\n2. 규칙적으로 운동하세요.\n3. 충분히 주무세요.",
+        },
+        {
+            "instruction": "다음 문장을 영어로 번역하세요.",
+            "input": "도서관이 어디에 있나요?",
+            "output": "Where is the library?",
+        },
+        {
+            "instruction": "리뷰의 감정을 긍정 또는 부정으로 분류하세요.",
+            "input": "음식이 차갑고 서비스가 느렸습니다.",
+            "output": "부정",
+        },
         {"instruction": "호주의 수도는 어디인가요?", "input": "", "output": "캔버라"},
         {"instruction": "커피숍 이름을 제안해 주세요.", "input": "", "output": "하루 한 잔"},
         {"instruction": "다음 숫자의 합을 구하세요.", "input": "4, 8, 15", "output": "27"},
-        {"instruction": "가을에 관한 짧은 시를 쓰세요.", "input": "",
-         "output": "낙엽이 지고\n노을이 물드는 길\n한 해가 숨을 고른다"},
-        {"instruction": "문장의 맞춤법을 고치세요.", "input": "어의없는 일이 생겼다.",
-         "output": "어이없는 일이 생겼다."},
+        {
+            "instruction": "가을에 관한 짧은 시를 쓰세요.",
+            "input": "",
+            "output": "낙엽이 지고\n노을이 물드는 길\n한 해가 숨을 고른다",
+        },
+        {
+            "instruction": "문장의 맞춤법을 고치세요.",
+            "input": "어의없는 일이 생겼다.",
+            "output": "어이없는 일이 생겼다.",
+        },
     ],
 }
 
@@ -278,8 +350,11 @@ def load_tasks(data_dir: Path | None = None) -> dict[str, list[dict[str, str]]]:
 
 def _read_tasks(alpaca: Path, korean: Path) -> dict[str, list[dict[str, str]]]:
     english = [
-        {"instruction": str(row["instruction"]).strip(), "input": str(row.get("input") or "").strip(),
-         "output": str(row.get("output") or "").strip()}
+        {
+            "instruction": str(row["instruction"]).strip(),
+            "input": str(row.get("input") or "").strip(),
+            "output": str(row.get("output") or "").strip(),
+        }
         for row in json.loads(alpaca.read_text(encoding="utf-8"))
     ]
     ko: list[dict[str, str]] = []
@@ -288,11 +363,17 @@ def _read_tasks(alpaca: Path, korean: Path) -> dict[str, list[dict[str, str]]]:
             continue
         row = json.loads(line)
         for instance in row.get("instances") or [{}]:
-            ko.append({"instruction": str(row["instruction"]).strip(),
-                       "input": str(instance.get("input") or "").strip(),
-                       "output": str(instance.get("output") or "").strip()})
-    return {"en": [t for t in english if t["instruction"] and t["output"]],
-            "ko": [t for t in ko if t["instruction"] and t["output"]]}
+            ko.append(
+                {
+                    "instruction": str(row["instruction"]).strip(),
+                    "input": str(instance.get("input") or "").strip(),
+                    "output": str(instance.get("output") or "").strip(),
+                }
+            )
+    return {
+        "en": [t for t in english if t["instruction"] and t["output"]],
+        "ko": [t for t in ko if t["instruction"] and t["output"]],
+    }
 
 
 def canonical_json(value: Any) -> str:
@@ -440,7 +521,9 @@ def route(messages: list[Any]) -> str:
     """Which kind of answer a request asks for (see "Routing" in the module docstring)."""
     prompt = last_user_text(messages)
     everything = "\n".join(message_text(m) for m in messages)
-    asked = "\n".join([prompt] + [message_text(m) for m in messages if isinstance(m, dict) and m.get("role") == "system"])
+    asked = "\n".join(
+        [prompt] + [message_text(m) for m in messages if isinstance(m, dict) and m.get("role") == "system"]
+    )
     pointwise = POINTWISE_MARKER in everything or "<answer_to_grade>" in asked
     if pointwise and SCORE_WORD.search(asked) and RATIONALE_WORD.search(asked):
         return KIND_POINTWISE
@@ -465,12 +548,42 @@ STOPWORDS = frozenset(
     "shall let lets get got one two yes answer question rate rating score rationale judge response reply "
     "assistant user human please json".split()
 )
-POLITE = ("please", "thank", "happy to help", "glad", "i hope", "hope this helps", "certainly", "of course",
-          "you're welcome", "feel free", "i'd recommend", "i recommend", "i suggest", "good question",
-          "습니다", "세요", "드립니다", "감사")
-DISMISSIVE = ("look that up yourself", "look it up yourself", "i don't know", "i dont know", "no idea",
-              "figure it out", "google it", "who cares", "not my problem", "why would i", "whatever",
-              "모르겠", "알아서", "직접 찾아")
+POLITE = (
+    "please",
+    "thank",
+    "happy to help",
+    "glad",
+    "i hope",
+    "hope this helps",
+    "certainly",
+    "of course",
+    "you're welcome",
+    "feel free",
+    "i'd recommend",
+    "i recommend",
+    "i suggest",
+    "good question",
+    "습니다",
+    "세요",
+    "드립니다",
+    "감사",
+)
+DISMISSIVE = (
+    "look that up yourself",
+    "look it up yourself",
+    "i don't know",
+    "i dont know",
+    "no idea",
+    "figure it out",
+    "google it",
+    "who cares",
+    "not my problem",
+    "why would i",
+    "whatever",
+    "모르겠",
+    "알아서",
+    "직접 찾아",
+)
 RUDE = ("stupid", "idiot", "shut up", "dumb", "바보")
 SENTENCE_JUST = re.compile(r"(?:^|[.!?]\s+)Just ")
 
@@ -573,8 +686,9 @@ def pointwise_answer(messages: list[Any], key: str, server_seed: int, index: int
     return reply
 
 
-def pairwise_answer(messages: list[Any], key: str, server_seed: int, index: int, failure_rate: float,
-                    position_bias: float) -> str:
+def pairwise_answer(
+    messages: list[Any], key: str, server_seed: int, index: int, failure_rate: float, position_bias: float
+) -> str:
     rng = stable_rng("pairwise", key, server_seed, index)
     if rng.random() < failure_rate:
         return JUDGE_FAILURE_TEXT
@@ -673,9 +787,12 @@ def _read_policy_answers(hh: Path, chatbot: Path) -> PolicyPools:
                 korean[answer] = None
                 if question:
                     by_question.setdefault(question, {})[answer] = None
-    return PolicyPools(tuple(english), tuple(korean),
-                       {turn: tuple(finals) for turn, finals in by_turn.items() if finals},
-                       {q: tuple(answers) for q, answers in by_question.items()})
+    return PolicyPools(
+        tuple(english),
+        tuple(korean),
+        {turn: tuple(finals) for turn, finals in by_turn.items() if finals},
+        {q: tuple(answers) for q, answers in by_question.items()},
+    )
 
 
 def policy_answer(prompt: str, pools: PolicyPools, rng: random.Random) -> str:
@@ -851,7 +968,7 @@ class FakeOpenAIServer:
         self._loop = loop
         try:
             loop.run_until_complete(self._serve())
-        except BaseException as exc:  # noqa: BLE001 - handed to start()
+        except BaseException as exc:
             if not self._ready.is_set():
                 self._start_error = exc
         finally:
@@ -889,8 +1006,10 @@ class FakeOpenAIServer:
         with self._lock:
             self._models_requests += 1
         return web.json_response(
-            {"object": "list",
-             "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "curate-tests"}]}
+            {
+                "object": "list",
+                "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "curate-tests"}],
+            }
         )
 
     def draw_faults(self, canonical_body: str, attempt: int) -> tuple[str | None, str | None]:
@@ -917,15 +1036,18 @@ class FakeOpenAIServer:
         try:
             body = json.loads(await request.read())
         except (ValueError, UnicodeDecodeError):
-            return web.json_response(error_body("the body is not valid JSON", "invalid_request_error", None),
-                                     status=400)
+            return web.json_response(
+                error_body("the body is not valid JSON", "invalid_request_error", None), status=400
+            )
         messages = body.get("messages") if isinstance(body, dict) else None
         if not isinstance(messages, list) or not messages:
-            return web.json_response(error_body("'messages' is a required non-empty array",
-                                                "invalid_request_error", None), status=400)
+            return web.json_response(
+                error_body("'messages' is a required non-empty array", "invalid_request_error", None), status=400
+            )
         if body.get("stream"):
-            return web.json_response(error_body("the fake server does not stream", "invalid_request_error", None),
-                                     status=400)
+            return web.json_response(
+                error_body("the fake server does not stream", "invalid_request_error", None), status=400
+            )
         canonical = canonical_json(body)
         with self._lock:
             attempt = self._bodies[canonical]
@@ -939,14 +1061,19 @@ class FakeOpenAIServer:
         if transient == "429":
             return web.json_response(
                 error_body("Rate limit reached for requests (fake).", "requests", "rate_limit_exceeded"),
-                status=429, headers={"Retry-After": self.retry_after},
+                status=429,
+                headers={"Retry-After": self.retry_after},
             )
         if transient == "500":
-            return web.json_response(error_body("The server had an error while processing your request (fake).",
-                                                "server_error", None), status=500)
+            return web.json_response(
+                error_body("The server had an error while processing your request (fake).", "server_error", None),
+                status=500,
+            )
         if transient == "503":
-            return web.json_response(error_body("The engine is currently overloaded (fake).", "server_error",
-                                                "service_unavailable"), status=503)
+            return web.json_response(
+                error_body("The engine is currently overloaded (fake).", "server_error", "service_unavailable"),
+                status=503,
+            )
         kind = route(messages)
         answer = self._answer(body, canonical, content_fault, kind)
         if transient == "malformed":
@@ -991,8 +1118,14 @@ class FakeOpenAIServer:
             elif content_fault == "empty":
                 text, finish = "", "stop"
             completion_tokens += word_count(text)
-            choices.append({"index": index, "message": {"role": "assistant", "content": text, "refusal": None},
-                            "logprobs": None, "finish_reason": finish})
+            choices.append(
+                {
+                    "index": index,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
+            )
         prompt_tokens = sum(word_count(message_text(m)) for m in messages)
         return {
             "id": "chatcmpl-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24],
@@ -1001,18 +1134,19 @@ class FakeOpenAIServer:
             "model": str(body.get("model") or self.model),
             "system_fingerprint": "fp_fake",
             "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
-
 
     def _draw(self, kind: str, messages: list[Any], prompt: str, content_key: str, index: int) -> str:
         """The uncut text of choice `index` of a `kind` answer."""
         if kind == KIND_POINTWISE:
             return pointwise_answer(messages, content_key, self.seed, index, self.judge_failure_rate)
         if kind == KIND_PAIRWISE:
-            return pairwise_answer(messages, content_key, self.seed, index, self.judge_failure_rate,
-                                   self.position_bias)
+            return pairwise_answer(messages, content_key, self.seed, index, self.judge_failure_rate, self.position_bias)
         rng = stable_rng("answer", content_key, self.seed, index)
         if kind == KIND_SELF_INSTRUCT:
             return self_instruct_answer(prompt, load_tasks(self.data_dir), rng)
@@ -1045,9 +1179,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--position-bias", type=float, default=0.0)
     args = parser.parse_args(argv)
     server = FakeOpenAIServer(
-        faults=parse_faults(args.faults), seed=args.seed, model=args.model, hang_seconds=args.hang_seconds,
-        retry_after=args.retry_after, max_fault_attempts=args.max_fault_attempts, latency=args.latency,
-        data_dir=args.data_dir, port=args.port, judge_failure_rate=args.judge_failure_rate,
+        faults=parse_faults(args.faults),
+        seed=args.seed,
+        model=args.model,
+        hang_seconds=args.hang_seconds,
+        retry_after=args.retry_after,
+        max_fault_attempts=args.max_fault_attempts,
+        latency=args.latency,
+        data_dir=args.data_dir,
+        port=args.port,
+        judge_failure_rate=args.judge_failure_rate,
         position_bias=args.position_bias,
     )
     done = threading.Event()

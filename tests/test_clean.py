@@ -12,7 +12,10 @@ from curate.io.schema import CORE_SCHEMA
 
 
 def test_whitespace_rules():
-    assert normalize_whitespace("  a \t b\u00a0c  \r\nnext line  \n\n\n\n\nlast\u200b word ") == "a b c\nnext line\n\nlast word"
+    assert (
+        normalize_whitespace("  a \t b\u00a0c  \r\nnext line  \n\n\n\n\nlast\u200b word ")
+        == "a b c\nnext line\n\nlast word"
+    )
     assert normalize_whitespace("line\u2028other\x0cthird") == "line\nother\nthird"
     # ideographic space and joiners that carry meaning are left alone
     assert normalize_whitespace("日本\u3000語 👩\u200d💻") == "日本\u3000語 👩\u200d💻"
@@ -20,7 +23,9 @@ def test_whitespace_rules():
 
 def _batch(texts):
     n = len(texts)
-    return pa.table({"id": [str(i) for i in range(n)], "text": texts, "source": ["s"] * n, "meta": ["{}"] * n}, schema=CORE_SCHEMA)
+    return pa.table(
+        {"id": [str(i) for i in range(n)], "text": texts, "source": ["s"] * n, "meta": ["{}"] * n}, schema=CORE_SCHEMA
+    )
 
 
 def test_clean_normalises_and_drops_with_reasons():

@@ -45,7 +45,9 @@ def test_convert_alpaca_to_messages_loads_as_trl_conversational(tmp_path, shared
     from trl.data_utils import is_conversational
 
     out = tmp_path / "sft"
-    run_cli("convert", shared_data / "instructions" / "alpaca_5000.json", "-o", out, "--to", "messages", "--no-progress")
+    run_cli(
+        "convert", shared_data / "instructions" / "alpaca_5000.json", "-o", out, "--to", "messages", "--no-progress"
+    )
     counts = manifest(out)["counts"]
     assert counts["in"] == 5000 and counts["kept"] + counts["rejected"] == 5000
     loaded = datasets.load_dataset("parquet", data_files=str(out / "data" / "*.parquet"), split="train")
@@ -61,7 +63,16 @@ def test_convert_malformed_korean_pairs_accounts_for_every_line(tmp_path, shared
     lines = [line for line in source.read_bytes().split(b"\n") if line.strip()]
     out = tmp_path / "ko"
     result = run_cli(
-        "convert", source, "--input-format", "jsonl", "--from", "hh-rlhf", "-o", out, "--to", "preference",
+        "convert",
+        source,
+        "--input-format",
+        "jsonl",
+        "--from",
+        "hh-rlhf",
+        "-o",
+        out,
+        "--to",
+        "preference",
         "--no-progress",
     )
     counts = manifest(out)["counts"]
@@ -111,7 +122,9 @@ def test_a_converted_folder_converts_again_unchanged(tmp_path, shared_data):
 
 def test_render_seed_tasks_with_alpaca(tmp_path):
     out = tmp_path / "alpaca"
-    run_cli("render", SEED_TASKS, "-o", out, "--template", "alpaca", "--eos-token", "</s>", "--text-column", "--no-progress")
+    run_cli(
+        "render", SEED_TASKS, "-o", out, "--template", "alpaca", "--eos-token", "</s>", "--text-column", "--no-progress"
+    )
     rows = read_rows(out)
     assert len(rows) == 12
     for row in rows:
@@ -131,8 +144,14 @@ def test_render_with_a_tokenizer_folder(tmp_path):
     tokenizer.chat_template = (REPO / "templates" / "chatml.jinja").read_text()
     tokenizer.save_pretrained(tmp_path / "tok")
     conversations = [
-        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-                      {"role": "user", "content": "안녕?"}, {"role": "assistant", "content": "안녕하세요!"}]},
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "hello"},
+                {"role": "user", "content": "안녕?"},
+                {"role": "assistant", "content": "안녕하세요!"},
+            ]
+        },
     ]
     source = write_jsonl(tmp_path / "chats.jsonl", conversations)
     out = tmp_path / "out"
@@ -155,8 +174,13 @@ def test_render_rejects_rows_the_template_cannot_render(tmp_path):
     )
     rows = [
         {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
-        {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "a"},
-                      {"role": "assistant", "content": "b"}]},
+        {
+            "messages": [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+            ]
+        },
     ]
     out = tmp_path / "out"
     run_cli("render", write_jsonl(tmp_path / "in.jsonl", rows), "-o", out, "--template", template, "--no-progress")
@@ -190,7 +214,16 @@ def test_rendering_is_the_same_with_two_workers(tmp_path, shared_data):
         write_jsonl(tmp_path / name / "one.jsonl", json.loads(source.read_text())[:300])
         write_jsonl(tmp_path / name / "two.jsonl", json.loads(source.read_text())[300:600])
     for name, workers in (("a", "1"), ("b", "2")):
-        run_cli("render", tmp_path / name, "-o", tmp_path / f"out-{name}", "--template", "chatml", "--workers", workers,
-                "--no-progress")
+        run_cli(
+            "render",
+            tmp_path / name,
+            "-o",
+            tmp_path / f"out-{name}",
+            "--template",
+            "chatml",
+            "--workers",
+            workers,
+            "--no-progress",
+        )
         parts.append([{**row, "source": Path(row["source"]).name} for row in read_rows(tmp_path / f"out-{name}")])
     assert parts[0] == parts[1] and len(parts[0]) > 590

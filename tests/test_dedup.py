@@ -119,8 +119,10 @@ def test_planted_near_duplicates_are_found_and_dissimilar_pairs_never_merged(tmp
     rows = _planted_corpus(texts)
     _run(_write_jsonl(tmp_path / "planted.jsonl", rows), tmp_path / "out")
     recall, precision, similar, merged = _recall_and_merges(rows, _clusters_of(tmp_path / "out"))
-    print(f"planted: {len(rows)} docs, {similar} pairs with Jaccard >= 0.8: recall {recall:.3f}; "
-          f"{len(merged)} merged pairs, precision (Jaccard >= 0.5) {precision:.3f}, lowest Jaccard {min(merged):.3f}")
+    print(
+        f"planted: {len(rows)} docs, {similar} pairs with Jaccard >= 0.8: recall {recall:.3f}; "
+        f"{len(merged)} merged pairs, precision (Jaccard >= 0.5) {precision:.3f}, lowest Jaccard {min(merged):.3f}"
+    )
     assert similar > 60
     assert recall >= 0.95
     assert min(merged) >= 0.5
@@ -152,7 +154,9 @@ def test_near_duplicates_demo(tmp_path):
     result = _run(source, tmp_path / "out")
     assert result.manifest["counts"]["in"] == 14
     rejected = _rows(tmp_path / "out", "rejected")
-    by_reason = {reason: sum(row["reason"] == reason for row in rejected) for reason in ("exact_duplicate", "near_duplicate")}
+    by_reason = {
+        reason: sum(row["reason"] == reason for row in rejected) for reason in ("exact_duplicate", "near_duplicate")
+    }
     # the two copies of the LLM sentence are exact; the Smithfield and the Chinese texts are near copies
     assert by_reason == {"exact_duplicate": 1, "near_duplicate": 3}
     sets = _shingle_sets(texts)
@@ -195,13 +199,17 @@ def _family(base: str, copies: int) -> list[str]:
     return [" ".join(words[:position] + ["changed"] + words[position + 1 :]) for position in range(1, copies + 1)]
 
 
-BASE = " ".join("".join(random.Random(n).choices("abcdefghij", k=6)) for n in range(200))  # no digits: a digit run counts as 0
+BASE = " ".join(
+    "".join(random.Random(n).choices("abcdefghij", k=6)) for n in range(200)
+)  # no digits: a digit run counts as 0
 
 
 def test_keep_longest_and_highest_column(tmp_path):
     texts = _family(BASE, 3)
     texts[1] += " and a longer ending here"
-    rows = [{"id": f"d{n}", "text": text, "score": score} for n, (text, score) in enumerate(zip(texts, [0.1, 0.2, 0.9]))]
+    rows = [
+        {"id": f"d{n}", "text": text, "score": score} for n, (text, score) in enumerate(zip(texts, [0.1, 0.2, 0.9]))
+    ]
     source = tmp_path / "in.parquet"
     pq.write_table(pa.Table.from_pylist(rows), source)
     for keep, expected in (("first", "d0"), ("longest", "d1"), ("highest:score", "d2")):
@@ -233,7 +241,10 @@ def test_verify_drops_candidate_pairs_below_the_threshold(tmp_path):
 
 def test_lines_seen_more_than_k_times_are_cut(tmp_path):
     boilerplate = "Subscribe to our newsletter"
-    rows = [{"id": f"d{n}", "text": f"Unique story number {n} about topic {n * 7}.\n{boilerplate}\nMore on item {n}."} for n in range(5)]
+    rows = [
+        {"id": f"d{n}", "text": f"Unique story number {n} about topic {n * 7}.\n{boilerplate}\nMore on item {n}."}
+        for n in range(5)
+    ]
     rows.append({"id": "only", "text": f"{boilerplate}\n\n{boilerplate.upper()}  "})
     source = _write_jsonl(tmp_path / "in.jsonl", rows)
     result = _run(source, tmp_path / "out", DedupSettings(exact=False, minhash=False, lines=True, line_threshold=3))
@@ -242,7 +253,9 @@ def test_lines_seen_more_than_k_times_are_cut(tmp_path):
     assert all(boilerplate not in row["text"] for row in kept)
     assert kept[0]["text"] == "Unique story number 0 about topic 0.\nMore on item 0."
     rejected = _rows(tmp_path / "out", "rejected")
-    assert [(row["id"], row["reason"], row["text"]) for row in rejected] == [("only", "line_duplicate", rows[-1]["text"])]
+    assert [(row["id"], row["reason"], row["text"]) for row in rejected] == [
+        ("only", "line_duplicate", rows[-1]["text"])
+    ]
     counters = json.loads((tmp_path / "out" / "report.json").read_text())["stages"][1]["counters"]
     assert counters["lines_removed"] == 7 and counters["docs_with_lines_removed"] == 6
     assert "frequent lines cut: 7 (" in (tmp_path / "out" / "report.md").read_text()
@@ -263,9 +276,17 @@ def test_copies_removed_by_exact_dedup_do_not_make_their_lines_frequent(tmp_path
 
 def _corpus_files(tmp_path: Path) -> list[Path]:
     rng = random.Random(5)
-    families = [" ".join(rng.choice(["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"]) + str(rng.randrange(500))
-                         for _ in range(120)) for _ in range(30)]
-    rows = [{"id": f"r{n}", "text": text} for n, text in enumerate(t for base in families for t in [base, *_family(base, 2)])]
+    families = [
+        " ".join(
+            rng.choice(["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"]) + str(rng.randrange(500))
+            for _ in range(120)
+        )
+        for _ in range(30)
+    ]
+    rows = [
+        {"id": f"r{n}", "text": text}
+        for n, text in enumerate(t for base in families for t in [base, *_family(base, 2)])
+    ]
     rng.shuffle(rows)
     return [_write_jsonl(tmp_path / "in" / f"part-{part}.jsonl", rows[part::4]) for part in range(4)]
 
@@ -298,7 +319,9 @@ def test_a_run_killed_in_any_pass_resumes_to_the_same_bytes(tmp_path, monkeypatc
     import curate.corpus.dedup.features as features
 
     original_hash = features.hash_file
-    monkeypatch.setattr("curate.corpus.dedup.job.hash_file", lambda task: calls.append(task.index) or original_hash(task))
+    monkeypatch.setattr(
+        "curate.corpus.dedup.job.hash_file", lambda task: calls.append(task.index) or original_hash(task)
+    )
 
     # killed while writing the third input's rows
     from curate.corpus.dedup.step import DuplicateRemoval

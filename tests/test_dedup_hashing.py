@@ -35,7 +35,10 @@ def test_exact_hash_ignores_case_whitespace_and_unicode_composition():
 
 
 def test_shingles_are_word_5grams_of_letters_and_digits():
-    hashes = _hashes(["One, two; three four five six!", "one two three four five six", "one two three four five seven"], shingles=True)
+    hashes = _hashes(
+        ["One, two; three four five six!", "one two three four five six", "one two three four five seven"],
+        shingles=True,
+    )
     sets = np.split(hashes.shingles, np.cumsum(hashes.shingle_counts)[:-1])
     assert list(hashes.tokens) == [6, 6, 6]
     assert list(hashes.shingle_counts) == [2, 2, 2]
@@ -109,14 +112,14 @@ def test_lsh_candidates_and_clusters_match_datasketch_on_the_same_signatures():
         if other != number
     }
     ours_all = {
-        (j, i)
-        for i, j in itertools.combinations(range(len(texts)), 2)
-        if np.any(hashes.bands[i] == hashes.bands[j])
+        (j, i) for i, j in itertools.combinations(range(len(texts)), 2) if np.any(hashes.bands[i] == hashes.bands[j])
     }
     assert theirs == ours_all
     assert len(theirs) > 10
 
-    later, earlier = candidate_pairs(lambda band: hashes.bands[:, band], len(texts), np.arange(len(texts)), SETTINGS.bands)
+    later, earlier = candidate_pairs(
+        lambda band: hashes.bands[:, band], len(texts), np.arange(len(texts)), SETTINGS.bands
+    )
     assert {(int(a), int(b)) for a, b in zip(later, earlier)} <= theirs
     assert _components(len(texts), zip(later, earlier)) == _components(len(texts), theirs)
 

@@ -24,7 +24,11 @@ def test_dry_run_writes_no_shards_and_a_real_run_then_does_the_work(tmp_path):
     first = run_cli("filter", source, "-o", out, "--steps", "clean", "--workers", "1", "--dry-run")
     assert "30 in -> 24 kept" in first.output
     assert sorted(path.name for path in out.iterdir()) == [
-        "_manifest.json", "funnel.png", "lengths.png", "report.json", "report.md"
+        "_manifest.json",
+        "funnel.png",
+        "lengths.png",
+        "report.json",
+        "report.md",
     ]
     dry = manifest(out)
     assert dry["dry_run"] is True and dry["shards"] == {"data": [], "rejected": []}
@@ -60,7 +64,13 @@ def test_sample_reads_the_first_n_documents_and_stops(tmp_path):
     run_cli("filter", source, "-o", tmp_path / "out", "--steps", "clean", "--sample", "10")
     data = manifest(tmp_path / "out")
     assert data["sample"] == 10 and data["options"]["sample"] == 10
-    assert data["counts"] == {"in": 10, "kept": 8, "rejected": 2, "unreadable": 0, "by_reason": {"clean:whitespace_only": 2}}
+    assert data["counts"] == {
+        "in": 10,
+        "kept": 8,
+        "rejected": 2,
+        "unreadable": 0,
+        "by_reason": {"clean:whitespace_only": 2},
+    }
     assert [row["id"] for row in read_rows(tmp_path / "out")] == ["0", "1", "2", "3", "5", "6", "7", "8"]
     report = json.loads((tmp_path / "out/report.json").read_text())
     assert report["sample"] == 10 and report["counts"]["in"] == 10 and sum(report["lengths"]["read"]) == 10

@@ -17,7 +17,10 @@ from tests.conftest import REPO, folder_bytes, manifest, run_cli, write_jsonl
 
 def _corpus(folder, files: int, docs: int):
     for number in range(files):
-        records = [{"id": f"{number}-{i}", "text": f"Document {i} of file {number}.  Some   text\n\n\n\nhere."} for i in range(docs)]
+        records = [
+            {"id": f"{number}-{i}", "text": f"Document {i} of file {number}.  Some   text\n\n\n\nhere."}
+            for i in range(docs)
+        ]
         records[3] = {"id": f"{number}-empty", "text": "   "}
         write_jsonl(folder / f"part-{number:03d}.jsonl.gz", records, "gzip")
     (folder / "part-999.jsonl").write_bytes(b'{"text": "ok"}\n{"broken json\n')
@@ -25,8 +28,12 @@ def _corpus(folder, files: int, docs: int):
 
 def test_same_bytes_for_one_and_four_workers(tmp_path):
     _corpus(tmp_path / "in", files=7, docs=900)
-    run_cli("filter", "--steps", "clean", tmp_path / "in", "-o", tmp_path / "w1", "--workers", "1", "--shard-rows", "500")
-    run_cli("filter", "--steps", "clean", tmp_path / "in", "-o", tmp_path / "w4", "--workers", "4", "--shard-rows", "500")
+    run_cli(
+        "filter", "--steps", "clean", tmp_path / "in", "-o", tmp_path / "w1", "--workers", "1", "--shard-rows", "500"
+    )
+    run_cli(
+        "filter", "--steps", "clean", tmp_path / "in", "-o", tmp_path / "w4", "--workers", "4", "--shard-rows", "500"
+    )
     one, four = folder_bytes(tmp_path / "w1"), folder_bytes(tmp_path / "w4")
     assert len(one) > 14 and one == four
     assert manifest(tmp_path / "w1")["counts"] == manifest(tmp_path / "w4")["counts"]
@@ -39,7 +46,9 @@ def test_rerun_of_a_finished_folder_does_nothing(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a"}])
     run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out")
     stamp = (tmp_path / "out/_manifest.json").stat().st_mtime_ns
-    result = run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out", "--workers", "3")  # runtime options do not matter
+    result = run_cli(
+        "filter", "--steps", "clean", source, "-o", tmp_path / "out", "--workers", "3"
+    )  # runtime options do not matter
     assert "already complete" in result.output
     assert (tmp_path / "out/_manifest.json").stat().st_mtime_ns == stamp
 

@@ -73,11 +73,15 @@ def self_instruct_prompt(examples=EXAMPLES, korean: bool = False, last: int | No
 
 
 # An independent parser (not the server's) of every label layout the server writes.
-LABEL = re.compile(
-    r"^\s*(?:\*\*)?(\d+)\.\s*(Instruction|Input|Output|지시문|입력|출력):(?:\*\*)?[ \t]*(.*)$"
-)
-KEYS = {"Instruction": "instruction", "지시문": "instruction", "Input": "input", "입력": "input",
-        "Output": "output", "출력": "output"}
+LABEL = re.compile(r"^\s*(?:\*\*)?(\d+)\.\s*(Instruction|Input|Output|지시문|입력|출력):(?:\*\*)?[ \t]*(.*)$")
+KEYS = {
+    "Instruction": "instruction",
+    "지시문": "instruction",
+    "Input": "input",
+    "입력": "input",
+    "Output": "output",
+    "출력": "output",
+}
 
 
 def parse(text: str) -> list[dict]:
@@ -186,9 +190,7 @@ def test_answers_show_realistic_variety():
         "inline input": sum(bool(re.search(r"^\d+\. Input:(?:\*\*)? \S", a, re.MULTILINE)) for a in answers),
         "missing input": sum(any(t["input"] is None for t in parse(a)) for a in answers),
         "copied example": sum(any(t["instruction"] in example_instructions for t in parse(a)) for a in answers),
-        "repeat in answer": sum(
-            len({t["instruction"] for t in parse(a)}) < len(parse(a)) for a in answers
-        ),
+        "repeat in answer": sum(len({t["instruction"] for t in parse(a)}) < len(parse(a)) for a in answers),
         "short": sum(any(t["instruction"] in SHORT_INSTRUCTIONS["en"] for t in parse(a)) for a in answers),
         "image": sum(any(t["instruction"] in IMAGE_INSTRUCTIONS["en"] for t in parse(a)) for a in answers),
     }
@@ -275,8 +277,10 @@ def test_malformed_fault_raises_json_decode_error():
                 model="fake-model", messages=[{"role": "user", "content": "hi"}]
             )
         assert server.requests == 1 and server.faults == {"malformed": 1} and server.answered == 0
-        raw = httpx.post(server.base_url + "/chat/completions",
-                         json={"model": "fake-model", "messages": [{"role": "user", "content": "raw"}]})
+        raw = httpx.post(
+            server.base_url + "/chat/completions",
+            json={"model": "fake-model", "messages": [{"role": "user", "content": "raw"}]},
+        )
         assert raw.status_code == 200 and raw.headers["content-type"].startswith("application/json")
         with pytest.raises(ValueError):
             raw.json()
@@ -322,12 +326,20 @@ def run_until_answered(http: httpx.Client, base_url: str, body: dict) -> list:
 
 def test_fault_sequence_is_deterministic_whatever_the_order_and_concurrency():
     bodies = [
-        {"model": "fake-model", "messages": [{"role": "user", "content": self_instruct_prompt(last=6)}],
-         "seed": i, "temperature": 1.0, "max_tokens": 300}
+        {
+            "model": "fake-model",
+            "messages": [{"role": "user", "content": self_instruct_prompt(last=6)}],
+            "seed": i,
+            "temperature": 1.0,
+            "max_tokens": 300,
+        }
         for i in range(60)
     ]
-    with FakeOpenAIServer(faults=FAULTS, seed=7) as first, FakeOpenAIServer(faults=FAULTS, seed=7) as second, \
-            httpx.Client(timeout=10) as http:
+    with (
+        FakeOpenAIServer(faults=FAULTS, seed=7) as first,
+        FakeOpenAIServer(faults=FAULTS, seed=7) as second,
+        httpx.Client(timeout=10) as http,
+    ):
         in_order = [run_until_answered(http, first.base_url, body) for body in bodies]
         shuffled = list(range(len(bodies)))
         random.Random(0).shuffle(shuffled)
@@ -385,7 +397,9 @@ def test_bad_requests_get_400():
 def test_main_serves_in_a_subprocess_and_stops_on_sigterm():
     process = subprocess.Popen(
         [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--latency", "0", "--faults", "429=0,length=0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = process.stdout.readline()
@@ -453,8 +467,13 @@ def parse_score(text: str) -> int | None:
 
 def answer_of(api: openai.OpenAI, prompt: str, seed: int = 0, **kwargs) -> str:
     """The content of one answer to `prompt`, through a client made once per server (faster than `chat`)."""
-    return api.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": prompt}],
-                                       seed=seed, temperature=0.7, **kwargs).choices[0].message.content
+    return (
+        api.chat.completions.create(
+            model="fake-model", messages=[{"role": "user", "content": prompt}], seed=seed, temperature=0.7, **kwargs
+        )
+        .choices[0]
+        .message.content
+    )
 
 
 def hh_finals(path: Path) -> tuple[set[str], dict[str, set[str]]]:
@@ -490,8 +509,13 @@ def test_route_picks_each_kind_by_its_markers():
     assert route([user(pointwise_prompt(self_instruct_prompt()))]) == KIND_POINTWISE
     with FakeOpenAIServer() as server:
         api_server = client(server, timeout=10.0)
-        for prompt in (self_instruct_prompt(), pointwise_prompt(EGG_HELPFUL), pointwise_prompt(EGG_DISMISSIVE),
-                       pairwise_prompt(EGG_HELPFUL, EGG_DISMISSIVE), EGG_QUESTION):
+        for prompt in (
+            self_instruct_prompt(),
+            pointwise_prompt(EGG_HELPFUL),
+            pointwise_prompt(EGG_DISMISSIVE),
+            pairwise_prompt(EGG_HELPFUL, EGG_DISMISSIVE),
+            EGG_QUESTION,
+        ):
             assert answer_of(api_server, prompt, seed=0)
         assert server.kinds == {KIND_SELF_INSTRUCT: 1, KIND_POINTWISE: 2, KIND_PAIRWISE: 1, KIND_POLICY: 1}
         assert sum(server.kinds.values()) == server.answered
@@ -504,8 +528,9 @@ def test_pointwise_judge_scores_a_helpful_answer_above_a_dismissive_one():
     with FakeOpenAIServer() as server:
         api_server = client(server, timeout=10.0)
         for seed in range(40):
-            replies = [answer_of(api_server, pointwise_prompt(answer), seed=seed)
-                       for answer in (EGG_HELPFUL, EGG_DISMISSIVE)]
+            replies = [
+                answer_of(api_server, pointwise_prompt(answer), seed=seed) for answer in (EGG_HELPFUL, EGG_DISMISSIVE)
+            ]
             helpful, dismissive = (parse_score(reply) for reply in replies)
             assert 1 <= dismissive < helpful <= 10, (seed, replies)
             assert helpful >= 7 and dismissive <= 3
@@ -540,8 +565,9 @@ def test_judge_failure_rate_one_gives_no_score_and_no_winner():
         assert answer_of(api_server, EGG_QUESTION) != JUDGE_FAILURE_TEXT  # policy unaffected
     with FakeOpenAIServer(judge_failure_rate=0.3) as server:
         api_server = client(server, timeout=10.0)
-        failed = sum(parse_score(answer_of(api_server, pointwise_prompt(EGG_HELPFUL), seed=seed))
-                     is None for seed in range(60))
+        failed = sum(
+            parse_score(answer_of(api_server, pointwise_prompt(EGG_HELPFUL), seed=seed)) is None for seed in range(60)
+        )
         assert 6 <= failed <= 35
     with pytest.raises(ValueError):
         FakeOpenAIServer(judge_failure_rate=1.5)
@@ -602,16 +628,18 @@ def test_policy_answers_come_from_hh_rlhf(shared_data):
     assert len(finals) > 4000
     with FakeOpenAIServer(data_dir=shared_data) as server:
         api_server = client(server, timeout=10.0)
-        answers = [answer_of(api_server, "Can you help me plan a birthday party?", seed=seed)
-                   for seed in range(10)]
+        answers = [answer_of(api_server, "Can you help me plan a birthday party?", seed=seed) for seed in range(10)]
         assert all(answer in finals for answer in answers)
         turn = next(turn for turn, ends in by_turn.items() if len(turn.split()) > 4 and len(ends) >= 2)
         matched = [answer_of(api_server, turn, seed=seed) for seed in range(20)]
         assert all(answer in finals for answer in matched)
         assert sum(answer in by_turn[turn] for answer in matched) >= 12  # on-topic when the turn is known
         # a multi-turn conversation: the last user message decides
-        conversation = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"},
-                        {"role": "user", "content": turn}]
+        conversation = [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": turn},
+        ]
         response = api_server.chat.completions.create(model="fake-model", messages=conversation, seed=1)
         assert response.choices[0].message.content in finals
 
@@ -661,6 +689,8 @@ def test_judges_read_a_conversation_block_and_answer_to_grade():
             helpful = parse_score(answer_of(api_server, pointwise(EGG_HELPFUL), seed=seed))
             dismissive = parse_score(answer_of(api_server, pointwise(EGG_DISMISSIVE), seed=seed))
             assert 1 <= dismissive < helpful <= 10
-            pair = (f"{PAIRWISE_MARKER}\n<conversation>\n<user>\n{EGG_QUESTION}\n</user>\n</conversation>\n"
-                    f"<answer_a>\n{EGG_DISMISSIVE}\n</answer_a>\n<answer_b>\n{EGG_HELPFUL}\n</answer_b>")
+            pair = (
+                f"{PAIRWISE_MARKER}\n<conversation>\n<user>\n{EGG_QUESTION}\n</user>\n</conversation>\n"
+                f"<answer_a>\n{EGG_DISMISSIVE}\n</answer_a>\n<answer_b>\n{EGG_HELPFUL}\n</answer_b>"
+            )
             assert judge_json(answer_of(api_server, pair, seed=seed))["winner"] == "B"

@@ -17,7 +17,10 @@ STEPS = "gopher_repetition,gopher_quality,c4,fineweb"
 
 def real_documents(web) -> list[dict]:
     sources = [web / "dclm_quality_labeled.jsonl", *sorted((web / "cc_en_head").glob("*.jsonl.gz"))]
-    sources += sorted(web.glob("redpajama-*.jsonl")) + [web / "arxiv.jsonl", web / "duplicates" / "near_duplicates_demo.jsonl"]
+    sources += sorted(web.glob("redpajama-*.jsonl")) + [
+        web / "arxiv.jsonl",
+        web / "duplicates" / "near_duplicates_demo.jsonl",
+    ]
     texts = []
     for path in sources:
         opener = gzip.open if path.suffix == ".gz" else open
@@ -35,7 +38,12 @@ def datatrove_reasons(documents: list[dict]) -> dict[str, str | None]:
         GopherRepetitionFilter,
     )
 
-    filters = [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(filter_no_terminal_punct=False), FineWebQualityFilter()]
+    filters = [
+        GopherRepetitionFilter(),
+        GopherQualityFilter(),
+        C4QualityFilter(filter_no_terminal_punct=False),
+        FineWebQualityFilter(),
+    ]
     reasons = {}
     for record in documents:
         document = Document(text=record["text"], id=record["id"])
@@ -55,7 +63,9 @@ def test_decisions_agree_with_datatrove_on_real_web_documents(shared_data, tmp_p
     documents = real_documents(shared_data / "web")
     assert len(documents) >= 500
     write_jsonl(tmp_path / "web.jsonl", documents)
-    run_cli("filter", tmp_path / "web.jsonl", "-o", tmp_path / "out", "--steps", STEPS, "--workers", "1", "--no-progress")
+    run_cli(
+        "filter", tmp_path / "web.jsonl", "-o", tmp_path / "out", "--steps", STEPS, "--workers", "1", "--no-progress"
+    )
 
     ours = {row["id"]: None for row in read_rows(tmp_path / "out")}
     ours.update({row["id"]: row["reason"] for row in read_rows(tmp_path / "out", "rejected")})
@@ -63,6 +73,8 @@ def test_decisions_agree_with_datatrove_on_real_web_documents(shared_data, tmp_p
     differ = sorted(key for key in theirs if (theirs[key] is None) != (ours[key] is None))
     agreement = 1 - len(differ) / len(documents)
     print(f"\nkeep/drop agreement with datatrove 0.10 on {len(documents)} documents: {agreement:.2%}")
-    assert agreement >= 0.995, f"{len(differ)} decisions differ: {[(key, ours[key], theirs[key]) for key in differ[:10]]}"
+    assert agreement >= 0.995, (
+        f"{len(differ)} decisions differ: {[(key, ours[key], theirs[key]) for key in differ[:10]]}"
+    )
     same_rule = sum(ours[key] == theirs[key] for key in theirs)
     assert same_rule / len(documents) >= 0.99, "a dropped document should mostly be dropped for the same rule"

@@ -78,8 +78,11 @@ def expected_back(row: dict, target: str) -> dict:
 
 
 def test_shared_file_list_is_complete(shared_data):
-    found = {str(path.relative_to(shared_data)) for folder in ("instructions", "preferences")
-             for path in (shared_data / folder).iterdir()}
+    found = {
+        str(path.relative_to(shared_data))
+        for folder in ("instructions", "preferences")
+        for path in (shared_data / folder).iterdir()
+    }
     assert found - {MALFORMED} == set(SHARED_FILES)
 
 
@@ -187,50 +190,92 @@ REJECTIONS = [
     ({"prompt": "q", "chosen": "a", "rejected": "b", "score_chosen": "9"}, "preference", "not_a_number", "score"),
     ({"instruction": "Say hi.", "input": "", "output": "  "}, "alpaca", "empty_turn", "messages[1]"),
     (
-        {"conversations": [{"from": "human", "value": "a"}, {"from": "human", "value": "b"},
-                           {"from": "gpt", "value": "c"}]},
-        "sharegpt", "roles_out_of_order", "user turn after a user turn",
+        {
+            "conversations": [
+                {"from": "human", "value": "a"},
+                {"from": "human", "value": "b"},
+                {"from": "gpt", "value": "c"},
+            ]
+        },
+        "sharegpt",
+        "roles_out_of_order",
+        "user turn after a user turn",
     ),
     ({"messages": [{"role": "assistant", "content": "hello"}]}, "messages", "roles_out_of_order", "after the start"),
     (
-        {"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "s"},
-                      {"role": "assistant", "content": "b"}]},
-        "messages", "roles_out_of_order", "system",
+        {
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "system", "content": "s"},
+                {"role": "assistant", "content": "b"},
+            ]
+        },
+        "messages",
+        "roles_out_of_order",
+        "system",
     ),
     ({"messages": [{"role": "user", "content": "hi"}]}, "messages", "no_assistant_turn", "user"),
     ({"chosen": hh("Human: hi"), "rejected": hh("Human: hello")}, "hh-rlhf", "no_assistant_turn", "chosen"),
     (
-        {"conversations": [{"from": "human", "value": "a"}, {"from": "function_call", "value": "{}"},
-                           {"from": "observation", "value": "{}"}]},
-        "sharegpt", "no_assistant_turn", "tool",
+        {
+            "conversations": [
+                {"from": "human", "value": "a"},
+                {"from": "function_call", "value": "{}"},
+                {"from": "observation", "value": "{}"},
+            ]
+        },
+        "sharegpt",
+        "no_assistant_turn",
+        "tool",
     ),
     (
         {"chosen": hh("Human: hi", "Assistant: a"), "rejected": hh("Human: hi", "Assistant: a")},
-        "hh-rlhf", "chosen_equals_rejected", "",
+        "hh-rlhf",
+        "chosen_equals_rejected",
+        "",
     ),
     ({"prompt": "q", "chosen": "same", "rejected": "same"}, "preference", "chosen_equals_rejected", ""),
     ({"conversations": [{"from": "bot", "value": "a"}]}, "sharegpt", "unknown_role", "bot"),
     ({"conversations": [{"from": ["human"], "value": "a"}]}, "sharegpt", "unknown_role", "['human']"),
     ({"messages": [{"role": "developer", "content": "a"}]}, "messages", "unknown_role", "developer"),
     (
-        {"messages": [{"role": "user", "content": [{"type": "image", "image": "x.png"}]},
-                      {"role": "assistant", "content": "a"}]},
-        "messages", "non_text_content", "image",
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "image", "image": "x.png"}]},
+                {"role": "assistant", "content": "a"},
+            ]
+        },
+        "messages",
+        "non_text_content",
+        "image",
     ),
     ({"chosen": "Human: hi\n\nAssistant: a", "rejected": "b"}, "hh-rlhf", "not_a_transcript", "chosen"),
     (
         {"chosen": hh("Human: 안녕", "Assistant: a"), "rejected": hh("Human: 안녕하세요", "Assistant: b")},
-        "hh-rlhf", "prompts_differ", "",
+        "hh-rlhf",
+        "prompts_differ",
+        "",
     ),
     # "Human:x" has no space after the colon, so it would come back as "Human: x".
-    ({"chosen": hh("Human:x", "Assistant: a"), "rejected": hh("Human:x", "Assistant: b")},
-     "hh-rlhf", "irregular_transcript", ""),
+    (
+        {"chosen": hh("Human:x", "Assistant: a"), "rejected": hh("Human:x", "Assistant: b")},
+        "hh-rlhf",
+        "irregular_transcript",
+        "",
+    ),
     ({"instruction": "a", "output": "b", "tools_json": True}, "alpaca", "reserved_key", "tools_json"),
     (
-        {"chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"},
-                    {"role": "assistant", "content": "more"}],
-         "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}]},
-        "preference", "not_representable", "last message",
+        {
+            "chosen": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a"},
+                {"role": "assistant", "content": "more"},
+            ],
+            "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}],
+        },
+        "preference",
+        "not_representable",
+        "last message",
     ),
 ]
 
@@ -261,9 +306,16 @@ def two_exchanges() -> dict:
         (two_exchanges(), "prompt-completion", "one exchange"),
         (one_exchange(system="Be brief."), "prompt-completion", "system prompt"),
         (
-            {"messages": [{"role": "user", "content": "q"}, {"role": "function_call", "content": "{}"},
-                          {"role": "tool", "content": "{}"}, {"role": "assistant", "content": "a"}]},
-            "alpaca", "tool calls",
+            {
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "function_call", "content": "{}"},
+                    {"role": "tool", "content": "{}"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
+            "alpaca",
+            "tool calls",
         ),
         ({**one_exchange(), "meta": {"prompt": "clash"}}, "prompt-completion", "clashes"),
     ],
@@ -290,9 +342,14 @@ def test_canonical_rows_are_validated_strictly():
     with pytest.raises(Unconvertible, match="empty_turn"):
         write_row(one_exchange(answer=" \n"), "messages")
     with pytest.raises(Unconvertible, match="roles_out_of_order"):
-        write_row({"prompt": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
-                   "chosen": [{"role": "assistant", "content": "x"}],
-                   "rejected": [{"role": "assistant", "content": "y"}]}, "preference")
+        write_row(
+            {
+                "prompt": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+                "chosen": [{"role": "assistant", "content": "x"}],
+                "rejected": [{"role": "assistant", "content": "y"}],
+            },
+            "preference",
+        )
     with pytest.raises(Unconvertible, match="unknown_key"):
         write_row({**one_exchange(), "text": "x"}, "messages")
     with pytest.raises(Unconvertible, match="alpaca_fields_mismatch"):
@@ -304,8 +361,13 @@ def test_canonical_rows_are_validated_strictly():
 
 
 def test_alpaca_to_messages_and_back():
-    record = {"instruction": "Translate.", "input": "Bonjour", "output": "Hello", "system": "Be exact.",
-              "history": [["Hi", "Hello!"]]}
+    record = {
+        "instruction": "Translate.",
+        "input": "Bonjour",
+        "output": "Hello",
+        "system": "Be exact.",
+        "history": [["Hi", "Hello!"]],
+    }
     row = read_row(record, "alpaca")[0]
     assert row["messages"] == [
         {"role": "system", "content": "Be exact."},
@@ -331,25 +393,41 @@ def test_alpaca_origin_rows_keep_their_fields_through_other_formats():
 
 
 def test_seed_tasks_give_one_row_per_instance():
-    record = {"id": "seed_task_7", "name": "pairs", "instruction": "Pair them.", "is_classification": False,
-              "instances": [{"input": "", "output": "x"}, {"input": "a, b", "output": "y"}]}
+    record = {
+        "id": "seed_task_7",
+        "name": "pairs",
+        "instruction": "Pair them.",
+        "is_classification": False,
+        "instances": [{"input": "", "output": "x"}, {"input": "a, b", "output": "y"}],
+    }
     first, second = read_row(record, "seed-tasks")
     assert first["id"] == "seed_task_7" and second["id"] == "seed_task_7#1"
     assert first["meta"] == {"name": "pairs", "is_classification": False, "instance": {"index": 0, "count": 2}}
     assert second["messages"][0]["content"] == "Pair them.\n\na, b"
-    assert write_row(second, "alpaca") == {"id": "seed_task_7#1", "instruction": "Pair them.", "input": "a, b",
-                                           "output": "y", "name": "pairs", "is_classification": False,
-                                           "instance": {"index": 1, "count": 2}}
+    assert write_row(second, "alpaca") == {
+        "id": "seed_task_7#1",
+        "instruction": "Pair them.",
+        "input": "a, b",
+        "output": "y",
+        "name": "pairs",
+        "is_classification": False,
+        "instance": {"index": 1, "count": 2},
+    }
     with pytest.raises(ValueError):
         write_row(first, "seed-tasks")
 
 
 def test_messages_content_parts_and_extras_come_back():
-    record = {"messages": [
-        {"role": "user", "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}],
-         "loss_weight": 0.0},
-        {"role": "assistant", "content": "Hello", "name": "bot"},
-    ]}
+    record = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}],
+                "loss_weight": 0.0,
+            },
+            {"role": "assistant", "content": "Hello", "name": "bot"},
+        ]
+    }
     row = read_row(record, "messages")[0]
     assert row["messages"][0]["content"] == "Hi there"
     assert row["meta"]["message_extras"] == [{"loss_weight": 0.0}, {"name": "bot"}]
@@ -379,8 +457,13 @@ def test_prompt_completion_remembers_response_key():
 
 
 def test_nulls_empty_strings_and_unknown_keys_pass_through():
-    record = {"id": 12, "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}],
-              "system": "", "tools": None, "category": "chat"}
+    record = {
+        "id": 12,
+        "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}],
+        "system": "",
+        "tools": None,
+        "category": "chat",
+    }
     row = read_row(record, "sharegpt")[0]
     assert row["id"] == 12
     assert row["meta"] == {"system": "", "tools": None, "category": "chat"}
@@ -414,8 +497,10 @@ def test_trl_preference_styles():
     row = read_row(standard, "preference")[0]
     assert row["prompt"] == [{"role": "user", "content": "q"}] and row["score_chosen"] == 8
     assert write_row(row, "preference") == standard
-    implicit = {"chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
-                "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}]}
+    implicit = {
+        "chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+        "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}],
+    }
     row = read_row(implicit, "preference")[0]
     assert row["chosen"] == [{"role": "assistant", "content": "a"}]
     assert write_row(row, "preference") == implicit
@@ -429,23 +514,41 @@ def test_trl_preference_styles():
 def test_output_schemas_use_trainer_column_names():
     assert output_schema("messages").names == ["id", "messages", "tools", "source", "meta"]
     assert output_schema("messages", alpaca_columns=True).names == [
-        "id", "messages", "tools", "instruction", "input", "output", "source", "meta"]
+        "id",
+        "messages",
+        "tools",
+        "instruction",
+        "input",
+        "output",
+        "source",
+        "meta",
+    ]
     assert output_schema("prompt-completion").names[:3] == ["id", "prompt", "completion"]
     assert output_schema("preference").names == [
-        "id", "prompt", "chosen", "rejected", "score_chosen", "score_rejected", "source", "meta"]
+        "id",
+        "prompt",
+        "chosen",
+        "rejected",
+        "score_chosen",
+        "score_rejected",
+        "source",
+        "meta",
+    ]
     assert output_schema("sharegpt").field("conversations").type == pa.list_(
-        pa.struct([("from", pa.string()), ("value", pa.string())]))
+        pa.struct([("from", pa.string()), ("value", pa.string())])
+    )
     for fmt in WRITE_FORMATS:
         assert output_schema(fmt).field("meta").type == pa.string()
 
 
 def test_arrow_row_keeps_what_has_no_column_in_meta():
-    row = {**read_row({"id": 5, "instruction": "a", "input": "x", "output": "b"}, "alpaca")[0],
-           "meta": {"lang": "en"}}
+    row = {**read_row({"id": 5, "instruction": "a", "input": "x", "output": "b"}, "alpaca")[0], "meta": {"lang": "en"}}
     arrow = to_arrow_row(row, "messages")
     assert arrow["id"] == "5"
-    assert json.loads(arrow["meta"]) == {"lang": "en", "_row": {"id": 5, "instruction": "a", "input": "x",
-                                                                  "output": "b"}}
+    assert json.loads(arrow["meta"]) == {
+        "lang": "en",
+        "_row": {"id": 5, "instruction": "a", "input": "x", "output": "b"},
+    }
     assert from_arrow_row(arrow, "messages") == [row]
     assert to_arrow_row(one_exchange(), "messages")["meta"] == "{}"
 

@@ -25,7 +25,17 @@ STEPS = "gopher_repetition,gopher_quality,c4,fineweb"
 
 def _run(tmp_path, records, *options):
     write_jsonl(tmp_path / "in.jsonl", records)
-    run_cli("filter", tmp_path / "in.jsonl", "-o", tmp_path / "out", "--steps", STEPS, "--no-progress", "--overwrite", *options)
+    run_cli(
+        "filter",
+        tmp_path / "in.jsonl",
+        "-o",
+        tmp_path / "out",
+        "--steps",
+        STEPS,
+        "--no-progress",
+        "--overwrite",
+        *options,
+    )
     kept = {row["id"]: row for row in read_rows(tmp_path / "out")}
     rejected = {row["id"]: row["reason"] for row in read_rows(tmp_path / "out", "rejected")}
     return kept, rejected
@@ -60,7 +70,10 @@ def test_thresholds_are_options_and_zero_turns_a_rule_off(tmp_path):
 
 
 def test_c4_keeps_a_document_without_its_boilerplate_lines(tmp_path):
-    text = GOOD + "\nPlease enable Javascript to view this page.\nWe use cookies. See our privacy policy for details.\nMenu"
+    text = (
+        GOOD
+        + "\nPlease enable Javascript to view this page.\nWe use cookies. See our privacy policy for details.\nMenu"
+    )
     kept, _ = _run(tmp_path, [{"id": "page", "text": text}], "--steps", "c4")
     assert kept["page"]["text"] == GOOD
     report = (tmp_path / "out" / "report.json").read_text()
@@ -93,11 +106,16 @@ def test_the_lang_column_picks_the_rules(tmp_path):
 def test_badwords_drops_documents_above_the_share(tmp_path, shared_data):
     word_list = shared_data / "web" / "wordlists" / "ldnoobw_en.txt"
     listed = [line.strip() for line in word_list.read_text().splitlines() if line.strip() and " " not in line][5]
-    records = [{"id": "clean", "text": GOOD}, {"id": "once", "text": GOOD + f" {listed}."},
-               {"id": "many", "text": GOOD + (f" {listed}" * 10) + "."}]
+    records = [
+        {"id": "clean", "text": GOOD},
+        {"id": "once", "text": GOOD + f" {listed}."},
+        {"id": "many", "text": GOOD + (f" {listed}" * 10) + "."},
+    ]
     kept, rejected = _run(tmp_path, records, "--steps", "badwords", "--badwords", word_list)
     assert set(kept) == {"clean", "once"} and rejected == {"many": "badwords:too_many_badwords"}
-    kept, rejected = _run(tmp_path, records, "--steps", "badwords", "--badwords", word_list, "--badwords-max-ratio", "0")
+    kept, rejected = _run(
+        tmp_path, records, "--steps", "badwords", "--badwords", word_list, "--badwords-max-ratio", "0"
+    )
     assert set(kept) == {"clean"}
 
 

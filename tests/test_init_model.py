@@ -92,7 +92,10 @@ def test_special_tokens_have_their_roles(loaded) -> None:
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in tokens}
     assert ids == {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2, "<|pad|>": 3}
     assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token, tokenizer.unk_token) == (
-        "<|endoftext|>", "<|im_end|>", "<|pad|>", None
+        "<|endoftext|>",
+        "<|im_end|>",
+        "<|pad|>",
+        None,
     )
     assert (model.config.bos_token_id, model.config.eos_token_id, model.config.pad_token_id) == (0, 2, 3)
     # generation ends at the end of a turn (and of a document, for raw text)
@@ -189,8 +192,16 @@ def test_a_corpus_without_text_is_refused_naming_its_inputs(tmp_path: Path) -> N
     (tmp_path / "empty.txt").write_text("")
     write_jsonl(tmp_path / "numbers.jsonl", [{"a": 1}, {"b": [2, 3]}])
     result = run_cli(
-        "init-model", "-o", tmp_path / "model", "--corpus", tmp_path / "empty.txt",
-        "--corpus", tmp_path / "numbers.jsonl", "--size", "tiny", expect=2,
+        "init-model",
+        "-o",
+        tmp_path / "model",
+        "--corpus",
+        tmp_path / "empty.txt",
+        "--corpus",
+        tmp_path / "numbers.jsonl",
+        "--size",
+        "tiny",
+        expect=2,
     )
     assert "no text in the corpus" in result.output
     assert "empty.txt" in result.output and "numbers.jsonl" in result.output

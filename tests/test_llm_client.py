@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -29,7 +29,7 @@ class _StatusServer:
         self.requests = 0
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 outer.requests += 1
                 self.rfile.read(int(self.headers.get("content-length", 0)))
                 body = json.dumps({"error": {"message": f"status {status}", "type": "test"}}).encode()
@@ -61,7 +61,7 @@ def test_retry_after_forms():
     assert retry_after_seconds({"retry-after": "2"}) == 2.0
     assert retry_after_seconds({"retry-after": "0.25"}) == 0.25
     assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 < retry_after_seconds({"retry-after": later}) <= 30
     assert retry_after_seconds({"retry-after": "soon"}) is None
     assert retry_after_seconds({}) is None
@@ -151,8 +151,13 @@ def test_cache_answers_survive_a_new_process_and_failures_are_not_cached(tmp_pat
             for index, request in enumerate(requests):
                 self.calls += 1
                 status = self.statuses.get(request.messages[0][1], OK)
-                answer = Completion("" if status == FAILED else "answer", status, error="x" if status == FAILED else None,
-                                    prompt_tokens=3, completion_tokens=1)
+                answer = Completion(
+                    "" if status == FAILED else "answer",
+                    status,
+                    error="x" if status == FAILED else None,
+                    prompt_tokens=3,
+                    completion_tokens=1,
+                )
                 answers.append(answer)
                 on_completion(index, answer)
             return answers

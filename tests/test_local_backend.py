@@ -11,12 +11,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from curate.errors import UserError  # noqa: E402
-from curate.llm import local  # noqa: E402
-from curate.llm.backend import FAILED, LENGTH, STATUSES, ChatRequest, Sampling  # noqa: E402
-from curate.llm.local import LocalBackend  # noqa: E402
+from curate.errors import UserError
+from curate.llm import local
+from curate.llm.backend import FAILED, LENGTH, STATUSES, ChatRequest, Sampling
+from curate.llm.local import LocalBackend
 
-from .tiny_chat_model import make_tiny_chat_model  # noqa: E402
+from .tiny_chat_model import make_tiny_chat_model
 
 GREEDY = Sampling(temperature=0.0, max_tokens=12)
 SAMPLED = Sampling(temperature=1.0, top_p=0.95, max_tokens=16, seed=7)

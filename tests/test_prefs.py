@@ -19,7 +19,9 @@ from tests.fake_openai_server import FakeOpenAIServer
 
 PAIRS = REPO / "sample_data" / "preferences" / "pairs.jsonl"
 SEEDS = REPO / "sample_data" / "instructions" / "seed_tasks.en.jsonl"
-needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent (the fake server answers from it)")
+needs_shared = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason="../shared/data is absent (the fake server answers from it)"
+)
 
 
 def rows(folder: Path, sub: str = "data") -> list[dict]:
@@ -45,7 +47,9 @@ def test_all_pairs_and_best_random():
     pairs, drops = make_pairs([1.0, 2.0, 2.0, 4.0], "all-pairs", 0.0, random.Random(0))
     assert sorted((pair.chosen, pair.rejected) for pair in pairs) == [(1, 0), (2, 0), (3, 0), (3, 1), (3, 2)]
     assert [(drop.reason, drop.first, drop.second) for drop in drops] == [("tie", 1, 2)]
-    chosen = {make_pairs([1.0, 5.0, 2.0, 3.0], "best-random", 0.0, random.Random(seed))[0][0].rejected for seed in range(30)}
+    chosen = {
+        make_pairs([1.0, 5.0, 2.0, 3.0], "best-random", 0.0, random.Random(seed))[0][0].rejected for seed in range(30)
+    }
     assert chosen == {0, 2, 3}  # the best against each of the others, at random
 
 
@@ -75,7 +79,10 @@ def test_unusable_and_duplicate_answers_are_dropped_with_a_reason():
         Completion("", FAILED, error="HTTP 400"),
     ]  # fmt: skip
     groups, dropped = cand.collect([prompt], completions, 5, include_existing=True)
-    assert [(candidate.text, candidate.origin) for candidate in groups[0]] == [("Same", "policy"), ("Other", "existing")]
+    assert [(candidate.text, candidate.origin) for candidate in groups[0]] == [
+        ("Same", "policy"),
+        ("Other", "existing"),
+    ]
     assert [item.reason for item in dropped] == ["duplicate_answer", "empty_answer", "cut_by_length", "policy_failed"]
 
 
@@ -93,12 +100,17 @@ def prefs_args(server: FakeOpenAIServer, output: Path, cache: Path, *extra: str)
 def test_llm_judged_pairs_add_up_and_failures_are_counted(tmp_path):
     with FakeOpenAIServer(judge_failure_rate=0.15, faults={"429": 0.1}) as server:
         result = CliRunner().invoke(
-            cli, prefs_args(server, tmp_path / "out", tmp_path / "cache", "--n", "4", "--best-of-n-out", str(tmp_path / "best")),
+            cli,
+            prefs_args(
+                server, tmp_path / "out", tmp_path / "cache", "--n", "4", "--best-of-n-out", str(tmp_path / "best")
+            ),
             catch_exceptions=False,
         )
         assert result.exit_code == 0, result.output
         first_requests = server.requests
-        again = CliRunner().invoke(cli, prefs_args(server, tmp_path / "out2", tmp_path / "cache", "--n", "4"), catch_exceptions=False)
+        again = CliRunner().invoke(
+            cli, prefs_args(server, tmp_path / "out2", tmp_path / "cache", "--n", "4"), catch_exceptions=False
+        )
         assert again.exit_code == 0, again.output
         assert server.requests == first_requests  # every answer of both models came from the cache
     manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
@@ -106,13 +118,19 @@ def test_llm_judged_pairs_add_up_and_failures_are_counted(tmp_path):
     kept, rejected = rows(tmp_path / "out"), rows(tmp_path / "out", "rejected")
     assert counts["in"] == counts["kept"] + counts["rejected"] == len(kept) + len(rejected)
     assert run["prompts"] == 16 and run["candidates"] <= 16 * 4
-    policy_drops = sum(count for reason, count in reasons.items() if reason in ("duplicate_answer", "empty_answer", "cut_by_length", "policy_failed"))
+    policy_drops = sum(
+        count
+        for reason, count in reasons.items()
+        if reason in ("duplicate_answer", "empty_answer", "cut_by_length", "policy_failed")
+    )
     assert run["candidates"] + policy_drops == 16 * 4
     judge_failures = sum(count for reason, count in reasons.items() if reason.startswith("judge:"))
     assert judge_failures > 0 and run["judged"] + judge_failures == run["candidates"]
     assert run["pairs_considered"] == len(kept) + run["ties"] + run["below_min_margin"]
     for row in kept:
-        assert row["score_chosen"] > row["score_rejected"] and row["margin"] == row["score_chosen"] - row["score_rejected"]
+        assert (
+            row["score_chosen"] > row["score_rejected"] and row["margin"] == row["score_chosen"] - row["score_rejected"]
+        )
         assert row["chosen"] != row["rejected"] and row["prompt"][-1]["role"] == "user"
     report = (tmp_path / "out" / "report.md").read_text()
     assert "preference pairs" in report and "Judge failures" in report and (tmp_path / "out" / "scores.png").is_file()
@@ -125,7 +143,9 @@ def test_llm_judged_pairs_add_up_and_failures_are_counted(tmp_path):
 def test_pairwise_judging_measures_position_bias(tmp_path):
     with FakeOpenAIServer(position_bias=1.0) as server:
         result = CliRunner().invoke(
-            cli, prefs_args(server, tmp_path / "out", tmp_path / "cache", "--n", "3", "--pairwise"), catch_exceptions=False
+            cli,
+            prefs_args(server, tmp_path / "out", tmp_path / "cache", "--n", "3", "--pairwise"),
+            catch_exceptions=False,
         )
         assert result.exit_code == 0, result.output
     judge = json.loads((tmp_path / "out" / "_manifest.json").read_text())["llm"]["judge"]
@@ -139,7 +159,9 @@ def test_local_policy_and_reward_model_judge(tmp_path, one_torch_thread):
 
     model = make_tiny_chat_model(tmp_path / "model")
     runner = CliRunner()
-    converted = runner.invoke(cli, ["convert", str(PAIRS), "-o", str(tmp_path / "pairs"), "--to", "preference", "--no-progress"])
+    converted = runner.invoke(
+        cli, ["convert", str(PAIRS), "-o", str(tmp_path / "pairs"), "--to", "preference", "--no-progress"]
+    )
     assert converted.exit_code == 0, converted.output
     trained = runner.invoke(cli, [
         "train-rm", str(tmp_path / "pairs"), "-o", str(tmp_path / "rm"), "--model", str(model), "--max-steps", "30",

@@ -17,7 +17,10 @@ from curate.prefs.judge import Judgement, LLMJudge, parse_score, parse_verdict
 from .conftest import REPO
 
 PAIRS = REPO / "sample_data" / "preferences" / "pairs.jsonl"
-QUESTION = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is the capital of Peru?"}]
+QUESTION = [
+    {"role": "system", "content": "Answer briefly."},
+    {"role": "user", "content": "What is the capital of Peru?"},
+]
 
 
 class ScriptedBackend:
@@ -87,8 +90,14 @@ def between(text: str, tag: str) -> str:
         ("Score: -3", (None, None, "score_out_of_range")),
         ("Score: 4/5", (None, None, "wrong_scale")),
         # nothing usable: the reply comes back as the rationale
-        ("The answer is good and I would rate it highly.", (None, "The answer is good and I would rate it highly.", "no_score")),
-        ("I would give it a 7 out of 10 because it is clear.", (None, "I would give it a 7 out of 10 because it is clear.", "no_score")),
+        (
+            "The answer is good and I would rate it highly.",
+            (None, "The answer is good and I would rate it highly.", "no_score"),
+        ),
+        (
+            "I would give it a 7 out of 10 because it is clear.",
+            (None, "I would give it a 7 out of 10 because it is clear.", "no_score"),
+        ),
         ("Score: eight", (None, "Score: eight", "no_score")),
         ('{"score": true}', (None, '{"score": true}', "no_score")),
         ("", (None, None, "no_score")),

@@ -65,8 +65,20 @@ def test_quality_step_scores_and_drops_low_scores(dclm, tmp_path):
     docs = [{"id": str(i), "text": row["text"]} for i, row in enumerate(dclm["held_out"][:30])]
     source = write_jsonl(tmp_path / "in.jsonl", docs)
     out = tmp_path / "out"
-    run_cli("filter", source, "-o", out, "--steps", "quality", "--quality-model", dclm["model"],
-            "--quality-threshold", "0.5", "--workers", "1")
+    run_cli(
+        "filter",
+        source,
+        "-o",
+        out,
+        "--steps",
+        "quality",
+        "--quality-model",
+        dclm["model"],
+        "--quality-threshold",
+        "0.5",
+        "--workers",
+        "1",
+    )
     kept, rejected = read_rows(out), read_rows(out, "rejected")
     assert len(kept) + len(rejected) == len(docs) and kept and rejected
     assert all(0.5 <= row["quality_score"] <= 1.0 for row in kept)
@@ -97,16 +109,21 @@ def test_quality_step_without_model_is_a_clear_error(tmp_path):
 
 def test_wrong_positive_label_is_named(dclm, tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])
-    result = run_cli("filter", source, "-o", tmp_path / "out", "--quality-model", dclm["model"],
-                     "--quality-label", "good", expect=2)
+    result = run_cli(
+        "filter", source, "-o", tmp_path / "out", "--quality-model", dclm["model"], "--quality-label", "good", expect=2
+    )
     assert "has no label 'good' (its labels: hq, lq)" in result.output
 
 
 def test_training_is_reproducible_for_a_seed(tmp_path):
-    positive = write_jsonl(tmp_path / "p.jsonl", [{"text": f"a fine long article number {i} about science"} for i in range(40)])
+    positive = write_jsonl(
+        tmp_path / "p.jsonl", [{"text": f"a fine long article number {i} about science"} for i in range(40)]
+    )
     negative = write_jsonl(tmp_path / "n.jsonl", [{"text": f"BUY NOW cheap pills {i} click here"} for i in range(40)])
     settings = TrainSettings(dim=8, bucket=10_000, epochs=5)
-    reports = [train_quality_model([str(positive)], [str(negative)], tmp_path / f"m{i}.bin", settings) for i in range(2)]
+    reports = [
+        train_quality_model([str(positive)], [str(negative)], tmp_path / f"m{i}.bin", settings) for i in range(2)
+    ]
     assert (tmp_path / "m0.bin").read_bytes() == (tmp_path / "m1.bin").read_bytes()
     assert reports[0]["metrics"] == reports[1]["metrics"]
     assert reports[0]["metrics"]["accuracy"] == 1.0
@@ -118,8 +135,17 @@ def test_training_needs_documents_of_both_kinds(tmp_path):
     negative = write_jsonl(tmp_path / "n.jsonl", [{"text": "   \n"}])
     with pytest.raises(UserError, match=r"--negative: no document with text in .*n\.jsonl"):
         train_quality_model([str(positive)], [str(negative)], tmp_path / "m.bin")
-    result = run_cli("quality", "train", "--positive", positive, "--negative", tmp_path / "none.jsonl",
-                     "-o", tmp_path / "m.bin", expect=2)
+    result = run_cli(
+        "quality",
+        "train",
+        "--positive",
+        positive,
+        "--negative",
+        tmp_path / "none.jsonl",
+        "-o",
+        tmp_path / "m.bin",
+        expect=2,
+    )
     assert "does not exist" in result.output
 
 

@@ -34,8 +34,12 @@ def test_jsonl_round_trip(tmp_path, compress, suffix):
 
 
 def test_text_and_id_field_options(tmp_path):
-    source = write_jsonl(tmp_path / "in.jsonl", [{"url": "u1", "content": "Hello there."}, {"url": 7, "content": "Bye."}])
-    run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out", "--text-field", "content", "--id-field", "url")
+    source = write_jsonl(
+        tmp_path / "in.jsonl", [{"url": "u1", "content": "Hello there."}, {"url": 7, "content": "Bye."}]
+    )
+    run_cli(
+        "filter", "--steps", "clean", source, "-o", tmp_path / "out", "--text-field", "content", "--id-field", "url"
+    )
     rows = read_rows(tmp_path / "out")
     assert [(row["id"], row["text"]) for row in rows] == [("u1", "Hello there."), ("7", "Bye.")]
     assert [json.loads(row["meta"]) for row in rows] == [{}, {}]
@@ -72,11 +76,18 @@ def test_parquet_round_trip_keeps_extra_columns(tmp_path):
     pq.write_table(table, tmp_path / "in.parquet")
     run_cli("filter", "--steps", "clean", tmp_path / "in.parquet", "--text-field", "content", "-o", tmp_path / "out")
     rows = read_rows(tmp_path / "out")
-    assert [(row["text"], row["score"], row["lang"]) for row in rows] == [("alpha text", 0.5, "en"), ("gamma text", 0.9, "ko")]
+    assert [(row["text"], row["score"], row["lang"]) for row in rows] == [
+        ("alpha text", 0.5, "en"),
+        ("gamma text", 0.9, "ko"),
+    ]
     assert rows[0]["id"] == xxhash.xxh3_64_hexdigest(b"alpha text")
     assert [row["reason"] for row in read_rows(tmp_path / "out", "rejected")] == ["missing:text"]
     assert manifest(tmp_path / "out")["counts"] == {
-        "in": 3, "kept": 2, "rejected": 1, "unreadable": 1, "by_reason": {"missing:text": 1},
+        "in": 3,
+        "kept": 2,
+        "rejected": 1,
+        "unreadable": 1,
+        "by_reason": {"missing:text": 1},
     }
 
 
@@ -144,9 +155,7 @@ def test_real_common_crawl_wet_file(tmp_path, shared_data):
 def test_real_dolma_jsonl_gz_folder(tmp_path, shared_data):
     folder = shared_data / "web/cc_en_head"
     run_cli("filter", "--steps", "clean", folder, "-o", tmp_path / "out", "--workers", "2")
-    expected = sum(
-        sum(1 for line in gzip.open(path) if line.strip()) for path in sorted(folder.glob("*.jsonl.gz"))
-    )
+    expected = sum(sum(1 for line in gzip.open(path) if line.strip()) for path in sorted(folder.glob("*.jsonl.gz")))
     summary = manifest(tmp_path / "out")["counts"]
     assert summary["in"] == expected == summary["kept"] + summary["rejected"]
     assert json.loads(read_rows(tmp_path / "out")[0]["meta"])["metadata"]["url"].startswith("http")

@@ -53,15 +53,23 @@ steps:
 def test_recipe_mistakes_are_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_jsonl(tmp_path / "a.jsonl", [{"text": "x"}])
-    bad_option = _recipe(tmp_path / "bad.yaml", "steps:\n  - filter:\n      inputs: [a.jsonl]\n      output: o\n      colour: red\n")
+    bad_option = _recipe(
+        tmp_path / "bad.yaml", "steps:\n  - filter:\n      inputs: [a.jsonl]\n      output: o\n      colour: red\n"
+    )
     result = run_cli("run", bad_option, expect=2)
     assert "step 1 (filter): curate filter has no option 'colour'" in result.output
     assert result.output.count("\n") == 1 and "unicode" in result.output  # checked before any step runs
-    assert "no curate command 'fly'" in run_cli("run", _recipe(tmp_path / "c.yaml", "steps:\n  - fly: {}\n"), expect=2).output
+    assert (
+        "no curate command 'fly'"
+        in run_cli("run", _recipe(tmp_path / "c.yaml", "steps:\n  - fly: {}\n"), expect=2).output
+    )
     assert "not valid YAML" in run_cli("run", _recipe(tmp_path / "y.yaml", "steps: [\n"), expect=2).output
-    assert "does not exist" in run_cli(
-        "run", _recipe(tmp_path / "m.yaml", "steps:\n  - filter: {inputs: [nope.jsonl], output: o}\n"), expect=2
-    ).output
+    assert (
+        "does not exist"
+        in run_cli(
+            "run", _recipe(tmp_path / "m.yaml", "steps:\n  - filter: {inputs: [nope.jsonl], output: o}\n"), expect=2
+        ).output
+    )
 
 
 def test_quickstart_recipe_on_sample_data(tmp_path, monkeypatch):
@@ -74,7 +82,11 @@ def test_quickstart_recipe_on_sample_data(tmp_path, monkeypatch):
     # the demo's training steps as they are, only shorter and on the tiny model: the test checks they fit together
     recipe = tmp_path / "recipes" / "quickstart.yaml"
     text = recipe.read_text()
-    for long, short in (("size: small", "size: tiny"), ("max-steps: 30", "max-steps: 2"), ("max-steps: 15", "max-steps: 2")):
+    for long, short in (
+        ("size: small", "size: tiny"),
+        ("max-steps: 30", "max-steps: 2"),
+        ("max-steps: 15", "max-steps: 2"),
+    ):
         assert long in text
         text = text.replace(long, short)
     recipe.write_text(text)

@@ -20,7 +20,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def _docs(count: int, prefix: str = "") -> list[dict]:
     # lengths from a few characters to a few thousand; every seventh is whitespace only
-    return [{"id": f"{prefix}{i}", "text": "  " if i % 7 == 3 else "word " * (1 + (i * 37) % 900)} for i in range(count)]
+    return [
+        {"id": f"{prefix}{i}", "text": "  " if i % 7 == 3 else "word " * (1 + (i * 37) % 900)} for i in range(count)
+    ]
 
 
 def _report(folder: Path) -> dict:
@@ -63,7 +65,8 @@ def test_histograms_and_charts_do_not_depend_on_workers(tmp_path):
         assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w3" / name).read_bytes(), name
     # report.md differs in its command line and timings, not in what it counts
     first, second = (
-        (tmp_path / folder / "report.md").read_text().split("## Dropped")[1].split("Ran in")[0] for folder in ("w1", "w3")
+        (tmp_path / folder / "report.md").read_text().split("## Dropped")[1].split("Ran in")[0]
+        for folder in ("w1", "w3")
     )
     assert first == second and "`clean:whitespace_only` | 18 |" in first
 

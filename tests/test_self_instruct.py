@@ -27,7 +27,9 @@ EN_SEEDS = REPO / "sample_data" / "instructions" / "seed_tasks.en.jsonl"
 KO_SEEDS = REPO / "sample_data" / "instructions" / "seed_tasks.ko.jsonl"
 TRANSIENT = ("429", "500", "503", "hang", "malformed")
 
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is absent (the fake server answers from it)")
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared/data is absent (the fake server answers from it)"
+)
 
 
 def run_cli(args: list[str], env: dict | None = None):
@@ -35,7 +37,9 @@ def run_cli(args: list[str], env: dict | None = None):
     return result
 
 
-def grow_args(server: FakeOpenAIServer, output: Path, cache: Path, num: int, *extra: str, seeds: Path = EN_SEEDS) -> list[str]:
+def grow_args(
+    server: FakeOpenAIServer, output: Path, cache: Path, num: int, *extra: str, seeds: Path = EN_SEEDS
+) -> list[str]:
     return [
         "self-instruct", "--seeds", str(seeds), "-o", str(output), "--num", str(num),
         "--base-url", server.base_url, "--model", "fake-model", "--cache", str(cache),
@@ -86,7 +90,9 @@ Leaves drift on cold wind
 
 def test_parses_korean_labels_and_keeps_multiline_fields():
     answer = "###\n2. 지시문: 다음 문장을 존댓말로 바꾸세요.\n2. 입력:\n밥 먹었어?\n2. 출력:\n식사하셨어요?\n또는 진지 드셨어요?\n###"
-    assert parse_tasks(answer) == [Task("다음 문장을 존댓말로 바꾸세요.", "밥 먹었어?", "식사하셨어요?\n또는 진지 드셨어요?")]
+    assert parse_tasks(answer) == [
+        Task("다음 문장을 존댓말로 바꾸세요.", "밥 먹었어?", "식사하셨어요?\n또는 진지 드셨어요?")
+    ]
 
 
 def test_answers_without_tasks_parse_to_nothing():
@@ -101,7 +107,9 @@ def test_task_checks_and_their_reasons():
     assert english.problem(Task(" ".join(["word"] * 151), "", "x"))[0] == "too_long"
     assert english.problem(Task("Name three primary colours.", "", ""))[0] == "no_output"
     assert english.problem(Task("Draw a picture of a cat.", "", "x")) == (
-        "blacklisted_word", "mentions 'draw': a text-only model cannot do it")
+        "blacklisted_word",
+        "mentions 'draw': a text-only model cannot do it",
+    )
     assert english.problem(Task("Describe the user profile settings page.", "", "x")) is None  # "file" inside a word
     assert english.problem(Task("Summarise the attached files in a table.", "", "x"))[0] == "blacklisted_word"
     assert english.problem(Task('"Quote" the following sentence back.', "", "x"))[0] == "starts_with_punctuation"
@@ -240,8 +248,10 @@ def test_korean_run_uses_korean_prompts_tokens_and_filters(tmp_path):
 def test_api_key_is_used_but_never_written(tmp_path):
     secret = "sk-test-DO-NOT-LEAK-4242"
     with FakeOpenAIServer(faults={"429": 0.2}) as server:
-        result = run_cli(grow_args(server, tmp_path / "out", tmp_path / "cache", 10, "--api-key-env", "MY_KEY"),
-                         env={"MY_KEY": secret})
+        result = run_cli(
+            grow_args(server, tmp_path / "out", tmp_path / "cache", 10, "--api-key-env", "MY_KEY"),
+            env={"MY_KEY": secret},
+        )
         assert result.exit_code == 0, result.output
     assert secret not in result.output
     for path in [*(tmp_path / "out").rglob("*"), *(tmp_path / "cache").rglob("*")]:
@@ -264,8 +274,22 @@ def test_missing_key_for_a_remote_server_is_a_usage_error(tmp_path):
 def test_unreadable_seed_names_file_and_line(tmp_path):
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text('{"instruction": "Name three primary colours.", "input": "", "output": "Red"}\n{oops\n')
-    result = run_cli(["self-instruct", "--seeds", str(seeds), "-o", str(tmp_path / "out"), "--num", "5",
-                      "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--no-progress"])
+    result = run_cli(
+        [
+            "self-instruct",
+            "--seeds",
+            str(seeds),
+            "-o",
+            str(tmp_path / "out"),
+            "--num",
+            "5",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--no-progress",
+        ]
+    )
     assert result.exit_code == 2
     assert f"{seeds}: line 2 is not a readable record" in result.output
 
@@ -288,14 +312,37 @@ def test_local_backend_plumbing(tmp_path):
     assert manifest["self_instruct"]["reached_num"] is False
     rejected = rows(tmp_path / "out", "rejected")
     assert len(rejected) == manifest["counts"]["rejected"] >= 3  # junk: every answer is recorded with a reason
-    assert {row["reason"] for row in rejected} <= {"unparseable_answer", "empty_answer", "cut_by_length", "no_output", "too_short"}
+    assert {row["reason"] for row in rejected} <= {
+        "unparseable_answer",
+        "empty_answer",
+        "cut_by_length",
+        "no_output",
+        "too_short",
+    }
     assert os.path.exists(tmp_path / "out" / "report.md")
 
 
 def test_a_server_that_is_down_stops_the_run_with_one_line(tmp_path):
-    result = run_cli(["self-instruct", "--seeds", str(EN_SEEDS), "-o", str(tmp_path / "out"), "--num", "5",
-                      "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--max-retries", "1",
-                      "--cache", str(tmp_path / "cache"), "--no-progress"])
+    result = run_cli(
+        [
+            "self-instruct",
+            "--seeds",
+            str(EN_SEEDS),
+            "-o",
+            str(tmp_path / "out"),
+            "--num",
+            "5",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--max-retries",
+            "1",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--no-progress",
+        ]
+    )
     assert result.exit_code == 1
     assert "every request of round 1 failed (connection:" in result.output
     assert not (tmp_path / "out" / "_manifest.json").exists()
@@ -304,8 +351,25 @@ def test_a_server_that_is_down_stops_the_run_with_one_line(tmp_path):
 def test_a_prompt_template_the_sandbox_stops_is_one_line(tmp_path):
     template = tmp_path / "evil.jinja"
     template.write_text("{{ ''.__class__.__mro__ }} {% for task in examples %}{{ task.instruction }}{% endfor %}")
-    result = run_cli(["self-instruct", "--seeds", str(EN_SEEDS), "-o", str(tmp_path / "out"), "--num", "5",
-                      "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--prompt-template", str(template),
-                      "--cache", str(tmp_path / "cache"), "--no-progress"])
+    result = run_cli(
+        [
+            "self-instruct",
+            "--seeds",
+            str(EN_SEEDS),
+            "-o",
+            str(tmp_path / "out"),
+            "--num",
+            "5",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--prompt-template",
+            str(template),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--no-progress",
+        ]
+    )
     assert result.exit_code == 2
     assert f"the prompt template {template} tried something the sandbox forbids" in result.output

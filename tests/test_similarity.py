@@ -194,8 +194,10 @@ def test_many_candidate_repeats_count_as_a_multiset():
         index.add(text)
     for candidate in ["the the the cat", "the the the the the the", "cat the the dog bird and"]:
         score, item = index.best_match(candidate)
-        expected = [rouge_l_f1(lcs, len(candidate.split()), len(text.split())) for text, lcs in
-                    zip(pool, [_dp(candidate.split(), text.split()) for text in pool])]
+        expected = [
+            rouge_l_f1(lcs, len(candidate.split()), len(text.split()))
+            for text, lcs in zip(pool, [_dp(candidate.split(), text.split()) for text in pool])
+        ]
         assert score == max(expected) and item == expected.index(score)
 
 

@@ -227,7 +227,9 @@ def test_rendering_equals_transformers_apply_chat_template(shared_data, tokenize
             rendered_any = True
         if not rendered_any:
             skipped.append(name)
-    print(f"\n{compared} renderings equal to transformers' byte for byte; templates rendering no text-only chat: {skipped}")
+    print(
+        f"\n{compared} renderings equal to transformers' byte for byte; templates rendering no text-only chat: {skipped}"
+    )
     assert not skipped and compared > 700
 
 
@@ -287,9 +289,11 @@ def test_spans_match_generation_tags(shared_data):
                 assert generation_prompt_starts <= tag_start < start, (name, text[tag_start:start])
                 assert prompt[tag_start:start] == text[tag_start:start], (name, text[tag_start:start])
                 shifted.setdefault(name, text[tag_start:start])
-    print(f"\n{templates} training templates: {equal} spans equal to the tags; in {len(shifted)} templates the tags "
-          f"also cover generation-prompt text: {shifted}; reported as ending differently in history: "
-          f"{sorted(ends_differently)}")
+    print(
+        f"\n{templates} training templates: {equal} spans equal to the tags; in {len(shifted)} templates the tags "
+        f"also cover generation-prompt text: {shifted}; reported as ending differently in history: "
+        f"{sorted(ends_differently)}"
+    )
     assert templates >= 20 and equal > 0
 
 

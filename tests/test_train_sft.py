@@ -143,7 +143,9 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_model, tmp_
     assert (run / "checkpoint-2" / "model.safetensors").is_file()
 
 
-@pytest.mark.skipif(not hasattr(torch, "distributed") or not torch.distributed.is_available(), reason="no torch.distributed")
+@pytest.mark.skipif(
+    not hasattr(torch, "distributed") or not torch.distributed.is_available(), reason="no torch.distributed"
+)
 def test_two_processes_equal_one_on_the_same_global_batch(tiny_model, tmp_path):
     common_args = [
         str(SEEDS), "--model", str(tiny_model), "--template", "chatml", "--max-length", "256", "--max-steps", "4",

@@ -61,7 +61,13 @@ def test_manifest_and_report_describe_the_folder(tmp_path):
     assert [shard["path"] for shard in data["shards"]["data"]] == [f"data/shard-0000{i}.parquet" for i in range(3)]
     for shard in data["shards"]["data"] + data["shards"]["rejected"]:
         assert (tmp_path / "out" / shard["path"]).stat().st_size == shard["bytes"]
-    assert data["counts"] == {"in": 26, "kept": 25, "rejected": 1, "unreadable": 0, "by_reason": {"clean:whitespace_only": 1}}
+    assert data["counts"] == {
+        "in": 26,
+        "kept": 25,
+        "rejected": 1,
+        "unreadable": 0,
+        "by_reason": {"clean:whitespace_only": 1},
+    }
     assert [field["name"] for field in data["schema"]["data"]] == ["id", "text", "source", "meta"]
     assert [field["name"] for field in data["schema"]["rejected"]] == ["id", "text", "source", "meta", "reason", "raw"]
     assert data["inputs"][0]["size"] == source.stat().st_size and data["inputs"][0]["xxh3_edges"]
@@ -76,7 +82,10 @@ def test_a_run_that_keeps_nothing_still_has_a_schema(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": ""}, {"text": " \n "}])
     run_cli("filter", "--steps", "clean", source, "-o", tmp_path / "out")
     assert pq.read_table(tmp_path / "out/data/shard-00000.parquet").num_rows == 0
-    assert [row["reason"] for row in read_rows(tmp_path / "out", "rejected")] == ["clean:empty", "clean:whitespace_only"]
+    assert [row["reason"] for row in read_rows(tmp_path / "out", "rejected")] == [
+        "clean:empty",
+        "clean:whitespace_only",
+    ]
 
 
 def test_output_loads_with_hugging_face_datasets(tmp_path):

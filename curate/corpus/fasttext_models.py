@@ -79,8 +79,16 @@ def download(url: str, destination: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"download {destination.name}",
-                      file=sys.stderr, disable=None, leave=False) as bar:
+            with tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=f"download {destination.name}",
+                file=sys.stderr,
+                disable=None,
+                leave=False,
+            ) as bar:
                 while chunk := response.read(1 << 16):
                     out.write(chunk)
                     bar.update(len(chunk))
@@ -175,7 +183,9 @@ def train_supervised(train_file: Path, output: Path, **params) -> None:
         if done.returncode == 3:
             raise UserError(f"training {output} diverged ({done.stderr.strip()}); try a lower --lr")
         if done.returncode != 0:
-            raise RunFailed(f"training {output} failed: {done.stderr.strip()[-2000:] or f'exit code {done.returncode}'}")
+            raise RunFailed(
+                f"training {output} failed: {done.stderr.strip()[-2000:] or f'exit code {done.returncode}'}"
+            )
         os.replace(partial, output)
     finally:
         with contextlib.suppress(OSError):

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
@@ -105,7 +105,7 @@ class Unconvertible(Exception):
 
 
 def format_kind(name: str) -> str:
-    """"sft" or "preference"."""
+    """ "sft" or "preference"."""
     if name in SFT_FORMATS:
         return "sft"
     if name in PREFERENCE_FORMATS:
@@ -652,7 +652,7 @@ def _parse_hh_pair(chosen: str, rejected: str) -> dict:
             raise Unconvertible("not_a_transcript", f"{side} does not start with '\\n\\nHuman:'")
         if _HH_ANSWER not in text:
             raise Unconvertible("no_assistant_turn", f"{side} has no '\\n\\nAssistant:'")
-    cut = os.path.commonprefix([chosen, rejected]).rfind(_HH_ANSWER)
+    cut = os.path.commonprefix([chosen, rejected]).rfind(_HH_ANSWER)  # noqa: RUF071 - characters are meant
     if cut < 0:
         raise Unconvertible("prompts_differ", "no shared prefix ending in '\\n\\nAssistant:'")
     answer_start = cut + len(_HH_ANSWER)
@@ -667,8 +667,7 @@ def _parse_hh_turns(text: str) -> list[dict]:
     pieces = _HH_MARKER.split(text)
     # pieces: ["", "Human", " text", "Assistant", " text", ...]; text starts with a marker
     return [
-        {"role": _HH_ROLES[name], "content": _drop_one_space(turn)}
-        for name, turn in zip(pieces[1::2], pieces[2::2])
+        {"role": _HH_ROLES[name], "content": _drop_one_space(turn)} for name, turn in zip(pieces[1::2], pieces[2::2])
     ]
 
 
@@ -1047,7 +1046,7 @@ _FORMAT_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
 }
 
 
-@lru_cache(maxsize=None)  # to_arrow_row asks for it once per row; a schema is immutable
+@cache  # to_arrow_row asks for it once per row; a schema is immutable
 def output_schema(fmt: str, alpaca_columns: bool = False) -> pa.Schema:
     """Columns of a Parquet row written in `fmt` (see to_arrow_row).
 

@@ -202,7 +202,12 @@ _MESSAGE_LAYOUT = {
     "preference": ("prompt", _MESSAGES_TAGS),
     "sharegpt-preference": ("conversations", _SHAREGPT_TAGS),
 }
-_AXOLOTL_ROLE_TAGS = {"user": "user_tag", "assistant": "assistant_tag", "system": "system_tag", "tool": "observation_tag"}
+_AXOLOTL_ROLE_TAGS = {
+    "user": "user_tag",
+    "assistant": "assistant_tag",
+    "system": "system_tag",
+    "tool": "observation_tag",
+}
 
 
 def _axolotl_messages(fmt: str, roles: bool) -> dict:
@@ -222,8 +227,10 @@ def _axolotl_yaml(fmt: str, config: dict) -> str:
     if fmt in ("messages", "sharegpt"):
         header.append(f"# {_TOOLS_NOTE}")
     if fmt == "alpaca":
-        header.append("# type: alpaca reads instruction/input/output only; for system prompts or history, "
-                      "write --to messages and use chat_template.")
+        header.append(
+            "# type: alpaca reads instruction/input/output only; for system prompts or history, "
+            "write --to messages and use chat_template."
+        )
     return "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
@@ -308,8 +315,11 @@ def _trl_section(fmt: str) -> str:
         "`chosen` and `rejected` at their first differing character. For a prompt cut at the turn, "
         "write `--to preference`.",
     }
-    note = notes.get(fmt, f"TRL does not read the {fmt} layout; write `--to "
-                     f"{'messages' if format_kind(fmt) == 'sft' else 'preference'}` for TRL.")
+    note = notes.get(
+        fmt,
+        f"TRL does not read the {fmt} layout; write `--to "
+        f"{'messages' if format_kind(fmt) == 'sft' else 'preference'}` for TRL.",
+    )
     return f"## TRL\n\n{note}"
 
 

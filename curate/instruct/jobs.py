@@ -89,7 +89,9 @@ def _run_record_job(
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite)
 
 
-def convert_dataset(inputs: list[str], output: Path, to_format: str, from_format: str | None, **job_arguments) -> JobResult:
+def convert_dataset(
+    inputs: list[str], output: Path, to_format: str, from_format: str | None, **job_arguments
+) -> JobResult:
     """Convert instruction or preference records from one format to another.
 
     `job_arguments` are those of every record command (options, command_line, reader,

@@ -43,7 +43,7 @@ class SelfInstructSettings:
     requests_per_round: int = 16
     max_requests: int | None = None  # None: enough for num at an acceptance rate of one task per request
     max_similarity: float = 0.7
-    checks: TaskChecks = TaskChecks()
+    checks: TaskChecks = field(default_factory=TaskChecks)
     korean_tokens: str = "auto"  # ROUGE-L tokens for --lang ko: kiwi morphemes or characters
     temperature: float = 1.0
     top_p: float = 1.0
@@ -88,7 +88,9 @@ class Outcome:
 
 def prompt_template(settings: SelfInstructSettings) -> PromptTemplate:
     """--prompt-template, or the shipped request for `settings.lang`."""
-    return PromptTemplate(settings.prompt_template or PROMPTS_DIR / f"self_instruct.{settings.lang}.jinja", "prompt template")
+    return PromptTemplate(
+        settings.prompt_template or PROMPTS_DIR / f"self_instruct.{settings.lang}.jinja", "prompt template"
+    )
 
 
 def build_prompt(template: PromptTemplate, examples: list[Task], new: int) -> str:
@@ -100,7 +102,9 @@ def _request_seed(seed: int, request: int) -> int:
     return derived_seed(f"{seed}:{request}")
 
 
-def _sample_examples(rng: random.Random, seeds: list[Task], pool: list[Task], settings: SelfInstructSettings) -> list[Task]:
+def _sample_examples(
+    rng: random.Random, seeds: list[Task], pool: list[Task], settings: SelfInstructSettings
+) -> list[Task]:
     from_pool = rng.sample(pool, min(settings.generated_examples, len(pool)))
     wanted = settings.seed_examples + settings.generated_examples - len(from_pool)
     from_seeds = rng.sample(seeds, min(wanted, len(seeds)))
@@ -135,7 +139,9 @@ def grow(
         for number in numbers:
             rng = random.Random(_request_seed(settings.seed, number))
             prompt = build_prompt(template, _sample_examples(rng, seeds, pool, settings), settings.tasks_per_request)
-            sampling = Sampling(settings.temperature, settings.top_p, settings.max_tokens, _request_seed(settings.seed, number))
+            sampling = Sampling(
+                settings.temperature, settings.top_p, settings.max_tokens, _request_seed(settings.seed, number)
+            )
             requests.append(ChatRequest.of([{"role": "user", "content": prompt}], sampling))
         completions = complete(requests)
         if all(completion.status == FAILED for completion in completions):
@@ -150,8 +156,13 @@ def grow(
             for candidate, position in _candidates(completion, number, outcome):
                 if len(outcome.accepted) >= settings.num:
                     outcome.rejected.append(
-                        Rejected("beyond_num", f"{settings.num} tasks were already accepted", number, position,
-                                 _task_json(candidate))
+                        Rejected(
+                            "beyond_num",
+                            f"{settings.num} tasks were already accepted",
+                            number,
+                            position,
+                            _task_json(candidate),
+                        )
                     )
                     continue
                 problem = checks.problem(candidate)
@@ -163,8 +174,14 @@ def grow(
                 similar = pool_texts[nearest] if nearest is not None else ""
                 if score > settings.max_similarity:
                     outcome.rejected.append(
-                        Rejected("too_similar", f"ROUGE-L {score:.3f} with: {similar[:200]}", number, position,
-                                 _task_json(candidate), score)
+                        Rejected(
+                            "too_similar",
+                            f"ROUGE-L {score:.3f} with: {similar[:200]}",
+                            number,
+                            position,
+                            _task_json(candidate),
+                            score,
+                        )
                     )
                     continue
                 index.add(candidate.instruction)
@@ -183,7 +200,9 @@ def _candidates(completion: Completion, number: int, outcome: Outcome):
         outcome.rejected.append(Rejected("request_failed", completion.error or "no answer", number, None, ""))
         return
     if completion.status == EMPTY:
-        outcome.rejected.append(Rejected("empty_answer", "the model answered with nothing", number, None, completion.text))
+        outcome.rejected.append(
+            Rejected("empty_answer", "the model answered with nothing", number, None, completion.text)
+        )
         return
     tasks = parse_tasks(completion.text)
     if not tasks:
@@ -196,8 +215,13 @@ def _candidates(completion: Completion, number: int, outcome: Outcome):
         outcome.candidates += 1
         if cut and position == len(tasks) - 1:
             outcome.rejected.append(
-                Rejected("cut_by_length", "the answer hit the token limit inside this task", number, position,
-                         _task_json(task))
+                Rejected(
+                    "cut_by_length",
+                    "the answer hit the token limit inside this task",
+                    number,
+                    position,
+                    _task_json(task),
+                )
             )
             continue
         yield task, position

@@ -96,7 +96,8 @@ def self_instruct_dataset(
         bar.update(len(outcome.accepted) - bar.n)
         usage = backend.usage
         bar.set_postfix_str(
-            f"{outcome.requests:,} requests ({usage.cache_hits:,} cached), {len(outcome.rejected):,} rejected", refresh=False
+            f"{outcome.requests:,} requests ({usage.cache_hits:,} cached), {len(outcome.rejected):,} rejected",
+            refresh=False,
         )
 
     try:

@@ -51,15 +51,21 @@ def render_markdown(report: dict) -> str:
         f"in {run['requests']:,} requests ({run['rounds']:,} rounds), grown from {run['seeds']:,} seed tasks."
     )
     if not run["reached_num"]:
-        lines += ["", f"**Stopped early:** the request budget ran out with {counts['kept']:,} of {run['num']:,} "
-                      "accepted. Raise --max-requests, or check the rejected reasons below."]
+        lines += [
+            "",
+            f"**Stopped early:** the request budget ran out with {counts['kept']:,} of {run['num']:,} "
+            "accepted. Raise --max-requests, or check the rejected reasons below.",
+        ]
     lines += ["", "## Rejected, by reason", ""]
     if counts["by_reason"]:
         lines += ["| reason | rows | share |", "|---|---:|---:|"]
         for reason, rows in counts["by_reason"].items():
             lines.append(f"| `{reason}` | {rows:,} | {share(rows, counts['in'])} |")
-        lines += ["", "Every rejected task (or unusable answer) is in `rejected/` with its `reason` and `detail`; "
-                      "`raw` holds the task as JSON, or the whole answer."]
+        lines += [
+            "",
+            "Every rejected task (or unusable answer) is in `rejected/` with its `reason` and `detail`; "
+            "`raw` holds the task as JSON, or the whole answer.",
+        ]
     else:
         lines.append("Nothing was rejected.")
     lines += ["", "## Requests and tokens", "", "| | |", "|---|---:|"]
@@ -75,11 +81,15 @@ def render_markdown(report: dict) -> str:
         f"| completion tokens (model requests) | {llm['completion_tokens']:,} |",
     ]
     novelty = report["novelty"]
-    lines += ["", "## Novelty", "",
-              f"Best ROUGE-L F1 of each candidate against the seeds and the tasks accepted before it; "
-              f"above {run['max_similarity']} it is rejected as `too_similar`."
-              + (f" Mean over accepted tasks: {novelty['accepted_mean']}." if novelty["accepted_mean"] is not None else ""),
-              ""]
+    lines += [
+        "",
+        "## Novelty",
+        "",
+        f"Best ROUGE-L F1 of each candidate against the seeds and the tasks accepted before it; "
+        f"above {run['max_similarity']} it is rejected as `too_similar`."
+        + (f" Mean over accepted tasks: {novelty['accepted_mean']}." if novelty["accepted_mean"] is not None else ""),
+        "",
+    ]
     if NOVELTY in report.get("charts", []):
         lines += [f"![novelty]({NOVELTY})", ""]
     lines += ["| ROUGE-L | candidates |", "|---|---:|"]

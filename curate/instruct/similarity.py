@@ -263,7 +263,9 @@ class RougeLIndex:
 
         # First the few highest bounds, to get a score to prune with ...
         count = items.size
-        first = np.arange(count) if count <= _FIRST_BATCH else np.argpartition(bounds, count - _FIRST_BATCH)[-_FIRST_BATCH:]
+        first = (
+            np.arange(count) if count <= _FIRST_BATCH else np.argpartition(bounds, count - _FIRST_BATCH)[-_FIRST_BATCH:]
+        )
         first = first[np.lexsort((items[first], -bounds[first]))]
         if score_in_order(first):
             return best, best_item

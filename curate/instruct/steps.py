@@ -90,8 +90,10 @@ class _RecordStep(Step):
         # A Parquet row (a curate dataset folder's, say) holds its meta as JSON text and its
         # unused columns as nulls: from_arrow_row reads those back; a JSON record is read as is.
         from_parquet = "row" in orjson.loads(where)
-        rows = formats.from_arrow_row(record, self.source_format) if from_parquet else formats.read_row(
-            record, self.source_format
+        rows = (
+            formats.from_arrow_row(record, self.source_format)
+            if from_parquet
+            else formats.read_row(record, self.source_format)
         )
         for row in rows:
             row.setdefault("id", row_id)

@@ -54,7 +54,9 @@ class TaskFilter:
         self._korean = {word for word in words if regex.search(r"\p{Hangul}", word)}
         latin = [word for word in words if word not in self._korean]
         self._latin = (
-            regex.compile(_WORD_EDGE + "(" + "|".join(regex.escape(word) for word in latin) + r")(?![\p{L}\p{N}])", regex.I)
+            regex.compile(
+                _WORD_EDGE + "(" + "|".join(regex.escape(word) for word in latin) + r")(?![\p{L}\p{N}])", regex.I
+            )
             if latin
             else None
         )

@@ -30,7 +30,9 @@ _LABEL = regex.compile(
     regex.IGNORECASE | regex.MULTILINE,
 )
 _SEPARATOR = regex.compile(r"^[ \t]*#{3,}[ \t]*$", regex.MULTILINE)
-_NO_INPUT = regex.compile(r"^[\"'`(\[]*\s*(?:<\s*no\s*_?\s*input\s*>|no\s*input|none|n/?a|없음|입력\s*없음)\s*[\"'`)\].]*$", regex.IGNORECASE)
+_NO_INPUT = regex.compile(
+    r"^[\"'`(\[]*\s*(?:<\s*no\s*_?\s*input\s*>|no\s*input|none|n/?a|없음|입력\s*없음)\s*[\"'`)\].]*$", regex.IGNORECASE
+)
 
 
 @dataclass

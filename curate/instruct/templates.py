@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import jinja2
 import numpy as np
@@ -54,7 +55,7 @@ class _GenerationTags(Extension):
     """`{% generation %}...{% endgeneration %}`: renders its body unchanged, and when tag
     tracking is on wraps it in private-use markers so `generation_tag_spans` can find it."""
 
-    tags = {"generation"}
+    tags: ClassVar = {"generation"}
 
     def parse(self, parser: jinja2.parser.Parser) -> nodes.Node:
         lineno = next(parser.stream).lineno
@@ -69,7 +70,7 @@ class _GenerationTags(Extension):
 class _SafeNamespace(jinja2.utils.Namespace):
     """`namespace()` that refuses underscore names, which could shadow Python internals."""
 
-    def __init__(*args, **kwargs):  # noqa: N805 - same signature trick as jinja2's Namespace
+    def __init__(*args, **kwargs):
         self, args = args[0], args[1:]
         attrs = dict(*args, **kwargs)
         for name in attrs:
@@ -284,7 +285,9 @@ def _template_source(folder: Path, config: dict, name: str | None) -> str:
         return template
     if name is not None:
         raise UserError(f"{folder} has no chat template named {name!r}")
-    raise UserError(f"{folder} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json)")
+    raise UserError(
+        f"{folder} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json)"
+    )
 
 
 # ------------------------------------------------------------------------------ spans

@@ -46,7 +46,10 @@ def _parquet_sample(paths: list[Path], count: int) -> list[dict]:
 def _parquet_files(paths: list[Path], count: int, title: str) -> list[str]:
     total = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
     schema = pq.read_schema(paths[0])
-    lines = [f"{title}: {total:,} rows in {len(paths)} file(s), {sum(p.stat().st_size for p in paths):,} bytes", "schema:"]
+    lines = [
+        f"{title}: {total:,} rows in {len(paths)} file(s), {sum(p.stat().st_size for p in paths):,} bytes",
+        "schema:",
+    ]
     lines += [f"  {field.name}: {field.type}" for field in schema]
     sample = _parquet_sample(paths, count)
     if sample:
@@ -72,7 +75,9 @@ def _dataset_folder(folder: Path, count: int) -> list[str]:
         lines += [f"  {reason}: {rows:,}" for reason, rows in counts["by_reason"].items()]
     timings = manifest.get("timings", {})
     if timings:
-        lines.append(f"finished {timings.get('finished')} in {timings.get('seconds')} s with {timings.get('workers')} worker(s)")
+        lines.append(
+            f"finished {timings.get('finished')} in {timings.get('seconds')} s with {timings.get('workers')} worker(s)"
+        )
     data = [folder / shard["path"] for shard in shards[KEPT]]
     if data:
         lines += _parquet_files(data, count, "data")
@@ -94,7 +99,9 @@ def _data_file(path: Path, count: int) -> list[str]:
     if file_format == "parquet":
         return _parquet_files([path], count, str(path))
     if file_format not in ("jsonl", "json", "text", "wet"):
-        raise UserError(f"cannot tell the format of {path}; curate inspects dataset folders, Parquet, JSONL, text and WET files")
+        raise UserError(
+            f"cannot tell the format of {path}; curate inspects dataset folders, Parquet, JSONL, text and WET files"
+        )
     records = docs = 0
     reasons: dict[str, int] = {}
     sample: list[dict] = []

@@ -56,7 +56,9 @@ def _files_of_folder(folder: Path) -> list[Path]:
     # A curate dataset folder feeds the next command with its kept rows only.
     if (folder / MANIFEST).is_file():
         if (read_manifest(folder) or {}).get("dry_run"):
-            raise UserError(f"{folder} is a --dry-run folder: it holds a report but no data; run without --dry-run first")
+            raise UserError(
+                f"{folder} is a --dry-run folder: it holds a report but no data; run without --dry-run first"
+            )
         folder = folder / KEPT
     elif (folder / STATE).is_dir():
         raise UserError(f"{folder} is an unfinished curate dataset folder; re-run the command that writes it")

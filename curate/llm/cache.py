@@ -130,4 +130,3 @@ class CachedBackend:
         self.backend.close()
         if self.cache is not None:
             self.cache.close()
-

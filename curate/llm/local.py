@@ -108,7 +108,7 @@ def _hub_snapshot(model_id: str) -> Path | None:
         from huggingface_hub import try_to_load_from_cache
 
         found = try_to_load_from_cache(model_id, "config.json")
-    except Exception:  # noqa: BLE001 - only a fingerprint is at stake; fall back below
+    except Exception:
         return None
     return Path(found).parent if isinstance(found, str) else None
 
@@ -318,7 +318,7 @@ class LocalBackend:
                     prompts[middle:], sampling
                 )
             failure = f"out of memory: {_first_line(error)}"
-        except Exception as error:  # noqa: BLE001 - one bad batch must not lose the others; KeyboardInterrupt passes
+        except Exception as error:
             failure = f"{type(error).__name__}: {_first_line(error)}"
         return [Completion("", FAILED, error=failure) for _ in prompts]
 

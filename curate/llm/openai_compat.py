@@ -27,8 +27,11 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 # Statuses worth another try: the server was busy, overloaded or briefly broken.
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 # Statuses that mean the whole run is misconfigured: stop at once instead of failing every request.
-FATAL_STATUSES = {401: "the server refused the API key", 403: "the API key may not use this model",
-                  404: "the server has no such model or endpoint"}
+FATAL_STATUSES = {
+    401: "the server refused the API key",
+    403: "the API key may not use this model",
+    404: "the server has no such model or endpoint",
+}
 
 
 @dataclass(frozen=True)
@@ -261,7 +264,9 @@ class OpenAIBackend:
                 ) from None
             if status in RETRY_STATUSES or status >= 500:
                 cause = "429" if status == 429 else ("5xx" if status >= 500 else str(status))
-                raise _Retry(cause, f"HTTP {status}: {_short(error)}", retry_after_seconds(error.response.headers)) from None
+                raise _Retry(
+                    cause, f"HTTP {status}: {_short(error)}", retry_after_seconds(error.response.headers)
+                ) from None
             return Completion("", FAILED, error=f"HTTP {status}: {_short(error)}")
         except (ValueError, openai.APIResponseValidationError) as error:
             # a 200 whose body is not the JSON of a chat completion (a proxy's error page, a cut stream)

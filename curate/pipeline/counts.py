@@ -42,7 +42,9 @@ def reason_bytes(table: pa.Table | None, column: str = "text") -> dict[str, int]
     if column not in table.column_names:
         return {reason: 0 for reason in reason_counts(table)}
     sizes = pc.fill_null(pc.binary_length(table.column(column)), 0)
-    grouped = pa.table({"reason": table.column("reason"), "size": sizes}).group_by("reason").aggregate([("size", "sum")])
+    grouped = (
+        pa.table({"reason": table.column("reason"), "size": sizes}).group_by("reason").aggregate([("size", "sum")])
+    )
     return {reason: int(size) for reason, size in zip(grouped["reason"].to_pylist(), grouped["size_sum"].to_pylist())}
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -131,6 +131,7 @@ def plan_schemas(job: Job) -> tuple[pa.Schema, pa.Schema]:
 
 
 # ---------------------------------------------------------------------------- worker side
+
 
 def _no_progress(records: int, nbytes: int) -> None:
     pass
@@ -488,7 +489,7 @@ def run_job(
     `folder.state_path(job.output, name)` so that a killed run resumes it too. It may
     finish configuring `job.steps`: tasks copy their steps only when they start.
     """
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     started = time.perf_counter()
     _refuse_inputs_inside_output(job)
     kept_schema, rejected_schema_ = plan_schemas(job)  # before touching OUT: bad options leave nothing behind
@@ -540,7 +541,7 @@ def run_job(
     manifest = _seal(job, markers, merged, kept_schema, rejected_schema_, input_fingerprints, identity)
     manifest["timings"] = {
         "started": started_at.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - started, 3),
         "task_seconds": round(sum(marker["counts"]["seconds"] for marker in markers), 3),
         "workers": workers,

@@ -7,6 +7,7 @@ give the same PNG bytes.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from curate.io.atomic import atomic_path
@@ -78,7 +79,9 @@ def _funnel(report: dict):
     axes[0].set_xlim(0, max(max(remaining), 1) * 1.2)
     if drops:
         rule_positions = list(range(len(drops)))[::-1]
-        rule_colors = [_READ_COLOR if stage == 0 else _STEP_COLORS[(stage - 1) % len(_STEP_COLORS)] for *_, stage in drops]
+        rule_colors = [
+            _READ_COLOR if stage == 0 else _STEP_COLORS[(stage - 1) % len(_STEP_COLORS)] for *_, stage in drops
+        ]
         rule_bars = axes[1].barh(rule_positions, [rows for _, rows, _ in drops], color=rule_colors)
         axes[1].bar_label(rule_bars, labels=[f"{rows:,}" for _, rows, _ in drops], padding=3, fontsize=8)
         axes[1].set_yticks(rule_positions, [reason for reason, _, _ in drops], fontsize=8)
@@ -98,10 +101,14 @@ def _lengths(report: dict):
     edges = [0.5 if edge == 0 else edge for edge in lengths["edges"]]  # log axes cannot show 0
     figure = Figure(figsize=(8, 4))
     axes = figure.subplots()
-    axes.stairs(lengths["read"], edges, fill=True, color=_READ_COLOR, alpha=0.5, label=f"read ({sum(lengths['read']):,})")
+    axes.stairs(
+        lengths["read"], edges, fill=True, color=_READ_COLOR, alpha=0.5, label=f"read ({sum(lengths['read']):,})"
+    )
     axes.stairs(lengths["kept"], edges, color=_KEPT_COLOR, linewidth=2, label=f"kept ({sum(lengths['kept']):,})")
     axes.set_xscale("log")
-    used = [n for n, count in enumerate(lengths["read"]) if count] + [n for n, count in enumerate(lengths["kept"]) if count]
+    used = [n for n, count in enumerate(lengths["read"]) if count] + [
+        n for n, count in enumerate(lengths["kept"]) if count
+    ]
     axes.set_xlim(edges[min(used)], edges[max(used) + 1])
     axes.set_xlabel("document length (characters, log scale)")
     axes.set_ylabel("documents")
@@ -124,8 +131,8 @@ def write_cluster_sizes(folder: Path, sizes: dict[int, int]) -> str | None:
     edges = [2]
     while edges[-1] <= largest:
         edges.append(edges[-1] * 2)
-    counts = [sum(count for size, count in sizes.items() if low <= size < high) for low, high in zip(edges, edges[1:])]
-    labels = [f"{low}" if high - low == 1 else f"{low}-{high - 1}" for low, high in zip(edges, edges[1:])]
+    counts = [sum(count for size, count in sizes.items() if low <= size < high) for low, high in pairwise(edges)]
+    labels = [f"{low}" if high - low == 1 else f"{low}-{high - 1}" for low, high in pairwise(edges)]
     figure = Figure(figsize=(8, 3.5))
     axes = figure.subplots()
     bars = axes.bar(range(len(counts)), counts, color=_STEP_COLORS[0])

@@ -59,7 +59,9 @@ def build_report(manifest: dict, merged: dict, steps: list[Step], notes: dict[st
         },
         "timings": manifest.get("timings", {}),
         # what steps noted per task beyond counters (dedup: snippets of the largest clusters)
-        "step_notes": [{"step": step.name, "notes": notes[step.name]} for step in steps if any(notes.get(step.name, []))],
+        "step_notes": [
+            {"step": step.name, "notes": notes[step.name]} for step in steps if any(notes.get(step.name, []))
+        ],
     }
     return report
 
@@ -128,9 +130,7 @@ def _drops_table(report: dict) -> list[str]:
             f"| {share(stage['dropped'], total)} |"
         )
         for reason, rows in sorted(stage["rejected"].items(), key=lambda item: (-item[1], item[0])):
-            lines.append(
-                f"| | `{reason}` | {rows:,} | {_size(rule_bytes.get(reason, 0))} | {share(rows, total)} |"
-            )
+            lines.append(f"| | `{reason}` | {rows:,} | {_size(rule_bytes.get(reason, 0))} | {share(rows, total)} |")
     return lines
 
 
@@ -164,7 +164,10 @@ def render_markdown(report: dict, sections: list[list[str]] = ()) -> str:
     if report.get("dry_run"):
         lines += ["", "A run without `--dry-run` writes every dropped row to `rejected/` with its `reason`."]
     else:
-        lines += ["", "Every dropped row is in `rejected/` with its `reason`; unreadable input keeps its bytes in `raw`."]
+        lines += [
+            "",
+            "Every dropped row is in `rejected/` with its `reason`; unreadable input keeps its bytes in `raw`.",
+        ]
     lines += ["", "## Document lengths", ""]
     if "lengths.png" in charts:
         lines += ["![lengths](lengths.png)", ""]
@@ -176,7 +179,11 @@ def render_markdown(report: dict, sections: list[list[str]] = ()) -> str:
         lines += [
             "",
             f"Ran in {timings['seconds']} s with {timings['workers']} worker(s)"
-            + (f"; {timings['resumed_tasks']} task(s) were already done by an earlier run" if timings.get("resumed_tasks") else "")
+            + (
+                f"; {timings['resumed_tasks']} task(s) were already done by an earlier run"
+                if timings.get("resumed_tasks")
+                else ""
+            )
             + ".",
         ]
     return "\n".join(lines) + "\n"

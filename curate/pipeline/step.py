@@ -75,7 +75,11 @@ def split_by_rule(step_name: str, batch: pa.Table, rules: Sequence[str | None]) 
 
 
 def split_rewritten(
-    step_name: str, batch: pa.Table, originals: Sequence[str], rewritten: Sequence[str | None], rules: Sequence[str | None]
+    step_name: str,
+    batch: pa.Table,
+    originals: Sequence[str],
+    rewritten: Sequence[str | None],
+    rules: Sequence[str | None],
 ) -> StepOutput:
     """`split_by_rule` for a step that rewrites text: kept rows get their `rewritten` text,
     rejected rows keep the text they arrived with."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,8 +46,14 @@ def prepare(output: Path, identity: str, overwrite: bool, command_line: str) -> 
     return state
 
 
-def write_rows(output: Path, kept: list[dict], kept_schema: pa.Schema, rejected: list[dict], rejected_schema: pa.Schema,
-               writer: WriterOptions | None = None) -> dict:
+def write_rows(
+    output: Path,
+    kept: list[dict],
+    kept_schema: pa.Schema,
+    rejected: list[dict],
+    rejected_schema: pa.Schema,
+    writer: WriterOptions | None = None,
+) -> dict:
     """Write the rows as sealed shards of `output`; the manifest's `shards` entry."""
     parts = {}
     for sub, rows, schema in ((KEPT, kept, kept_schema), (REJECTED, rejected, rejected_schema)):
@@ -100,7 +106,7 @@ def manifest(
         **extra,
         "timings": {
             "started": started_at.isoformat(timespec="seconds"),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started_clock, 3),
             "workers": 1,
             "resumed_tasks": 0,
@@ -109,4 +115,4 @@ def manifest(
 
 
 def now() -> tuple[datetime, float]:
-    return datetime.now(timezone.utc), time.perf_counter()
+    return datetime.now(UTC), time.perf_counter()

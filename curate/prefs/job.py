@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -36,7 +36,9 @@ from curate.prefs.report import write_prefs_report
 SOURCE = "prefs"
 BEST_OF_N = "prefs-best-of-n"
 PAIRS_SCHEMA = formats.output_schema("preference").append(pa.field("margin", pa.float64()))
-PAIRS_SCHEMA = PAIRS_SCHEMA.append(pa.field("rationale_chosen", pa.string())).append(pa.field("rationale_rejected", pa.string()))
+PAIRS_SCHEMA = PAIRS_SCHEMA.append(pa.field("rationale_chosen", pa.string())).append(
+    pa.field("rationale_rejected", pa.string())
+)
 BEST_SCHEMA = formats.output_schema("messages").append(pa.field("score", pa.float64()))
 # Options that change how requests are sent or where things are kept, not which rows come out.
 TRANSPORT_OPTIONS = frozenset(
@@ -51,13 +53,15 @@ class PrefsSettings:
     pairing: str = "best-worst"
     min_margin: float = 0.0
     include_existing: bool = False
-    sampling: Sampling = Sampling(temperature=1.0, top_p=1.0, max_tokens=1024)
+    sampling: Sampling = field(default_factory=lambda: Sampling(temperature=1.0, top_p=1.0, max_tokens=1024))
     seed: int = 0
     best_of_n_out: Path | None = None
     min_score: float | None = None  # best-of-n: the best answer must score at least this
 
 
-def load_prompts(inputs: list[str], input_format: str, from_format: str | None) -> tuple[list[cand.Prompt], list[dict], list[dict]]:
+def load_prompts(
+    inputs: list[str], input_format: str, from_format: str | None
+) -> tuple[list[cand.Prompt], list[dict], list[dict]]:
     """The prompts, the input fingerprints, and the rejected rows of records without a user turn."""
     source, fingerprints, rows = read_canonical(inputs, input_format, from_format, what="prompt")
     kind = formats.format_kind(source)
@@ -113,12 +117,16 @@ def prefs_dataset(
         policy.close()
     groups, dropped = cand.collect(prompts, completions, settings.n, settings.include_existing)
     for item in dropped:
-        rejected_rows.append(_rejected(f"{item.prompt_id}#{item.sample}", item.reason, item.detail, {"answer": item.text}))
+        rejected_rows.append(
+            _rejected(f"{item.prompt_id}#{item.sample}", item.reason, item.detail, {"answer": item.text})
+        )
 
     # ---- judging
     judge = make_judge()
     try:
-        judgements = judge.judge([(prompt.messages, [candidate.text for candidate in group]) for prompt, group in zip(prompts, groups)])
+        judgements = judge.judge(
+            [(prompt.messages, [candidate.text for candidate in group]) for prompt, group in zip(prompts, groups)]
+        )
         judge_stats = judge.stats()
     finally:
         judge.close()
@@ -130,8 +138,14 @@ def prefs_dataset(
     for prompt, group, verdicts in zip(prompts, groups, judgements):
         for position, (candidate, verdict) in enumerate(zip(group, verdicts)):
             if verdict.score is None:
-                rejected_rows.append(_rejected(f"{prompt.id}#{_label(candidate, position)}", f"judge:{verdict.failure}",
-                                               verdict.rationale or "the judge gave no usable score", {"answer": candidate.text}))
+                rejected_rows.append(
+                    _rejected(
+                        f"{prompt.id}#{_label(candidate, position)}",
+                        f"judge:{verdict.failure}",
+                        verdict.rationale or "the judge gave no usable score",
+                        {"answer": candidate.text},
+                    )
+                )
             else:
                 scores.append(verdict.score)
         pairs, drops = make_pairs([verdict.score for verdict in verdicts], settings.pairing, settings.min_margin, rng)
@@ -139,7 +153,9 @@ def prefs_dataset(
         for drop in drops:
             pair_counts[drop.reason] += 1
             texts = [group[index].text for index in (drop.first, drop.second) if index is not None]
-            rejected_rows.append(_rejected(prompt.id, drop.reason, drop.detail, {"prompt": prompt.messages, "answers": texts}))
+            rejected_rows.append(
+                _rejected(prompt.id, drop.reason, drop.detail, {"prompt": prompt.messages, "answers": texts})
+            )
         for pair in pairs:
             pair_rows.append(_pair_row(prompt, group, verdicts, pair, len(pair_rows)))
         if best_folder is not None:
@@ -173,7 +189,9 @@ def prefs_dataset(
             dict(Counter(row["reason"] for row in best_rejected)), len(best_rows), started,
             min_score=settings.min_score,
         )  # fmt: skip
-        write_interop_files(best_folder, "messages", Path(best_folder).resolve().name, best_manifest["counts"], command_line)
+        write_interop_files(
+            best_folder, "messages", Path(best_folder).resolve().name, best_manifest["counts"], command_line
+        )
         folder.finish(best_folder, best_manifest)
         best_result = JobResult(best_folder, best_manifest, skipped=False)
     return JobResult(output, manifest, skipped=False), best_result
@@ -215,15 +233,26 @@ def _pair_row(prompt: cand.Prompt, group: list, verdicts: list, pair, number: in
 def _best_of_n(prompt, group, verdicts, min_score, kept: list, rejected: list) -> None:
     scored = [(verdict.score, index) for index, verdict in enumerate(verdicts) if verdict.score is not None]
     if not scored:
-        rejected.append(_rejected(prompt.id, "no_scored_candidate", "no candidate got a score", {"prompt": prompt.messages}))
+        rejected.append(
+            _rejected(prompt.id, "no_scored_candidate", "no candidate got a score", {"prompt": prompt.messages})
+        )
         return
     score, index = max(scored, key=lambda item: (item[0], -item[1]))
     if min_score is not None and score < min_score:
-        rejected.append(_rejected(prompt.id, "below_min_score", f"best score {score:g} < {min_score:g}",
-                                  {"prompt": prompt.messages, "answer": group[index].text}))
+        rejected.append(
+            _rejected(
+                prompt.id,
+                "below_min_score",
+                f"best score {score:g} < {min_score:g}",
+                {"prompt": prompt.messages, "answer": group[index].text},
+            )
+        )
         return
-    row = {"id": prompt.id, "messages": [*prompt.messages, {"role": "assistant", "content": group[index].text}],
-           "meta": {"origin": group[index].origin, "candidates": len(group)}}
+    row = {
+        "id": prompt.id,
+        "messages": [*prompt.messages, {"role": "assistant", "content": group[index].text}],
+        "meta": {"origin": group[index].origin, "candidates": len(group)},
+    }
     arrow = formats.to_arrow_row(row, "messages", source=BEST_OF_N)
     arrow["score"] = float(score)
     kept.append(arrow)

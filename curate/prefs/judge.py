@@ -36,7 +36,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-
 from curate.errors import RunFailed, UserError
 from curate.instruct.templates import PROMPTS_DIR, PromptTemplate, message_text
 from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, Usage, derived_seed
@@ -102,7 +101,9 @@ _LABELLED_SCORE = re.compile(
 # a number alone on a line: "8", "**8**", "8/10", "[[8]]", "8."
 _ALONE_SCORE = re.compile(rf"[\s*_`\[(\"']*({_NUMBER}){_OUT_OF}[\s*_`\])\"'.]*", re.IGNORECASE)
 _SCORE_STRING = re.compile(rf"\s*[*_]*({_NUMBER}){_OUT_OF}[*_.\s]*", re.IGNORECASE)
-_RATIONALE_LABEL = re.compile(r"^[*_#\s]*(?:rationale|reasoning|explanation|justification)[*_\s]*:[*_\s]*", re.IGNORECASE)
+_RATIONALE_LABEL = re.compile(
+    r"^[*_#\s]*(?:rationale|reasoning|explanation|justification)[*_\s]*:[*_\s]*", re.IGNORECASE
+)
 _QUOTED_RATIONALE = re.compile(
     r'"(?:rationale|reasoning|explanation|justification)"\s*:\s*"((?:[^"\\\n]|\\.)*)"', re.IGNORECASE
 )
@@ -254,7 +255,7 @@ _TIES = {"tie", "draw", "c", "equal", "tied", "both", "neither", "same"}
 
 
 def _winner(value: str) -> str | None:
-    """"A", "B" or "tie" from a verdict value ("A", "[[B]]", "Answer A", "**tie**"); None otherwise."""
+    """ "A", "B" or "tie" from a verdict value ("A", "[[B]]", "Answer A", "**tie**"); None otherwise."""
     words = re.sub(r"[\[\]*_`\"'().:!,]", " ", value).lower().split()
     if len(words) == 2 and words[0] in ("answer", "response", "assistant", "candidate", "output"):
         words = words[1:]

@@ -34,7 +34,9 @@ class Drop:
     detail: str = ""
 
 
-def make_pairs(scores: list[float | None], strategy: str, min_margin: float, rng: random.Random) -> tuple[list[Pair], list[Drop]]:
+def make_pairs(
+    scores: list[float | None], strategy: str, min_margin: float, rng: random.Random
+) -> tuple[list[Pair], list[Drop]]:
     """The pairs of one prompt's candidates, and the pairs (or the prompt) dropped with a reason."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown pairing {strategy!r}")

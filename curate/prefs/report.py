@@ -36,17 +36,29 @@ def render_markdown(report: dict) -> str:
         f"({run['pairing']})."
     )
     tie_rate = run.get("tie_rate")
-    lines += ["", f"Ties: {run['ties']:,}" + (f" ({100 * tie_rate:.1f}% of the pairs considered)" if tie_rate is not None else "")
-              + f"; under --min-margin: {run['below_min_margin']:,}."]
+    lines += [
+        "",
+        f"Ties: {run['ties']:,}"
+        + (f" ({100 * tie_rate:.1f}% of the pairs considered)" if tie_rate is not None else "")
+        + f"; under --min-margin: {run['below_min_margin']:,}.",
+    ]
     judge = llm.get("judge") or {}
     bias = judge.get("position_bias")
     if bias is not None:
-        lines += ["", f"Position bias of the pairwise judge: {bias:.3f} (the share of pairs whose verdict followed the "
-                      f"position, not the answer, when the order was swapped; over {judge.get('position_bias_pairs', 0):,} pairs)."]
+        lines += [
+            "",
+            f"Position bias of the pairwise judge: {bias:.3f} (the share of pairs whose verdict followed the "
+            f"position, not the answer, when the order was swapped; over {judge.get('position_bias_pairs', 0):,} pairs).",
+        ]
     lines += ["", "## Dropped, by reason", ""]
     if counts["by_reason"]:
-        lines += ["| reason | rows |", "|---|---:|"] + [f"| `{reason}` | {rows:,} |" for reason, rows in counts["by_reason"].items()]
-        lines += ["", "Every dropped candidate, pair and prompt is in `rejected/` with its `reason`; `raw` holds the answers."]
+        lines += ["| reason | rows |", "|---|---:|"] + [
+            f"| `{reason}` | {rows:,} |" for reason, rows in counts["by_reason"].items()
+        ]
+        lines += [
+            "",
+            "Every dropped candidate, pair and prompt is in `rejected/` with its `reason`; `raw` holds the answers.",
+        ]
     else:
         lines.append("Nothing was dropped.")
     lines += ["", "## Scores", ""]
@@ -54,9 +66,16 @@ def render_markdown(report: dict) -> str:
         lines += [f"![scores]({SCORES})", ""]
     scores = report["scores"]
     if scores["count"]:
-        lines.append(f"{scores['count']:,} scores from {scores['min']:g} to {scores['max']:g}, mean {scores['mean']:g}.")
-    lines += ["", "## Models", "", "| stage | requests | from the cache | retries | failed | prompt tokens | completion tokens |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"{scores['count']:,} scores from {scores['min']:g} to {scores['max']:g}, mean {scores['mean']:g}."
+        )
+    lines += [
+        "",
+        "## Models",
+        "",
+        "| stage | requests | from the cache | retries | failed | prompt tokens | completion tokens |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for stage in ("policy", "judge"):
         usage = llm.get(stage) or {}
         if "requests" in usage:
@@ -66,8 +85,12 @@ def render_markdown(report: dict) -> str:
             )
     failures = judge.get("failures") or {}
     if failures:
-        lines += ["", "Judge failures (no usable score, counted, never scored 0): "
-                  + ", ".join(f"{reason} {count:,}" for reason, count in failures.items()) + "."]
+        lines += [
+            "",
+            "Judge failures (no usable score, counted, never scored 0): "
+            + ", ".join(f"{reason} {count:,}" for reason, count in failures.items())
+            + ".",
+        ]
     lines += ["", f"Ran in {report['timings']['seconds']} s."]
     return "\n".join(lines) + "\n"
 

@@ -121,11 +121,13 @@ class MetricsLog:
         self.path = path
         if resume_from_step is not None and path.exists():
             # a resumed run continues the log: drop what the killed run logged after its checkpoint
-            kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_from_step]
+            kept = [
+                line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_from_step
+            ]
             path.write_text("".join(line + "\n" for line in kept))
         elif path.exists():
             path.unlink()
-        self._handle = open(path, "a", encoding="utf-8")
+        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run, closed by close()
 
     def log(self, record: dict) -> None:
         self._handle.write(json.dumps(record, sort_keys=False) + "\n")
@@ -239,6 +241,7 @@ def pick_device(name: str):
 def load_model(name: str, device, dtype=None):
     """A causal LM from a folder or Hugging Face id; safetensors weights only."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
@@ -249,7 +252,15 @@ def load_model(name: str, device, dtype=None):
 
 
 def model_inputs(batch: dict, device) -> dict:
-    names = ("input_ids", "attention_mask", "position_ids", "cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
+    names = (
+        "input_ids",
+        "attention_mask",
+        "position_ids",
+        "cu_seq_lens_q",
+        "cu_seq_lens_k",
+        "max_length_q",
+        "max_length_k",
+    )
     moved = {name: batch[name] for name in names if name in batch}
     return {name: value.to(device) if hasattr(value, "to") else value for name, value in moved.items()}
 
@@ -296,9 +307,11 @@ def split_rows(rows: list, eval_fraction: float, seed: int) -> tuple[list, list]
         return rows, []
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
-    held = max(1, int(round(len(rows) * eval_fraction)))
+    held = max(1, round(len(rows) * eval_fraction))
     held_out = set(order[:held])
-    return [row for n, row in enumerate(rows) if n not in held_out], [row for n, row in enumerate(rows) if n in held_out]
+    return [row for n, row in enumerate(rows) if n not in held_out], [
+        row for n, row in enumerate(rows) if n in held_out
+    ]
 
 
 def epoch_order(count: int, seed: int, epoch: int) -> list[int]:
@@ -355,7 +368,9 @@ class RunFolder:
     line per logged step, `checkpoint-N/` every `save_every` steps, and at the end `final/`,
     truncation.json and the curves. Steps are counted from 1."""
 
-    def __init__(self, output: Path, settings, total_steps: int, start_step: int, resumed_from: Path | None, dist=None) -> None:
+    def __init__(
+        self, output: Path, settings, total_steps: int, start_step: int, resumed_from: Path | None, dist=None
+    ) -> None:
         from curate.train.distributed import Distributed
 
         self.output = Path(output)
@@ -363,7 +378,11 @@ class RunFolder:
         self.total_steps = total_steps
         self.dist = dist or Distributed()
         self.last_checkpoint = resumed_from  # named when a NaN stops the run
-        self.metrics = MetricsLog(self.output / "metrics.jsonl", start_step if resumed_from else None) if self.dist.is_main else None
+        self.metrics = (
+            MetricsLog(self.output / "metrics.jsonl", start_step if resumed_from else None)
+            if self.dist.is_main
+            else None
+        )
 
     def evaluate_now(self, step: int) -> bool:
         every = self.settings.eval_every
@@ -438,7 +457,9 @@ def start_training(model, settings: TrainSettings, total_steps: int, output: Pat
         resumed_from = checkpoint
     wrapped = model
     if dist.active:
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     config = model.config.get_text_config()
     parameters = sum(parameter.numel() for parameter in model.parameters())
     return Started(

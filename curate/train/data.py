@@ -28,6 +28,7 @@ torch is imported inside the functions that build tensors, so importing this mod
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -356,10 +357,8 @@ def template_variables(row: Mapping) -> dict[str, Any]:
     variables: dict[str, Any] = {key: row[key] for key in ("instruction", "input") if isinstance(row.get(key), str)}
     tools = row.get("tools")
     if isinstance(tools, str) and tools:
-        try:
+        with contextlib.suppress(json.JSONDecodeError):
             variables["tools"] = json.loads(tools)
-        except json.JSONDecodeError:
-            pass
     elif isinstance(tools, list):
         variables["tools"] = tools
     return variables

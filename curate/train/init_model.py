@@ -349,9 +349,7 @@ def _check_output(output: Path, overwrite: bool) -> None:
     if not output.is_dir() or not any(output.iterdir()):
         return
     if not (output / INIT_FILE).is_file():
-        raise UserError(
-            f"{output} is not empty and was not written by curate init-model; choose a new or empty folder"
-        )
+        raise UserError(f"{output} is not empty and was not written by curate init-model; choose a new or empty folder")
     if not overwrite:
         raise UserError(f"{output} already holds a model; pass --overwrite to replace it, or choose another folder")
 

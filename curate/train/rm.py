@@ -308,7 +308,12 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     # ---- model, optimizer, schedule; resume restores all of them and the data position
     setup = common.start_training(model, settings, total_steps, output, dist, device)
     optimizer, scheduler, wrapped, run = setup.optimizer, setup.scheduler, setup.wrapped, setup.run
-    start_step, resumed_from, per_token, peak = setup.start_step, setup.resumed_from, setup.flops_per_token, setup.peak_flops
+    start_step, resumed_from, per_token, peak = (
+        setup.start_step,
+        setup.resumed_from,
+        setup.flops_per_token,
+        setup.peak_flops,
+    )
     forward = torch.compile(wrapped) if settings.compile else wrapped
     center = settings.center_rewards_coefficient
 

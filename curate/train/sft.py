@@ -29,7 +29,10 @@ def token_loss_sum(logits, labels):
     shifted_logits = logits[:, :-1, :].float()
     shifted_labels = labels[:, 1:]
     loss = F.cross_entropy(
-        shifted_logits.reshape(-1, shifted_logits.size(-1)), shifted_labels.reshape(-1), ignore_index=-100, reduction="sum"
+        shifted_logits.reshape(-1, shifted_logits.size(-1)),
+        shifted_labels.reshape(-1),
+        ignore_index=-100,
+        reduction="sum",
     )
     return loss, int((shifted_labels != -100).sum())
 
@@ -87,7 +90,8 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
         return data.collate_sft(items, pad_id, settings.packing, attn_implementation=attention)
 
     eval_batches = [
-        collate(eval_items[start : start + settings.batch_size]) for start in range(0, len(eval_items), settings.batch_size)
+        collate(eval_items[start : start + settings.batch_size])
+        for start in range(0, len(eval_items), settings.batch_size)
     ]
     global_batch = settings.batch_size * dist.world
     total_steps = common.total_steps(settings, len(train_items), dist.world)
@@ -95,14 +99,24 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     # ---- model, optimizer, schedule; resume restores all of them and the data position
     setup = common.start_training(model, settings, total_steps, output, dist, device)
     optimizer, scheduler, wrapped, run = setup.optimizer, setup.scheduler, setup.wrapped, setup.run
-    start_step, resumed_from, per_token, peak = setup.start_step, setup.resumed_from, setup.flops_per_token, setup.peak_flops
+    start_step, resumed_from, per_token, peak = (
+        setup.start_step,
+        setup.resumed_from,
+        setup.flops_per_token,
+        setup.peak_flops,
+    )
     forward = torch.compile(wrapped) if settings.compile else wrapped
 
     batches = common.micro_batches(len(train_items), global_batch, settings.seed, start_step * settings.grad_accum)
-    bar = tqdm(total=total_steps, initial=start_step, desc="train-sft", unit="step", disable=not (progress and dist.is_main))
+    bar = tqdm(
+        total=total_steps, initial=start_step, desc="train-sft", unit="step", disable=not (progress and dist.is_main)
+    )
     for step in range(start_step, total_steps):
         started = time.perf_counter()
-        micro = [collate(_share(train_items, indices, dist, settings.batch_size)) for _, (_, indices) in zip(range(settings.grad_accum), batches)]
+        micro = [
+            collate(_share(train_items, indices, dist, settings.batch_size))
+            for _, (_, indices) in zip(range(settings.grad_accum), batches)
+        ]
         local_trained = sum(int((batch["labels"][:, 1:] != -100).sum()) for batch in micro)
         (trained,) = dist.sum([local_trained])
         local_loss, local_tokens = 0.0, 0
@@ -110,7 +124,7 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
             # gradients are averaged over processes: scale by the world size so the step's
             # gradient is the sum over every trained token of the global batch, over their count
             sync = number == len(micro) - 1 or not dist.active
-            with (contextlib.nullcontext() if sync else wrapped.no_sync()):
+            with contextlib.nullcontext() if sync else wrapped.no_sync():
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                     logits = forward(**common.model_inputs(batch, device)).logits
                 loss_sum, _ = token_loss_sum(logits, batch["labels"].to(device))

@@ -31,8 +31,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from curate.corpus.dedup.features import features_path
-from curate.corpus.dedup.state_files import read_arrow, write_arrow, write_array
 from curate.corpus.dedup.settings import DedupSettings
+from curate.corpus.dedup.state_files import read_arrow, write_array, write_arrow
 from curate.io.manifest import read_json, write_json_atomic
 
 EXACT, NEAR = "exact_duplicate", "near_duplicate"
@@ -175,7 +175,9 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 def verify_pairs(corpus: Corpus, later: np.ndarray, earlier: np.ndarray, threshold: float) -> np.ndarray:
     """A mask of the pairs whose exact shingle Jaccard is at least `threshold`."""
     shingles = corpus.list_values("shingles", np.unique(np.concatenate([later, earlier])))
-    return np.array([jaccard(shingles[int(x)], shingles[int(y)]) >= threshold for x, y in zip(later, earlier)], np.bool_)
+    return np.array(
+        [jaccard(shingles[int(x)], shingles[int(y)]) >= threshold for x, y in zip(later, earlier)], np.bool_
+    )
 
 
 def components(size: int, later: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -258,8 +260,10 @@ def decide(corpus: Corpus, settings: DedupSettings) -> Decisions:
     if settings.minhash:
         tokens = corpus.column("tokens")
         eligible = np.flatnonzero((exact_first == ordinals) & (tokens > 0))
-        later, earlier = candidate_pairs(corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify)
-        summary["candidate_pairs"] = int(len(later))
+        later, earlier = candidate_pairs(
+            corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify
+        )
+        summary["candidate_pairs"] = len(later)
         summary["documents_without_tokens"] = int(np.count_nonzero(tokens == 0))
         # Every candidate pair is checked: LSH lets through some pairs well below the threshold.
         members = np.unique(np.concatenate([later, earlier]))
@@ -308,7 +312,12 @@ def _cluster_summary(corpus: Corpus, root: np.ndarray, sizes: np.ndarray, reason
             {
                 "size": int(sizes[kept]),
                 "members": [
-                    {"ordinal": int(o), "task": int(t), "row": int(o - corpus.starts[t]), "decision": DECISIONS[reason[o]]}
+                    {
+                        "ordinal": int(o),
+                        "task": int(t),
+                        "row": int(o - corpus.starts[t]),
+                        "decision": DECISIONS[reason[o]],
+                    }
                     for o, t in zip(shown, tasks)
                 ],
             }
@@ -319,7 +328,7 @@ def _cluster_summary(corpus: Corpus, root: np.ndarray, sizes: np.ndarray, reason
         for member in cluster["members"]:
             member["id"] = ids[member["ordinal"]]
     return {
-        "clusters": int(len(roots)),
+        "clusters": len(roots),
         "documents_in_clusters": int(sizes[roots].sum()),
         "cluster_sizes": {str(size): int(count) for size, count in enumerate(histogram) if count},
         "largest": clusters,
@@ -379,8 +388,13 @@ def find_duplicates(folder: Path, tasks: int, settings: DedupSettings, hashing_s
     corpus = Corpus(folder, tasks)
     decisions = decide(corpus, settings)
     if settings.lines:
-        write_array(folder / FREQUENT_LINES_FILE, frequent_lines(corpus, settings.line_threshold, decisions.reason == 0))
+        write_array(
+            folder / FREQUENT_LINES_FILE, frequent_lines(corpus, settings.line_threshold, decisions.reason == 0)
+        )
     write_decisions(folder, corpus, decisions)
-    decisions.summary["seconds"] = {"hashing": round(hashing_seconds, 3), "clustering": round(time.perf_counter() - started, 3)}
+    decisions.summary["seconds"] = {
+        "hashing": round(hashing_seconds, 3),
+        "clustering": round(time.perf_counter() - started, 3),
+    }
     write_json_atomic(folder / CLUSTERS_FILE, decisions.summary)
     return decisions.summary

@@ -19,8 +19,8 @@ import pyarrow.ipc as ipc
 
 from curate.corpus.dedup.hashing import character_mode, hash_texts
 from curate.corpus.dedup.settings import DedupSettings
-from curate.io.atomic import atomic_path
 from curate.errors import UserError
+from curate.io.atomic import atomic_path
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.sources import InputFile
 from curate.pipeline.executor import report_progress

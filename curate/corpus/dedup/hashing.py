@@ -84,7 +84,11 @@ def _nfc_utf8(texts: pa.Array | pa.ChunkedArray | Sequence[str]) -> pa.Array:
         texts = texts.fill_null("")
     values = texts.to_pylist()
     # Most web text is already NFC; the check is much faster than normalising.
-    changed = {i: unicodedata.normalize("NFC", text) for i, text in enumerate(values) if not unicodedata.is_normalized("NFC", text)}
+    changed = {
+        i: unicodedata.normalize("NFC", text)
+        for i, text in enumerate(values)
+        if not unicodedata.is_normalized("NFC", text)
+    }
     if changed:
         texts = pa.array([changed.get(i, text) for i, text in enumerate(values)], pa.string())
     return texts
@@ -106,9 +110,14 @@ def hash_texts(
     if count == 0:
         empty = np.zeros(0, np.uint64)
         return DocumentHashes(
-            np.zeros((0, 2), np.uint64), np.zeros((0, settings.bands if minhash else 0), np.uint64), np.zeros(0, np.int64),
-            np.zeros((0, settings.num_perm), np.uint64) if signatures else None, empty, np.zeros(0, np.int64),
-            empty, np.zeros(0, np.int64),
+            np.zeros((0, 2), np.uint64),
+            np.zeros((0, settings.bands if minhash else 0), np.uint64),
+            np.zeros(0, np.int64),
+            np.zeros((0, settings.num_perm), np.uint64) if signatures else None,
+            empty,
+            np.zeros(0, np.int64),
+            empty,
+            np.zeros(0, np.int64),
         )
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, np.int32)[array.offset : array.offset + count + 1].astype(np.int64)
@@ -120,9 +129,30 @@ def hash_texts(
     tokens = np.empty(count, np.int64)
     signature_out = np.empty((count if signatures else 0, len(multipliers)), np.uint64)
     line_hashes, line_counts, shingle_hashes, shingle_counts = hash_documents(
-        data, offsets, np.ascontiguousarray(char_mode, np.bool_), settings.ngram, settings.char_ngram,
-        classes, lower, multipliers, offsets_b, settings.rows, exact, bands, signature_out, tokens, lines, shingles,
+        data,
+        offsets,
+        np.ascontiguousarray(char_mode, np.bool_),
+        settings.ngram,
+        settings.char_ngram,
+        classes,
+        lower,
+        multipliers,
+        offsets_b,
+        settings.rows,
+        exact,
+        bands,
+        signature_out,
+        tokens,
+        lines,
+        shingles,
     )
     return DocumentHashes(
-        exact, bands, tokens, signature_out if signatures else None, line_hashes, line_counts, shingle_hashes, shingle_counts
+        exact,
+        bands,
+        tokens,
+        signature_out if signatures else None,
+        line_hashes,
+        line_counts,
+        shingle_hashes,
+        shingle_counts,
     )

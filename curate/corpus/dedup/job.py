@@ -55,7 +55,11 @@ def dedup_corpus(
         state.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         if read_json(state / CLUSTERS_FILE) is None:
-            todo = [FeatureTask(index, item, state, reader, settings) for index, item in enumerate(files) if not finished(state, index)]
+            todo = [
+                FeatureTask(index, item, state, reader, settings)
+                for index, item in enumerate(files)
+                if not finished(state, index)
+            ]
             bar = Progress(sum(files[task.index].path.stat().st_size for task in todo), "dedup: hashing", show_progress)
             try:
                 run_tasks(hash_file, todo, workers, bar)
@@ -73,6 +77,8 @@ def _check_keep_column(job: Job, settings: DedupSettings) -> None:
     kept_schema, _ = plan_schemas(job)
     field = kept_schema.field(column) if column in kept_schema.names else None
     if field is None:
-        raise UserError(f"--keep highest:{column}: the inputs have no column '{column}' (columns: {', '.join(kept_schema.names)})")
+        raise UserError(
+            f"--keep highest:{column}: the inputs have no column '{column}' (columns: {', '.join(kept_schema.names)})"
+        )
     if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
         raise UserError(f"--keep highest:{column}: column '{column}' is {field.type}, not a number")

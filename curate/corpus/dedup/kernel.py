@@ -159,7 +159,7 @@ def _exact_hash_and_word_tokens(cps, kinds, m, tokens):
     for position in range(m):
         kind = kinds[position]
         acc_a, acc_b, chars, pending = _feed(acc_a, acc_b, chars, pending, kind, cps[position])
-        if kind == LETTER or kind == MARK:
+        if kind == LETTER or kind == MARK:  # noqa: SIM109 - numba compiles this form
             token = _round(token, np.uint64(cps[position]))
             in_token = True
             last_digit = False

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from curate.pipeline.plots import write_cluster_sizes
 
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("`", "'")
 
@@ -23,7 +24,9 @@ def _settings_line(described: dict) -> str:
             + ("(exact shingle Jaccard, --verify)" if described["verify"] else "(signature estimate)")
         )
     if described["lines"]:
-        parts.append(f"lines seen more than {described['line_threshold']} times in the kept documents cut from all of them")
+        parts.append(
+            f"lines seen more than {described['line_threshold']} times in the kept documents cut from all of them"
+        )
     return "; ".join(parts)
 
 
@@ -43,16 +46,22 @@ def dedup_section(described: dict, snippets: dict[str, str], line_counts: dict[s
         lines.append(f"- LSH candidate pairs: {result['candidate_pairs']:,}")
     if "pairs_below_threshold" in result:
         how = "exact shingle Jaccard" if described.get("verify") else "signature estimate"
-        lines.append(f"- candidate pairs below the similarity threshold ({how}), not joined: {result['pairs_below_threshold']:,}")
+        lines.append(
+            f"- candidate pairs below the similarity threshold ({how}), not joined: {result['pairs_below_threshold']:,}"
+        )
     if described["lines"]:
         lines.append(
             f"- frequent lines cut: {line_counts['lines_removed']:,} ({line_counts['line_chars_removed']:,} characters) "
             f"from {line_counts['docs_with_lines_removed']:,} kept documents"
         )
     if "seconds" in result:
-        lines.append(f"- hashing {result['seconds']['hashing']:.1f} s, clustering {result['seconds']['clustering']:.1f} s")
+        lines.append(
+            f"- hashing {result['seconds']['hashing']:.1f} s, clustering {result['seconds']['clustering']:.1f} s"
+        )
     if result.get("documents_without_tokens"):
-        lines.append(f"- documents without a word (no MinHash; exact match only): {result['documents_without_tokens']:,}")
+        lines.append(
+            f"- documents without a word (no MinHash; exact match only): {result['documents_without_tokens']:,}"
+        )
     sizes = {int(size): count for size, count in result["cluster_sizes"].items()}
     chart = write_cluster_sizes(folder, sizes)
     if chart:

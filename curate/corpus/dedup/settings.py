@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from curate.corpus.dedup.hashing import MinHashSettings
 from curate.errors import UserError
 
+
 @dataclass(frozen=True)
 class DedupSettings:
     exact: bool = True
@@ -62,5 +63,7 @@ def lsh_bands_and_rows(num_perm: int, bands: int | None, rows: int | None, thres
     rows = rows or (num_perm // bands if bands else 8)
     bands = bands or max(1, num_perm // rows)
     if bands * rows > num_perm:
-        raise UserError(f"--bands {bands} x --rows {rows} needs {bands * rows} hash functions; --num-perm is {num_perm}")
+        raise UserError(
+            f"--bands {bands} x --rows {rows} needs {bands * rows} hash functions; --num-perm is {num_perm}"
+        )
     return bands, rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +33,7 @@ class DuplicateRemoval(Step):
     """
 
     name = "dedup"
-    rejected_columns = {"duplicate_of": pa.string(), "cluster_size": pa.int64()}
+    rejected_columns: ClassVar = {"duplicate_of": pa.string(), "cluster_size": pa.int64()}
 
     def __init__(self, folder: Path, settings: DedupSettings) -> None:
         super().__init__()
@@ -116,12 +117,16 @@ class DuplicateRemoval(Step):
         if self._frequent is not None and len(self._frequent) and kept.num_rows:
             kept, emptied = self._remove_frequent_lines(kept)
             if emptied is not None:
-                rejected = emptied if rejected is None else pa.concat_tables([rejected, emptied.select(rejected.column_names)])
+                rejected = (
+                    emptied if rejected is None else pa.concat_tables([rejected, emptied.select(rejected.column_names)])
+                )
         return StepOutput(kept, rejected)
 
     def _remove_frequent_lines(self, kept: pa.Table) -> tuple[pa.Table, pa.Table | None]:
         texts = kept.column("text")
-        hashes = hash_texts(texts, np.zeros(kept.num_rows, np.bool_), self.settings.minhash_settings, minhash=False, lines=True)
+        hashes = hash_texts(
+            texts, np.zeros(kept.num_rows, np.bool_), self.settings.minhash_settings, minhash=False, lines=True
+        )
         frequent = self._frequent
         found = np.minimum(np.searchsorted(frequent, hashes.line_hashes), len(frequent) - 1)
         hit = frequent[found] == hashes.line_hashes

@@ -35,7 +35,11 @@ class BadWords(WordFilter):
     name = "badwords"
 
     def __init__(
-        self, words: list[str], max_ratio: float = 0.01, language: str = DEFAULT_LANGUAGE, korean_segmenter: str = "space"
+        self,
+        words: list[str],
+        max_ratio: float = 0.01,
+        language: str = DEFAULT_LANGUAGE,
+        korean_segmenter: str = "space",
     ):
         super().__init__(language, korean_segmenter)
         self.entries = sorted(set(words))
@@ -86,9 +90,18 @@ SPEC = StepSpec(
     build=_build,
     applies=lambda params: bool(params.get("badwords")),
     options=[
-        click.option("--badwords", type=click.Path(dir_okay=False), default=None,
-                     help="badwords: word list, one word or phrase a line (e.g. the LDNOOBW list)."),
-        click.option("--badwords-max-ratio", type=click.FloatRange(min=0), default=0.01, show_default=True,
-                     help="badwords: most listed words per word; 0 drops a document with any."),
+        click.option(
+            "--badwords",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="badwords: word list, one word or phrase a line (e.g. the LDNOOBW list).",
+        ),
+        click.option(
+            "--badwords-max-ratio",
+            type=click.FloatRange(min=0),
+            default=0.01,
+            show_default=True,
+            help="badwords: most listed words per word; 0 drops a document with any.",
+        ),
     ],
 )

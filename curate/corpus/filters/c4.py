@@ -60,7 +60,11 @@ class C4Quality(DocumentFilter):
         for line in text.splitlines():
             line = line.strip()
             words = line.split()
-            if self.max_word_length != -1 and len(line) > self.max_word_length and max(map(len, words)) > self.max_word_length:
+            if (
+                self.max_word_length != -1
+                and len(line) > self.max_word_length
+                and max(map(len, words)) > self.max_word_length
+            ):
                 removed["too_long_word"] += 1
                 continue
             if self.remove_citations and "[" in line:
@@ -131,12 +135,23 @@ SPEC = StepSpec(
         language=params["language"],
     ),
     options=[
-        click.option("--c4-min-sentences", type=int, default=5, show_default=True,
-                     help="c4: fewest sentences left after line removal (-1: off)."),
-        click.option("--c4-min-words-per-line", type=int, default=3, show_default=True,
-                     help="c4: remove lines with fewer words."),
-        click.option("--c4-max-word-length", type=int, default=1000, show_default=True,
-                     help="c4: remove lines with a longer word (-1: off)."),
+        click.option(
+            "--c4-min-sentences",
+            type=int,
+            default=5,
+            show_default=True,
+            help="c4: fewest sentences left after line removal (-1: off).",
+        ),
+        click.option(
+            "--c4-min-words-per-line", type=int, default=3, show_default=True, help="c4: remove lines with fewer words."
+        ),
+        click.option(
+            "--c4-max-word-length",
+            type=int,
+            default=1000,
+            show_default=True,
+            help="c4: remove lines with a longer word (-1: off).",
+        ),
         _flag("c4-terminal-punct", False, "c4: remove lines that do not end in . ? ! \" ' (C4 did; FineWeb did not)."),
         _flag("c4-remove-citations", True, "c4: cut [1], [edit], [citation needed]."),
         _flag("c4-lorem-ipsum", True, "c4: drop documents with 'lorem ipsum'."),

@@ -11,6 +11,7 @@ Without --lang every document is kept, labelled.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import click
 import pyarrow as pa
@@ -26,7 +27,7 @@ DEFAULT_THRESHOLD = 0.65
 
 class LanguageId(fasttext_models.LazyModel, Step):
     name = "langid"
-    added_columns = {"lang": pa.string(), "lang_score": pa.float64()}
+    added_columns: ClassVar = {"lang": pa.string(), "lang_score": pa.float64()}
 
     def __init__(
         self,

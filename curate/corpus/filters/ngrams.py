@@ -78,9 +78,7 @@ def _greedy_duplicate_chars(
     added: set[int] = set()
     repeated = 0
     next_visit = 0
-    for position, gram, first in zip(
-        positions[later].tolist(), grams[later].tolist(), first_position[later].tolist()
-    ):
+    for position, gram, first in zip(positions[later].tolist(), grams[later].tolist(), first_position[later].tolist()):
         if position < next_visit:
             continue
         if not hidden[first] or gram in added:

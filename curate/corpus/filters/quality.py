@@ -15,6 +15,7 @@ import random
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import click
 import pyarrow as pa
@@ -40,7 +41,7 @@ def quality_text(text: str | None) -> str:
 
 class QualityClassifier(fasttext_models.LazyModel, Step):
     name = "quality"
-    added_columns = {"quality_score": pa.float64()}
+    added_columns: ClassVar = {"quality_score": pa.float64()}
 
     def __init__(
         self,
@@ -63,7 +64,12 @@ class QualityClassifier(fasttext_models.LazyModel, Step):
         )
         scores = []
         for names, values in zip(labels, probabilities):
-            scores.append(next((fasttext_models.probability(value) for name, value in zip(names, values) if name == self.label), 0.0))
+            scores.append(
+                next(
+                    (fasttext_models.probability(value) for name, value in zip(names, values) if name == self.label),
+                    0.0,
+                )
+            )
         return scores
 
     def run(self, batch: pa.Table) -> StepOutput:
@@ -75,7 +81,9 @@ class QualityClassifier(fasttext_models.LazyModel, Step):
 def build(params: dict) -> QualityClassifier:
     source = params.get("quality_model")
     if not source:
-        raise UserError("the quality step needs a model: pass --quality-model PATH_OR_URL (train one with `curate quality train`)")
+        raise UserError(
+            "the quality step needs a model: pass --quality-model PATH_OR_URL (train one with `curate quality train`)"
+        )
     path = fasttext_models.resolve_model(source, "--quality-model")
     label = params["quality_label"]
     known = fasttext_models.model_labels(path)
@@ -187,7 +195,9 @@ def train_quality_model(
     texts = {POSITIVE: read_texts(positive, reader, input_format), NEGATIVE: read_texts(negative, reader, input_format)}
     for label, option in ((POSITIVE, "--positive"), (NEGATIVE, "--negative")):
         if not texts[label]:
-            raise UserError(f"{option}: no document with text in {', '.join(positive if label == POSITIVE else negative)}")
+            raise UserError(
+                f"{option}: no document with text in {', '.join(positive if label == POSITIVE else negative)}"
+            )
     rng = random.Random(settings.seed)
     train, test = {}, {}
     for label in (POSITIVE, NEGATIVE):

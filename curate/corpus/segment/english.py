@@ -126,7 +126,9 @@ _EMOTICONS = (
 ).split()
 _DROPPED_G = "doin goin havin lovin nothin nuthin somethin".split()
 
-_NEGATED = "ai are ca could dare did does do had has have is may might must need ought sha should was were wo would".split()
+_NEGATED = (
+    "ai are ca could dare did does do had has have is may might must need ought sha should was were wo would".split()
+)
 # Which clitics each pronoun takes: "he's" but not "he're", "you're" but not "you's".
 _ALL_PRONOUNS = "i you he she it we they who what where when why how there that this these those".split()
 _CLITICS = {
@@ -167,7 +169,11 @@ def _special_cases() -> dict[str, tuple[str, ...]]:
                     if f"{pronoun}{clitic}" not in _NOT_CONTRACTIONS:
                         cases.setdefault(f"{form}{clitic}", (form, clitic))
                     if clitic in ("d", "ll"):
-                        cases[f"{form}{apostrophe}{clitic}{apostrophe}ve"] = (form, f"{apostrophe}{clitic}", f"{apostrophe}ve")
+                        cases[f"{form}{apostrophe}{clitic}{apostrophe}ve"] = (
+                            form,
+                            f"{apostrophe}{clitic}",
+                            f"{apostrophe}ve",
+                        )
                         cases[f"{form}{clitic}ve"] = (form, clitic, "ve")
         for form in _variants("i"):
             cases[f"{form}{apostrophe}ma"] = (form, f"{apostrophe}m", "a")
