@@ -442,24 +442,29 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
             train_pairs, eval_pairs, template, settings.max_length, settings.max_prompt_length, use_bf16,
         )  # fmt: skip
         reference_file = output / REFERENCE_DIR / f"{key}.safetensors"
-        tensors = load_reference_logps(reference_file, len(train_pairs), len(eval_pairs))
-        reused = tensors is not None
-        if tensors is None and not dist.is_main:
-            dist.barrier()  # the main process computes and saves them; the others read its file
+        # The main process reads or computes the file; the others wait for it and read it. Only
+        # the main process looks first: a process that found the file another had just written
+        # would skip the barrier the main process waits at.
+        tensors, reused = None, False
+        if dist.is_main:
             tensors = load_reference_logps(reference_file, len(train_pairs), len(eval_pairs))
-        elif tensors is None:
-            train_chosen, train_rejected = compute_reference_logps(
-                ref_model, train_pairs, pad_id, settings.batch_size, device, use_bf16, progress
-            )
-            eval_chosen, eval_rejected = compute_reference_logps(
-                ref_model, eval_pairs, pad_id, settings.batch_size, device, use_bf16, progress
-            )
-            tensors = {
-                "train_chosen": train_chosen, "train_rejected": train_rejected,
-                "eval_chosen": eval_chosen, "eval_rejected": eval_rejected,
-            }  # fmt: skip
-            save_reference_logps(reference_file, tensors, {"reference": settings.ref_model or settings.model})
-            dist.barrier()
+            reused = tensors is not None
+            if tensors is None:
+                train_chosen, train_rejected = compute_reference_logps(
+                    ref_model, train_pairs, pad_id, settings.batch_size, device, use_bf16, progress
+                )
+                eval_chosen, eval_rejected = compute_reference_logps(
+                    ref_model, eval_pairs, pad_id, settings.batch_size, device, use_bf16, progress
+                )
+                tensors = {
+                    "train_chosen": train_chosen, "train_rejected": train_rejected,
+                    "eval_chosen": eval_chosen, "eval_rejected": eval_rejected,
+                }  # fmt: skip
+                save_reference_logps(reference_file, tensors, {"reference": settings.ref_model or settings.model})
+        dist.barrier()
+        if tensors is None:
+            tensors = load_reference_logps(reference_file, len(train_pairs), len(eval_pairs))
+            reused = True
         train_reference = Reference(chosen=tensors["train_chosen"], rejected=tensors["train_rejected"])
         eval_reference = Reference(chosen=tensors["eval_chosen"], rejected=tensors["eval_rejected"])
         if ref_model is not model:
@@ -471,13 +476,20 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     # ---- model, optimizer, schedule; resume restores all of them and the data position
     setup = common.start_training(model, settings, total_steps, output, dist, device)
     optimizer, scheduler, wrapped, run = setup.optimizer, setup.scheduler, setup.wrapped, setup.run
-    start_step, resumed_from, per_token, peak = setup.start_step, setup.resumed_from, setup.flops_per_token, setup.peak_flops
+    start_step, resumed_from, per_token, peak = (
+        setup.start_step,
+        setup.resumed_from,
+        setup.flops_per_token,
+        setup.peak_flops,
+    )
     if settings.ref == "live":
         per_token *= 4 / 3  # plus the reference's forward pass: a third of a training step's FLOPs
 
     start = start_step * settings.grad_accum
     batches = common.micro_batches(len(train_pairs), global_batch, settings.seed, start)
-    bar = tqdm(total=total_steps, initial=start_step, desc="train-dpo", unit="step", disable=not (progress and dist.is_main))
+    bar = tqdm(
+        total=total_steps, initial=start_step, desc="train-dpo", unit="step", disable=not (progress and dist.is_main)
+    )
     for step in range(start_step, total_steps):
         started = time.perf_counter()
         micro = [indices for _, (_, indices) in zip(range(settings.grad_accum), batches)]
@@ -528,7 +540,10 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
         bar.set_postfix_str(f"loss {means['loss']:.4f} acc {means['rewards/accuracies']:.2f}", refresh=False)
     bar.close()
     final = run.finish(
-        model, tokenizer, report.as_dict(), panels=(("loss", "eval_loss"), ("rewards/accuracies", "eval_rewards/accuracies"))
+        model,
+        tokenizer,
+        report.as_dict(),
+        panels=(("loss", "eval_loss"), ("rewards/accuracies", "eval_rewards/accuracies")),
     )
     dist.close()
     return {
