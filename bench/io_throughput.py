@@ -113,7 +113,7 @@ def time_datasets(paths: list[Path], scratch: Path) -> float:
 
 
 def main() -> None:
-    from curate.pipeline.executor import default_workers
+    from curate.pipeline.pool import default_workers
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=200, help="uncompressed JSONL size of the corpus")

@@ -18,7 +18,7 @@ from curate.cli_options import (
 )
 from curate.corpus.segment import KOREAN_SEGMENTERS
 from curate.errors import RunFailed, UserError
-from curate.pipeline.executor import JobResult
+from curate.pipeline.job import JobResult
 
 
 class _OneLineError(click.ClickException):

@@ -14,7 +14,7 @@ from curate.io.readers import ReaderOptions
 from curate.io.sources import FORMATS
 from curate.io.writer import WriterOptions
 from curate.llm.openai_compat import ClientSettings
-from curate.pipeline.executor import default_workers
+from curate.pipeline.pool import default_workers
 from curate.train.common import OptimizerSettings
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)

@@ -7,7 +7,8 @@ from pathlib import Path
 from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
 from curate.io.writer import WriterOptions
-from curate.pipeline.executor import Job, JobResult, run_job
+from curate.pipeline.executor import run_job
+from curate.pipeline.job import Job, JobResult
 from curate.pipeline.step import Step
 
 

@@ -16,7 +16,8 @@ from curate.instruct.templates import ChatTemplate
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.sources import InputFile, expand_inputs
 from curate.io.writer import WriterOptions
-from curate.pipeline.executor import Job, JobResult, run_job
+from curate.pipeline.executor import run_job
+from curate.pipeline.job import Job, JobResult
 from curate.pipeline.step import Step
 
 

@@ -18,21 +18,22 @@ from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.interop import write_interop_files
 from curate.instruct.records import read_canonical
-from curate.instruct.self_instruct import Outcome, SelfInstructSettings, grow, prompt_template, reason_counts
+from curate.instruct.self_instruct import Outcome, SelfInstructSettings, grow, prompt_template
 from curate.instruct.self_instruct_report import write_self_instruct_report
 from curate.instruct.steps import REJECTED_SCHEMA
 from curate.instruct.task_parsing import Task
 from curate.io.manifest import read_manifest
 from curate.io.writer import WriterOptions
 from curate.llm.backend import Backend
-from curate.pipeline import folder, whole
-from curate.pipeline.executor import JobResult
+from curate.pipeline import folder, in_memory
 from curate.pipeline.folder import FolderState
+from curate.pipeline.identity import RUNTIME_OPTIONS, job_identity
+from curate.pipeline.job import JobResult
 
 SOURCE = "self-instruct"
 KEPT_SCHEMA = formats.output_schema("messages", alpaca_columns=True)
 # Options that change how requests are sent, not which answers come back: not part of the job.
-TRANSPORT_OPTIONS = frozenset(
+TRANSPORT_OPTIONS = RUNTIME_OPTIONS | frozenset(
     {"base_url", "api_key_env", "concurrency", "rpm", "tpm", "timeout", "max_retries", "cache", "no_cache",
      "progress", "overwrite", "batch_size", "device", "dtype"}
 )  # fmt: skip
@@ -80,13 +81,13 @@ def self_instruct_dataset(
     progress: bool = True,
     overwrite: bool = False,
 ) -> JobResult:
-    started = whole.now()
+    clock = folder.Clock()
     seeds, seed_fingerprints = load_seeds(seeds_path, input_format, from_format)
-    identity = whole.job_identity(
-        SOURCE, options, TRANSPORT_OPTIONS, seeds=seed_fingerprints,
+    identity = job_identity(
+        SOURCE, options, runtime_options=TRANSPORT_OPTIONS, seeds=seed_fingerprints,
         prompt=prompt_template(settings).fingerprint, model=model_identity,
     )  # fmt: skip
-    if whole.prepare(output, identity, overwrite, command_line) is FolderState.COMPLETE:
+    if in_memory.prepare(output, identity, overwrite, command_line) is FolderState.COMPLETE:
         return JobResult(output, read_manifest(output), skipped=True)
 
     backend = make_backend()
@@ -108,20 +109,31 @@ def self_instruct_dataset(
     usage = backend.usage.as_dict()
 
     kept_rows, rejected_rows = _rows(outcome, model_identity)
-    shards = whole.write_rows(output, kept_rows, KEPT_SCHEMA, rejected_rows, REJECTED_SCHEMA, writer)
-    manifest = whole.manifest(
-        SOURCE, command_line, options, identity, seed_fingerprints, (KEPT_SCHEMA, REJECTED_SCHEMA), shards,
-        reason_counts(outcome), len(outcome.accepted), started,
-        model=model_identity,
-        llm=usage,
-        self_instruct={
-            "seeds": len(seeds),
-            "requests": outcome.requests,
-            "rounds": outcome.rounds,
-            "candidates": outcome.candidates,
-            "reached_num": not outcome.budget_spent,
+    manifest = in_memory.sealed_manifest(
+        output,
+        command=SOURCE,
+        command_line=command_line,
+        options=options,
+        identity=identity,
+        inputs=seed_fingerprints,
+        kept=kept_rows,
+        kept_schema=KEPT_SCHEMA,
+        rejected=rejected_rows,
+        rejected_schema=REJECTED_SCHEMA,
+        clock=clock,
+        writer=writer,
+        extra={
+            "model": model_identity,
+            "llm": usage,
+            "self_instruct": {
+                "seeds": len(seeds),
+                "requests": outcome.requests,
+                "rounds": outcome.rounds,
+                "candidates": outcome.candidates,
+                "reached_num": not outcome.budget_spent,
+            },
         },
-    )  # fmt: skip
+    )
     write_self_instruct_report(output, manifest, outcome, settings)
     # the rows are `messages` data to a trainer: the same card and LLaMA-Factory/Axolotl files as convert writes
     write_interop_files(output, "messages", output.resolve().name, manifest["counts"], command_line)

@@ -14,11 +14,18 @@ finished dataset of another job, and any run into it replaces it without --overw
 from __future__ import annotations
 
 import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
+import pyarrow as pa
+
+import curate
 from curate.errors import RunFailed, UserError
-from curate.io.manifest import MANIFEST, read_json, read_manifest, write_json_atomic
+from curate.io.manifest import FORMAT_VERSION, MANIFEST, read_json, read_manifest, schema_to_json, write_json_atomic
+from curate.io.writer import write_empty
 
 STATE = ".curate"
 KEPT = "data"
@@ -114,6 +121,80 @@ def seal_shards(folder: Path, markers: list[dict], sub: str) -> list[dict]:
             raise RunFailed(f"{source} is missing; re-run with --overwrite to rebuild {folder}")
         shards.append({"path": f"{sub}/{target.name}", "rows": part["rows"], "bytes": part["bytes"]})
     return shards
+
+
+def seal(folder: Path, markers: list[dict], kept_schema: pa.Schema, dry_run: bool = False) -> dict[str, list[dict]]:
+    """Seal every task's parts into shards (`shards` of the manifest). A dataset always has a
+    data shard: an empty one when nothing was kept (a dry run has none)."""
+    data_shards = seal_shards(folder, markers, KEPT)
+    if not data_shards and not dry_run:
+        empty = folder / KEPT / "shard-00000.parquet"
+        write_empty(empty, kept_schema)
+        data_shards = [{"path": f"{KEPT}/{empty.name}", "rows": 0, "bytes": empty.stat().st_size}]
+    return {KEPT: data_shards, REJECTED: seal_shards(folder, markers, REJECTED)}
+
+
+def row_counts(records_in: int, kept: int, by_reason: dict[str, int], unreadable: int = 0) -> dict:
+    """The manifest's `counts`: `in = kept + rejected`, rejected by reason, most frequent first."""
+    return {
+        "in": records_in,
+        "kept": kept,
+        "rejected": sum(by_reason.values()),
+        "unreadable": unreadable,
+        "by_reason": dict(sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))),
+    }
+
+
+@dataclass
+class Clock:
+    """When a run started, for the manifest's `timings`."""
+
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+
+    def timings(self, workers: int, resumed_tasks: int = 0, task_seconds: float | None = None) -> dict:
+        timings = {
+            "started": self.started_at.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - self.started, 3),
+        }
+        if task_seconds is not None:
+            timings["task_seconds"] = round(task_seconds, 3)
+        return timings | {"workers": workers, "resumed_tasks": resumed_tasks}
+
+
+def manifest(
+    *,
+    command: str,
+    command_line: str,
+    options: dict,
+    identity: str,
+    inputs: list[dict],
+    schemas: tuple[pa.Schema, pa.Schema],
+    shards: dict[str, list[dict]],
+    counts: dict,
+    flags: dict | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """The manifest every command writes, without `timings` (the caller adds them last).
+
+    `flags` (a dry run, a sample) follow the identity; `extra` (a command's own summary:
+    model usage, self-instruct's rounds) follows the counts."""
+    kept_schema, rejected_schema = schemas
+    return {
+        "format_version": FORMAT_VERSION,
+        "curate_version": curate.__version__,
+        "command": command,
+        "command_line": command_line,
+        "options": options,
+        "job_fingerprint": identity,
+        **(flags or {}),
+        "inputs": inputs,
+        "schema": {KEPT: schema_to_json(kept_schema), REJECTED: schema_to_json(rejected_schema)},
+        "shards": shards,
+        "counts": counts,
+        **(extra or {}),
+    }
 
 
 def finish(folder: Path, manifest: dict) -> None:

@@ -26,9 +26,10 @@ from curate.instruct.steps import REJECTED_SCHEMA
 from curate.io.manifest import read_manifest
 from curate.io.writer import WriterOptions
 from curate.llm.backend import Sampling
-from curate.pipeline import folder, whole
-from curate.pipeline.executor import JobResult
+from curate.pipeline import folder, in_memory
 from curate.pipeline.folder import FolderState
+from curate.pipeline.identity import RUNTIME_OPTIONS, job_identity
+from curate.pipeline.job import JobResult
 from curate.prefs import candidates as cand
 from curate.prefs.pairs import make_pairs
 from curate.prefs.report import write_prefs_report
@@ -41,7 +42,7 @@ PAIRS_SCHEMA = PAIRS_SCHEMA.append(pa.field("rationale_chosen", pa.string())).ap
 )
 BEST_SCHEMA = formats.output_schema("messages").append(pa.field("score", pa.float64()))
 # Options that change how requests are sent or where things are kept, not which rows come out.
-TRANSPORT_OPTIONS = frozenset(
+TRANSPORT_OPTIONS = RUNTIME_OPTIONS | frozenset(
     {"policy_base_url", "judge_base_url", "api_key_env", "concurrency", "rpm", "tpm", "timeout", "max_retries",
      "cache", "no_cache", "progress", "overwrite", "batch_size", "device", "dtype", "best_of_n_out"}
 )  # fmt: skip
@@ -94,14 +95,14 @@ def prefs_dataset(
     progress: bool = True,
     overwrite: bool = False,
 ) -> tuple[JobResult, JobResult | None]:
-    started = whole.now()
+    clock = folder.Clock()
     prompts, fingerprints, rejected_rows = load_prompts(inputs, input_format, from_format)
-    identity = whole.job_identity(SOURCE, options, TRANSPORT_OPTIONS, inputs=fingerprints, **identity_parts)
+    identity = job_identity(SOURCE, options, runtime_options=TRANSPORT_OPTIONS, inputs=fingerprints, **identity_parts)
     best_folder = settings.best_of_n_out
     if best_folder is not None and Path(best_folder).resolve() == Path(output).resolve():
         raise UserError("--best-of-n-out must be another folder than --output")
     targets = [output] if best_folder is None else [output, best_folder]
-    states = [whole.prepare(target, identity, overwrite, command_line) for target in targets]
+    states = [in_memory.prepare(target, identity, overwrite, command_line) for target in targets]
     if all(state is FolderState.COMPLETE for state in states):
         best = JobResult(best_folder, read_manifest(best_folder), skipped=True) if best_folder else None
         return JobResult(output, read_manifest(output), skipped=True), best
@@ -161,7 +162,6 @@ def prefs_dataset(
         if best_folder is not None:
             _best_of_n(prompt, group, verdicts, settings.min_score, best_rows, best_rejected)
 
-    reasons = Counter(row["reason"] for row in rejected_rows)
     usage = {"policy": policy.usage.as_dict(), "judge": judge_stats}
     run = {
         "prompts": len(prompts),
@@ -173,21 +173,22 @@ def prefs_dataset(
         "below_min_margin": pair_counts["below_min_margin"],
         "pairing": settings.pairing,
     }
-    shards = whole.write_rows(output, pair_rows, PAIRS_SCHEMA, rejected_rows, REJECTED_SCHEMA, writer)
-    manifest = whole.manifest(
-        SOURCE, command_line, options, identity, fingerprints, (PAIRS_SCHEMA, REJECTED_SCHEMA), shards,
-        dict(reasons), len(pair_rows), started, models=identity_parts, llm=usage, prefs=run,
+    folder_facts = {
+        "command_line": command_line, "options": options, "identity": identity, "inputs": fingerprints,
+        "rejected_schema": REJECTED_SCHEMA, "clock": clock, "writer": writer,
+    }  # fmt: skip
+    manifest = in_memory.sealed_manifest(
+        output, command=SOURCE, kept=pair_rows, kept_schema=PAIRS_SCHEMA, rejected=rejected_rows,
+        extra={"models": identity_parts, "llm": usage, "prefs": run}, **folder_facts,
     )  # fmt: skip
     write_prefs_report(output, manifest, scores)
     write_interop_files(output, "preference", output.resolve().name, manifest["counts"], command_line)
     folder.finish(output, manifest)
     best_result = None
     if best_folder is not None:
-        best_shards = whole.write_rows(best_folder, best_rows, BEST_SCHEMA, best_rejected, REJECTED_SCHEMA, writer)
-        best_manifest = whole.manifest(
-            BEST_OF_N, command_line, options, identity, fingerprints, (BEST_SCHEMA, REJECTED_SCHEMA), best_shards,
-            dict(Counter(row["reason"] for row in best_rejected)), len(best_rows), started,
-            min_score=settings.min_score,
+        best_manifest = in_memory.sealed_manifest(
+            best_folder, command=BEST_OF_N, kept=best_rows, kept_schema=BEST_SCHEMA, rejected=best_rejected,
+            extra={"min_score": settings.min_score}, **folder_facts,
         )  # fmt: skip
         write_interop_files(
             best_folder, "messages", Path(best_folder).resolve().name, best_manifest["counts"], command_line

@@ -23,7 +23,7 @@ from curate.errors import UserError
 from curate.io.atomic import atomic_path
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.sources import InputFile
-from curate.pipeline.executor import report_progress
+from curate.pipeline.pool import report_progress
 
 
 @dataclass

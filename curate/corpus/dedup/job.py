@@ -17,7 +17,9 @@ from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
 from curate.io.writer import WriterOptions
 from curate.pipeline import folder
-from curate.pipeline.executor import Job, JobResult, Progress, plan_schemas, run_job, run_tasks
+from curate.pipeline.executor import run_job
+from curate.pipeline.job import Job, JobResult, plan_schemas
+from curate.pipeline.pool import Progress, run_tasks
 
 
 def dedup_corpus(
