@@ -52,7 +52,8 @@ def best_of(function, repeat: int = 3) -> float:
 def bench_text_and_masks(conversations: list[list[dict]]) -> None:
     from tiny_tokenizer import markers_in, train_tokenizer
 
-    from curate.instruct.templates import ChatTemplate, assistant_spans, token_mask
+    from curate.instruct.spans import assistant_spans, token_mask
+    from curate.instruct.templates import ChatTemplate
 
     plain = (SHARED / "chat_templates" / "qwen2_5.jinja").read_text()
     tagged = (SHARED / "chat_templates" / "qwen2_5_training.jinja").read_text()
@@ -103,7 +104,7 @@ def bench_convert(records: list[dict]) -> None:
     try:
         source = work / "alpaca.jsonl"
         source.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
-        from curate.instruct.jobs import convert_dataset
+        from curate.instruct.command import convert_dataset
         from curate.io.readers import ReaderOptions
         from curate.io.writer import WriterOptions
 

@@ -127,7 +127,7 @@ def main() -> None:
         sys.exit(f"needs the real data in {SHARED}")
     from rouge_score import rouge_scorer
 
-    from curate.instruct.similarity import RougeLIndex, english_tokens
+    from curate.instruct.self_instruct.similarity import RougeLIndex, english_tokens
 
     largest = max(args.sizes)
     pool_all, held_out, counts = load_texts(0 if args.no_top_up else largest, args.candidates, args.seed)

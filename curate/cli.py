@@ -80,7 +80,7 @@ def _summary(result: JobResult) -> str:
 
 
 def _with_step_options(function):
-    from curate.corpus.steps import all_step_options
+    from curate.corpus.filters.registry import all_step_options
 
     for option in reversed(all_step_options()):
         function = option(function)
@@ -88,7 +88,7 @@ def _with_step_options(function):
 
 
 def _filter_help() -> str:
-    from curate.corpus.steps import registry
+    from curate.corpus.filters.registry import registry
 
     steps = "\n".join(f"  {name:<18} {spec.summary}" for name, spec in registry().items())
     return f"""Clean, identify the language of, and filter a corpus of documents.
@@ -153,8 +153,8 @@ Examples:
 @executor_options
 @click.pass_context
 def filter_command(ctx: click.Context, **params) -> None:
-    from curate.corpus.filtering import filter_corpus
-    from curate.corpus.steps import build_steps
+    from curate.corpus.command import filter_corpus
+    from curate.corpus.filters.registry import build_steps
 
     result = filter_corpus(
         list(params["inputs"]),
@@ -260,8 +260,8 @@ Examples:
 @executor_options
 @click.pass_context
 def dedup_command(ctx: click.Context, **params) -> None:
+    from curate.corpus.dedup.command import dedup_corpus
     from curate.corpus.dedup.hashing import MinHashSettings
-    from curate.corpus.dedup.job import dedup_corpus
     from curate.corpus.dedup.settings import DedupSettings, lsh_bands_and_rows
 
     bands, rows = lsh_bands_and_rows(params["num_perm"], params["bands"], params["rows"], params["threshold"])
@@ -338,7 +338,7 @@ def convert_command(ctx: click.Context, **params) -> None:
       curate convert hh_rlhf.jsonl.gz -o out/prefs --to preference
       curate convert ko_pairs.txt --input-format jsonl --from hh-rlhf -o out/ko --to preference
     """
-    from curate.instruct.jobs import convert_dataset
+    from curate.instruct.command import convert_dataset
 
     result = convert_dataset(
         list(params["inputs"]),
@@ -412,7 +412,7 @@ def render_command(ctx: click.Context, **params) -> None:
     """
     from dataclasses import replace
 
-    from curate.instruct.jobs import render_dataset
+    from curate.instruct.command import render_dataset
     from curate.instruct.templates import load_template, tokenizer_special_tokens, tokenizer_template
 
     if not params["template_name"] and not params["tokenizer"]:
@@ -604,7 +604,7 @@ def quality_train_command(
 
 # `curate self-instruct` ------------------------------------------------------------------
 
-from curate.instruct.self_instruct import SelfInstructSettings as _Grow  # noqa: E402
+from curate.instruct.self_instruct.grow import SelfInstructSettings as _Grow  # noqa: E402
 
 
 @cli.command("self-instruct")
@@ -785,8 +785,8 @@ def self_instruct_command(ctx: click.Context, **params) -> None:
           --lang ko --backend local --model models/my-chat-model
     """
     from curate.cli_options import command_line, recorded_options, show_progress, writer_options
-    from curate.instruct.self_instruct_job import self_instruct_dataset
-    from curate.instruct.task_filters import TaskChecks
+    from curate.instruct.self_instruct.checks import TaskChecks
+    from curate.instruct.self_instruct.command import self_instruct_dataset
 
     if params["min_words"] > params["max_words"]:
         raise UserError(f"--min-words {params['min_words']} is more than --max-words {params['max_words']}")

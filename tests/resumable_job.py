@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from curate.corpus.clean import CleanText
+from curate.corpus.filters.clean import CleanText
 from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
 from curate.io.writer import WriterOptions

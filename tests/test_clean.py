@@ -6,7 +6,7 @@ import unicodedata
 
 import pyarrow as pa
 
-from curate.corpus.clean import CleanText
+from curate.corpus.filters.clean import CleanText
 from curate.corpus.text import normalize_whitespace
 from curate.io.schema import CORE_SCHEMA
 

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from curate.cli import cli
 from curate.corpus.dedup import clusters
 from curate.corpus.dedup.clusters import jaccard
+from curate.corpus.dedup.command import dedup_corpus
 from curate.corpus.dedup.hashing import MinHashSettings, character_mode, hash_texts
-from curate.corpus.dedup.job import dedup_corpus
 from curate.corpus.dedup.settings import DedupSettings
 from curate.errors import UserError
 from curate.io.readers import ReaderOptions
@@ -320,11 +320,11 @@ def test_a_run_killed_in_any_pass_resumes_to_the_same_bytes(tmp_path, monkeypatc
 
     original_hash = features.hash_file
     monkeypatch.setattr(
-        "curate.corpus.dedup.job.hash_file", lambda task: calls.append(task.index) or original_hash(task)
+        "curate.corpus.dedup.command.hash_file", lambda task: calls.append(task.index) or original_hash(task)
     )
 
     # killed while writing the third input's rows
-    from curate.corpus.dedup.step import DuplicateRemoval
+    from curate.corpus.dedup.removal import DuplicateRemoval
 
     original_start = DuplicateRemoval.start_task
 

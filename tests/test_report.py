@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from curate.corpus.clean import CleanText
+from curate.corpus.filters.clean import CleanText
 from curate.errors import RunFailed
 from curate.io.sources import expand_inputs
 from curate.pipeline.executor import Job, run_job

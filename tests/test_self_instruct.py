@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from curate.cli import cli
-from curate.instruct.task_filters import TaskChecks, TaskFilter
-from curate.instruct.task_parsing import Task, parse_tasks
+from curate.instruct.self_instruct.checks import TaskChecks, TaskFilter
+from curate.instruct.self_instruct.parsing import Task, parse_tasks
 from curate.llm.cache import CACHE_FILE
 from tests.fake_openai_server import FakeOpenAIServer
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.instruct.similarity import (
+from curate.instruct.self_instruct.similarity import (
     RougeLIndex,
     _lcs_length,
     english_tokens,

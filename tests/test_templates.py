@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 
 from curate.errors import UserError
+from curate.instruct.spans import assistant_spans, generation_tag_spans, token_mask
 from curate.instruct.templates import (
     ChatTemplate,
     TemplateError,
     TemplateRenderError,
-    assistant_spans,
-    generation_tag_spans,
     load_template,
     shipped_templates,
-    token_mask,
     tokenizer_template,
 )
 

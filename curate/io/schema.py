@@ -16,6 +16,18 @@ CORE_SCHEMA = pa.schema(
 )
 # Every rejected row says why; a row that could not be parsed keeps its original bytes.
 REJECTED_FIELDS = [pa.field("reason", pa.string()), pa.field("raw", pa.binary())]
+# The rejected rows of commands that read whole records (convert, render, self-instruct, prefs):
+# where the record was, why it went, the particulars, and the record's original bytes.
+RECORD_REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("meta", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("raw", pa.binary()),
+    ]
+)
 
 
 def with_columns(schema: pa.Schema, columns: Mapping[str, pa.DataType]) -> pa.Schema:

@@ -62,6 +62,12 @@ def _files_of_folder(folder: Path) -> list[Path]:
         folder = folder / KEPT
     elif (folder / STATE).is_dir():
         raise UserError(f"{folder} is an unfinished curate dataset folder; re-run the command that writes it")
+    elif (folder / KEPT / "shard-00000.parquet").is_file():
+        # a curate folder without its manifest: read as plain files, its rejected rows would mix in
+        raise UserError(
+            f"{folder} is not a finished dataset folder (no {MANIFEST}); "
+            "re-run the command that makes it, and it will resume and finish"
+        )
     return sorted(
         path
         for path in folder.rglob("*")

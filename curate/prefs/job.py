@@ -21,9 +21,9 @@ from tqdm import tqdm
 from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.interop import write_interop_files
-from curate.instruct.records import read_canonical
-from curate.instruct.steps import REJECTED_SCHEMA
+from curate.instruct.rows import read_rows
 from curate.io.manifest import read_manifest
+from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.writer import WriterOptions
 from curate.llm.backend import Sampling
 from curate.pipeline import folder, in_memory
@@ -64,11 +64,10 @@ def load_prompts(
     inputs: list[str], input_format: str, from_format: str | None
 ) -> tuple[list[cand.Prompt], list[dict], list[dict]]:
     """The prompts, the input fingerprints, and the rejected rows of records without a user turn."""
-    source, fingerprints, rows = read_canonical(inputs, input_format, from_format, what="prompt")
-    kind = formats.format_kind(source)
+    found = read_rows(inputs, input_format, from_format, what="prompt")
     prompts, rejected = [], []
-    for number, (row, place) in enumerate(rows):
-        prompt = cand.prompt_from_row(row, kind, place)
+    for number, (row, place) in enumerate(found.rows):
+        prompt = cand.prompt_from_row(row, found.kind, place)
         if prompt is None:
             rejected.append(_rejected(str(row.get("id", number)), "no_user_turn", f"{place}: nothing to answer", row))
             continue
@@ -76,7 +75,7 @@ def load_prompts(
         prompts.append(prompt)
     if not prompts:
         raise UserError(f"no prompt to answer in {', '.join(inputs)} (every record lacks a user turn)")
-    return prompts, fingerprints, rejected
+    return prompts, found.fingerprints, rejected
 
 
 def prefs_dataset(

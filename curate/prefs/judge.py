@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from curate.errors import RunFailed, UserError
-from curate.instruct.templates import PROMPTS_DIR, PromptTemplate, message_text
+from curate.instruct.spans import message_text
+from curate.instruct.templates import PROMPTS_DIR, PromptTemplate
 from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, Usage, derived_seed
 
 # greedy: a judge should give the same verdict every time it is asked (Sampling is frozen, safe to share)

@@ -33,7 +33,6 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from curate.errors import UserError
@@ -149,27 +148,21 @@ class TruncationReport:
 
 
 def read_rows(path: str | os.PathLike, kind: str | None = None) -> list[dict]:
-    """The canonical rows of a dataset folder or of one Parquet / JSONL / JSON file.
+    """The canonical rows of a dataset folder or file, read by curate's one row reader
+    (instruct/rows.py): any format `curate convert` reads, or plain `{"text": ...}` rows.
 
-    A folder must be finished (`_manifest.json` present); its `data/` shards are read in the
-    manifest's order. Rows come back in curate's canonical form (`formats.py`): SFT rows with
-    `messages` (and `instruction`/`input`/`output` for Alpaca-origin rows), preference rows with
-    `prompt`/`chosen`/`rejected` message lists, or `{"text": ...}` rows for plain text. Any
-    format `curate convert` reads (alpaca, sharegpt, hh-rlhf, ...) is read the same way.
-    `kind` ("sft" or "preference"), when given, is checked against what the data holds.
+    SFT rows have `messages` (and `instruction`/`input`/`output` for Alpaca-origin rows),
+    preference rows `prompt`/`chosen`/`rejected` message lists. `kind` ("sft" or "preference"),
+    when given, is checked against what the data holds (text rows are SFT rows).
     """
-    source = Path(path)
-    if source.is_dir():
-        records, where = _folder_records(source), str(source)
-    elif source.is_file():
-        records, where = _file_records(source), str(source)
-    else:
-        raise UserError(f"{source} does not exist")
-    rows = _canonical_rows(records, where)
+    from curate.instruct.rows import read_rows as read_canonical_rows
+
+    found = read_canonical_rows([str(path)], what="row", text_rows=True)
+    rows = [row for row, _ in found.rows]
     if kind is not None and rows:
-        found = rows_kind(rows)
-        if found != kind:
-            raise UserError(f"{where} holds {found} rows, but {kind} rows are needed here")
+        held = rows_kind(rows)
+        if held != kind:
+            raise UserError(f"{path} holds {held} rows, but {kind} rows are needed here")
     return rows
 
 
@@ -178,124 +171,6 @@ def rows_kind(rows: Sequence[Mapping]) -> str:
     if not rows:
         raise ValueError("no rows")
     return PREFERENCE if "chosen" in rows[0] else SFT
-
-
-def _folder_records(folder: Path) -> tuple[list[str], list[dict]]:
-    from curate.io.manifest import MANIFEST, read_manifest
-
-    manifest = read_manifest(folder)
-    if manifest is None:
-        if (folder / MANIFEST).exists():
-            raise UserError(f"{folder}/{MANIFEST} cannot be read; re-run the command that made {folder}")
-        raise UserError(
-            f"{folder} is not a finished dataset folder (no {MANIFEST}); "
-            "re-run the command that makes it, and it will resume and finish"
-        )
-    if manifest.get("dry_run"):
-        raise UserError(f"{folder} holds a dry run's report and no data; run the command without --dry-run")
-    listed = (manifest.get("shards") or {}).get("data")
-    shards = [folder / item["path"] for item in listed] if listed is not None else sorted(folder.glob("data/*.parquet"))
-    missing = [str(shard) for shard in shards if not shard.is_file()]
-    if missing:
-        raise UserError(f"{folder} is missing {missing[0]}; re-run the command that made it with --overwrite")
-    return _parquet_records(shards)
-
-
-def _file_records(path: Path) -> tuple[list[str], list[dict]]:
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        return _parquet_records([path])
-    for suffix in (".gz", ".zst", ".zstd"):
-        name = name.removesuffix(suffix)
-    if name.endswith(".jsonl"):
-        return _jsonl_records(path)
-    if name.endswith(".json"):
-        return _json_records(path)
-    raise UserError(f"{path}: expected a dataset folder or a .parquet, .jsonl[.gz|.zst] or .json file")
-
-
-def _parquet_records(shards: list[Path]) -> tuple[list[str], list[dict]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if not shards:
-        return [], []
-    try:
-        tables = [pq.read_table(shard) for shard in shards]
-        table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
-    except (OSError, pa.ArrowException) as error:
-        raise UserError(f"cannot read {shards[0].parent}: {error}") from None
-    return table.column_names, table.to_pylist()
-
-
-def _jsonl_records(path: Path) -> tuple[list[str], list[dict]]:
-    from curate.io.streams import compression_of, iter_lines
-
-    records: list[dict] = []
-    with open(path, "rb") as raw:
-        for line in iter_lines(raw, compression_of(path)):
-            if line.broken:
-                raise UserError(f"{path}: the file is truncated or corrupt after line {line.number - 1}")
-            if not line.data.strip():
-                continue
-            try:
-                record = json.loads(line.data)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise UserError(f"{path}: line {line.number} is not JSON ({error})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path}: line {line.number} is not a JSON object")
-            records.append(record)
-    columns = list(dict.fromkeys(key for record in records[:100] for key in record))
-    return columns, records
-
-
-def _json_records(path: Path) -> tuple[list[str], list[dict]]:
-    from curate.io.streams import TruncatedInput, read_all
-
-    try:
-        loaded = json.loads(read_all(path))
-    except (TruncatedInput, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path} is not a JSON file ({error})") from None
-    if not isinstance(loaded, list) or not all(isinstance(record, dict) for record in loaded):
-        raise UserError(f"{path}: expected a JSON array of objects")
-    columns = list(dict.fromkeys(key for record in loaded[:100] for key in record))
-    return columns, loaded
-
-
-def _canonical_rows(found: tuple[list[str], list[dict]], where: str) -> list[dict]:
-    from curate.instruct import formats
-
-    columns, records = found
-    if not records:
-        return []
-    present = {key: value for key, value in records[0].items() if value is not None}
-    fmt = formats.detect_format(present)
-    if fmt is None:
-        if "text" in columns:
-            return [_text_row(record, where, number) for number, record in enumerate(records, 1)]
-        raise UserError(
-            f"{where}: cannot tell what these rows are (columns: {', '.join(columns)}); expected SFT rows "
-            "(messages, or Alpaca instruction/input/output, or text) or preference rows (prompt, chosen, rejected)"
-        )
-    rows: list[dict] = []
-    for number, record in enumerate(records, 1):
-        try:
-            # from_arrow_row also reads plain JSON records: it only adds the meta-column handling.
-            converted = formats.from_arrow_row(record, fmt)  # validated by formats.read_row
-        except formats.Unconvertible as error:
-            raise UserError(f"{where}: row {number} is not a valid {fmt} row ({error})") from None
-        rows.extend(converted)
-    return rows
-
-
-def _text_row(record: dict, where: str, number: int) -> dict:
-    text = record.get("text")
-    if not isinstance(text, str):
-        raise UserError(f"{where}: row {number} has no text (the text column must hold strings)")
-    row = {"text": text}
-    if record.get("id") is not None:
-        row["id"] = record["id"]
-    return row
 
 
 # ------------------------------------------------------------------------------ SFT
@@ -367,7 +242,8 @@ def template_variables(row: Mapping) -> dict[str, Any]:
 def _render_chat(
     row: Mapping, template: ChatTemplate, report: TruncationReport
 ) -> tuple[str, list[tuple[int, int]]] | None:
-    from curate.instruct.templates import TemplateRenderError, assistant_spans
+    from curate.instruct.spans import assistant_spans
+    from curate.instruct.templates import TemplateRenderError
 
     try:
         rendered = assistant_spans(template, row["messages"], **template_variables(row))
@@ -390,7 +266,7 @@ def _tokenize_chats(
     report: TruncationReport,
     examples: list[Example],
 ) -> None:
-    from curate.instruct.templates import token_mask
+    from curate.instruct.spans import token_mask
 
     encoded = tokenizer(
         [text for text, _ in pending], add_special_tokens=False, return_offsets_mapping=True, verbose=False

@@ -4,6 +4,6 @@
    MinHash band keys, line hashes) into a memory-mapped Arrow file per task.
 2. clusters.py, in the main process: group exact duplicates, find LSH candidate pairs
    one band at a time, join them into clusters, choose what each cluster keeps.
-3. step.py, one task per input file, in parallel: read the input again and split each
+3. removal.py, one task per input file, in parallel: read the input again and split each
    batch into kept and rejected rows as decided, through the ordinary executor.
 """

@@ -14,7 +14,7 @@ import click
 
 from curate.corpus import segment
 from curate.corpus.filters.base import DEFAULT_LANGUAGE, WordFilter, ratio
-from curate.corpus.steps import StepSpec, language_settings
+from curate.corpus.filters.spec import FilterSpec, language_settings
 from curate.errors import UserError
 
 
@@ -84,7 +84,7 @@ def _build(params: dict) -> BadWords:
     )
 
 
-SPEC = StepSpec(
+SPEC = FilterSpec(
     name="badwords",
     summary="Word-list filter (--badwords FILE): drops documents with too many listed words.",
     build=_build,

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from curate.corpus import segment
 from curate.corpus.filters.base import DEFAULT_LANGUAGE, DocumentFilter
-from curate.corpus.steps import StepSpec
+from curate.corpus.filters.spec import FilterSpec
 from curate.pipeline.step import StepOutput, split_rewritten
 
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -119,7 +119,7 @@ def _flag(name: str, default: bool, text: str):
     return click.option(f"--{name}/--no-{name}", default=default, show_default=True, help=text)
 
 
-SPEC = StepSpec(
+SPEC = FilterSpec(
     name="c4",
     summary="C4 rules: drop lorem ipsum and curly brackets, keep 5+ sentences; removes boilerplate lines.",
     build=lambda params: C4Quality(

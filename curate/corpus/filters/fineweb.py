@@ -6,7 +6,7 @@ import click
 
 from curate.corpus import segment
 from curate.corpus.filters.base import DEFAULT_LANGUAGE, WordFilter, count_duplicates, ratio
-from curate.corpus.steps import StepSpec, language_settings
+from curate.corpus.filters.spec import FilterSpec, language_settings
 
 
 class FineWebQuality(WordFilter):
@@ -61,7 +61,7 @@ class FineWebQuality(WordFilter):
         return None
 
 
-SPEC = StepSpec(
+SPEC = FilterSpec(
     name="fineweb",
     summary="FineWeb rules: lines ending in punctuation, short lines, duplicated line characters, list-like pages.",
     build=lambda params: FineWebQuality(

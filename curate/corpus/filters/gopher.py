@@ -19,7 +19,7 @@ import click
 from curate.corpus import segment
 from curate.corpus.filters.base import DEFAULT_LANGUAGE, WordFilter, count_duplicates, ratio
 from curate.corpus.filters.ngrams import ngram_character_fractions
-from curate.corpus.steps import StepSpec, language_settings
+from curate.corpus.filters.spec import FilterSpec, language_settings
 
 STOP_WORDS = {
     "en": ("the", "be", "to", "of", "and", "that", "have", "with"),
@@ -215,7 +215,7 @@ def _fraction(name: str, default: float, text: str) -> object:
     return click.option(name, type=click.FloatRange(min=0), default=default, show_default=True, help=text)
 
 
-QUALITY_SPEC = StepSpec(
+QUALITY_SPEC = FilterSpec(
     name="gopher_quality",
     summary="Gopher quality rules: word count, mean word length, symbols, bullets, letters, stop words.",
     build=lambda params: GopherQuality(
@@ -261,7 +261,7 @@ QUALITY_SPEC = StepSpec(
     ],
 )
 
-REPETITION_SPEC = StepSpec(
+REPETITION_SPEC = FilterSpec(
     name="gopher_repetition",
     summary="Gopher repetition rules: duplicate lines and paragraphs, top and duplicated n-grams.",
     build=lambda params: GopherRepetition(

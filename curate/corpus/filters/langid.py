@@ -17,7 +17,7 @@ import click
 import pyarrow as pa
 
 from curate.corpus import fasttext_models
-from curate.corpus.steps import StepSpec
+from curate.corpus.filters.spec import FilterSpec
 from curate.errors import UserError
 from curate.io.schema import set_column
 from curate.pipeline.step import Step, StepOutput, split_by_rule
@@ -89,7 +89,7 @@ def build(params: dict) -> LanguageId:
     return LanguageId(str(path), languages, params["lang_threshold"], model_source=source)
 
 
-SPEC = StepSpec(
+SPEC = FilterSpec(
     name="langid",
     summary="fastText language id: adds lang and lang_score; with --lang keeps those languages.",
     build=build,

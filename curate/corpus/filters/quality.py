@@ -21,7 +21,7 @@ import click
 import pyarrow as pa
 
 from curate.corpus import fasttext_models
-from curate.corpus.steps import StepSpec
+from curate.corpus.filters.spec import FilterSpec
 from curate.errors import UserError
 from curate.io.manifest import write_json_atomic
 from curate.io.readers import ReaderOptions, read_file
@@ -95,7 +95,7 @@ def build(params: dict) -> QualityClassifier:
     return QualityClassifier(str(path), params["quality_threshold"], label, model_source=source)
 
 
-SPEC = StepSpec(
+SPEC = FilterSpec(
     name="quality",
     summary="fastText quality classifier (--quality-model): adds quality_score, drops low scores.",
     build=build,

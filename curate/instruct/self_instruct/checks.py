@@ -10,20 +10,12 @@ from dataclasses import dataclass
 
 import regex
 
-from curate.instruct.task_parsing import Task
+from curate.instruct.self_instruct.languages import LANGUAGES
+from curate.instruct.self_instruct.parsing import Task
 
-# Tasks a text-only model cannot do, as in Alpaca's generate_instruction.py blacklist.
-ENGLISH_BLACKLIST = (
-    "image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
-    "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
-)  # fmt: skip
-# The same ideas in Korean. Korean attaches particles to nouns, so a word matches a whole
-# eojeol (space-separated word) or the eojeol's start followed by one of KOREAN_PARTICLES:
-# 지도를 (the map) is caught, 지도자 (leader) is not.
-KOREAN_BLACKLIST = (
-    "이미지", "사진", "그림", "그래프", "파일", "지도", "도표", "차트", "동영상", "비디오", "영상",
-    "오디오", "음악", "음성", "녹음", "순서도", "다이어그램", "그려", "그리세요", "그리시오", "그리기", "그려라",
-)  # fmt: skip
+# Korean attaches particles to nouns, so a blacklisted word matches a whole eojeol (space-separated
+# word) or the eojeol's start followed by one of KOREAN_PARTICLES: 지도를 (the map) is caught,
+# 지도자 (leader) is not.
 KOREAN_PARTICLES = (
     "", "을", "를", "이", "가", "은", "는", "의", "에", "에서", "으로", "로", "와", "과", "도", "만",
     "이나", "나", "에게", "으로써", "로써", "처럼", "까지", "부터", "들", "들을", "들이", "들의", "입니다", "이다",
@@ -44,7 +36,7 @@ class TaskChecks:
     def words(self) -> tuple[str, ...]:
         if self.blacklist is not None:
             return self.blacklist
-        return KOREAN_BLACKLIST if self.lang == "ko" else ENGLISH_BLACKLIST
+        return LANGUAGES[self.lang].blacklist
 
 
 class TaskFilter:

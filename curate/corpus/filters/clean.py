@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pyarrow as pa
 
-from curate.corpus.steps import StepSpec
+from curate.corpus.filters.spec import FilterSpec
 from curate.corpus.text import UNICODE_FORMS, normalize_unicode, normalize_whitespace
 from curate.pipeline.step import Step, StepOutput, split_rewritten
 
@@ -39,7 +39,7 @@ class CleanText(Step):
         return split_rewritten(self.name, batch, texts, cleaned, rules)
 
 
-SPEC = StepSpec(
+SPEC = FilterSpec(
     name="clean",
     summary="Unicode normalisation (NFC) and whitespace; drops empty and whitespace-only texts.",
     build=lambda params: CleanText(unicode_form=params["unicode_form"], whitespace=params["whitespace"]),

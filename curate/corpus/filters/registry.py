@@ -1,40 +1,40 @@
 """The registry of `curate filter` steps: their names, CLI options and constructors.
 
-Each step module exposes a `StepSpec`. The filter command gathers every spec's options,
+Each step module exposes a `FilterSpec` (spec.py). The filter command gathers every spec's options,
 so a step's settings have the same names on the command line and in a recipe YAML.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from curate.corpus.filters import badwords, c4, clean, fineweb, gopher, langid, quality
+from curate.corpus.filters.spec import FilterSpec
 from curate.errors import UserError
 from curate.pipeline.step import Step
 
+# Every step of `curate filter`, in the default order; a new one is a module and one line here.
+FILTERS: dict[str, FilterSpec] = {
+    spec.name: spec
+    for spec in (
+        clean.SPEC,
+        langid.SPEC,
+        gopher.REPETITION_SPEC,
+        gopher.QUALITY_SPEC,
+        c4.SPEC,
+        fineweb.SPEC,
+        badwords.SPEC,
+        quality.SPEC,
+    )
+}
 
-@dataclass(frozen=True)
-class StepSpec:
-    name: str
-    summary: str  # one line for `curate filter --help`
-    build: Callable[[dict], Step]  # from the command's parameters
-    options: list[Callable] = field(default_factory=list)  # click option decorators
-    # Whether the default step list includes this step for these parameters (a classifier
-    # step applies only when a model is given, say). Named in --steps, a step always runs.
-    applies: Callable[[dict], bool] = lambda params: True
 
-
-def registry() -> dict[str, StepSpec]:
+def registry() -> dict[str, FilterSpec]:
     """Every step, in the default order."""
-    from curate.corpus import clean
-    from curate.corpus.filters import badwords, c4, fineweb, gopher, langid, quality
-
-    specs = [clean.SPEC, langid.SPEC, gopher.REPETITION_SPEC, gopher.QUALITY_SPEC, c4.SPEC, fineweb.SPEC]
-    specs += [badwords.SPEC, quality.SPEC]
-    return {spec.name: spec for spec in specs}
+    return FILTERS
 
 
-def parse_step_names(value: str | None, specs: dict[str, StepSpec]) -> list[str] | None:
+def parse_step_names(value: str | None, specs: dict[str, FilterSpec]) -> list[str] | None:
     """`--steps a,b,c` as a list, checked against the registry; None means the default."""
     if value is None or not value.strip():
         return None
@@ -46,11 +46,6 @@ def parse_step_names(value: str | None, specs: dict[str, StepSpec]) -> list[str]
     if repeated:
         raise UserError(f"--steps: {', '.join(repeated)} named more than once")
     return names
-
-
-def language_settings(params: dict) -> dict:
-    """The word-splitting settings every word-counting step takes, from the resolved parameters."""
-    return {"language": params["language"], "korean_segmenter": params["ko_segmenter"]}
 
 
 def build_steps(params: dict) -> list[Step]:

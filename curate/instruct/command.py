@@ -1,57 +1,26 @@
-"""`curate convert` and `curate render`: read instruction records, write a dataset folder."""
+"""`curate convert` and `curate render`: read instruction records, write a dataset folder.
+
+Each runs one step (instruct/convert.py, instruct/render.py) over whole records on the executor,
+with the inputs' format named by --from or found by instruct/rows.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-import orjson
-
 from curate.errors import UserError
 from curate.instruct import formats
-from curate.instruct.steps import ConvertStep, RenderStep
+from curate.instruct.convert import ConvertStep
+from curate.instruct.render import RenderStep
+from curate.instruct.rows import source_format
 from curate.instruct.templates import ChatTemplate
-from curate.io.readers import ReaderOptions, read_file
-from curate.io.sources import InputFile, expand_inputs
+from curate.io.readers import ReaderOptions
+from curate.io.sources import expand_inputs
 from curate.io.writer import WriterOptions
 from curate.pipeline.executor import run_job
 from curate.pipeline.job import Job, JobResult
 from curate.pipeline.step import Step
-
-
-def _first_record(input_file: InputFile, reader: ReaderOptions) -> dict | None:
-    with closing(read_file(input_file, replace(reader, batch_rows=1))) as batches:
-        for batch in batches:
-            if batch.docs.num_rows:
-                return orjson.loads(batch.docs.column("text")[0].as_py())
-    return None
-
-
-def source_format(inputs: list[InputFile], given: str | None, reader: ReaderOptions) -> str:
-    """The format named by --from, or the one every input's first record shows."""
-    if given:
-        return given
-    found: dict[str, str] = {}
-    for input_file in inputs:
-        record = _first_record(input_file, reader)
-        if record is None:
-            continue
-        detected = formats.detect_format(record)
-        if detected is None:
-            keys = ", ".join(list(record)[:8])
-            raise UserError(
-                f"cannot tell the format of {input_file.path} from its first record (keys: {keys}); "
-                f"pass --from ({', '.join(formats.READ_FORMATS)})"
-            )
-        found[detected] = str(input_file.path)
-    if not found:
-        raise UserError("no input holds a readable record")
-    if len(found) > 1:
-        listed = "; ".join(f"{name} ({path})" for name, path in found.items())
-        raise UserError(f"the inputs are in different formats: {listed}; convert them separately or pass --from")
-    return next(iter(found))
 
 
 def _run_record_job(

@@ -3,7 +3,7 @@
 The loop of Wang et al. (2023, "Self-Instruct") and Taori et al. (2023, Alpaca), written
 here: each request shows the model a few tasks sampled from the seeds and from what it
 generated so far, and asks for a numbered list of new tasks with input and output. Every
-parsed task passes cheap checks (task_filters) and a novelty check: its ROUGE-L F1 against
+parsed task passes cheap checks (checks.py) and a novelty check: its ROUGE-L F1 against
 every seed and accepted instruction must not exceed `max_similarity`.
 
 Requests go out in rounds of `requests_per_round`, all built from the pool as it stood when
@@ -24,13 +24,12 @@ from pathlib import Path
 import orjson
 
 from curate.errors import RunFailed, UserError
-from curate.instruct.similarity import RougeLIndex, tokenizer_for
-from curate.instruct.task_filters import TaskChecks, TaskFilter
-from curate.instruct.task_parsing import Task, parse_tasks
-from curate.instruct.templates import PROMPTS_DIR, PromptTemplate
+from curate.instruct.self_instruct.checks import TaskChecks, TaskFilter
+from curate.instruct.self_instruct.languages import LANGUAGES
+from curate.instruct.self_instruct.parsing import Task, parse_tasks
+from curate.instruct.self_instruct.similarity import RougeLIndex, tokenizer_for
+from curate.instruct.templates import PromptTemplate
 from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, Sampling, derived_seed
-
-LANGUAGES = ("en", "ko")
 
 
 @dataclass(frozen=True)
@@ -88,9 +87,7 @@ class Outcome:
 
 def prompt_template(settings: SelfInstructSettings) -> PromptTemplate:
     """--prompt-template, or the shipped request for `settings.lang`."""
-    return PromptTemplate(
-        settings.prompt_template or PROMPTS_DIR / f"self_instruct.{settings.lang}.jinja", "prompt template"
-    )
+    return PromptTemplate(settings.prompt_template or LANGUAGES[settings.lang].prompt, "prompt template")
 
 
 def build_prompt(template: PromptTemplate, examples: list[Task], new: int) -> str:

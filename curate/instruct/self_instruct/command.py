@@ -17,12 +17,12 @@ from tqdm import tqdm
 from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.interop import write_interop_files
-from curate.instruct.records import read_canonical
-from curate.instruct.self_instruct import Outcome, SelfInstructSettings, grow, prompt_template
-from curate.instruct.self_instruct_report import write_self_instruct_report
-from curate.instruct.steps import REJECTED_SCHEMA
-from curate.instruct.task_parsing import Task
+from curate.instruct.rows import read_rows
+from curate.instruct.self_instruct.grow import Outcome, SelfInstructSettings, grow, prompt_template
+from curate.instruct.self_instruct.parsing import Task
+from curate.instruct.self_instruct.report import write_self_instruct_report
 from curate.io.manifest import read_manifest
+from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.writer import WriterOptions
 from curate.llm.backend import Backend
 from curate.pipeline import folder, in_memory
@@ -42,15 +42,15 @@ TRANSPORT_OPTIONS = RUNTIME_OPTIONS | frozenset(
 def load_seeds(path: str, input_format: str = "auto", from_format: str | None = None) -> tuple[list[Task], list[dict]]:
     """The seed tasks (first instance of each seed-task; the last exchange of a conversation),
     one per distinct instruction, and the fingerprints of the files read."""
-    source, fingerprints, rows = read_canonical([path], input_format, from_format, what="seed")
-    if formats.format_kind(source) != "sft":
-        raise UserError(f"seeds must be instruction data; {path} holds {source} (preference) data")
+    found = read_rows([path], input_format, from_format, what="seed")
+    if found.kind != formats.SFT:
+        raise UserError(f"seeds must be instruction data; {path} holds {found.format} (preference) data")
     tasks: dict[str, Task] = {}
-    for canonical, _ in rows:
+    for canonical, _ in found.rows:
         task = _seed_task(canonical)
         if task is not None and task.instruction not in tasks:
             tasks[task.instruction] = task
-    return list(tasks.values()), fingerprints
+    return list(tasks.values()), found.fingerprints
 
 
 def _seed_task(row: dict) -> Task | None:

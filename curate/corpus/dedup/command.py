@@ -9,8 +9,8 @@ import pyarrow as pa
 
 from curate.corpus.dedup.clusters import CLUSTERS_FILE, find_duplicates
 from curate.corpus.dedup.features import FeatureTask, finished, hash_file
+from curate.corpus.dedup.removal import DuplicateRemoval
 from curate.corpus.dedup.settings import DedupSettings
-from curate.corpus.dedup.step import DuplicateRemoval
 from curate.errors import UserError
 from curate.io.manifest import read_json
 from curate.io.readers import ReaderOptions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.instruct.self_instruct import Outcome, SelfInstructSettings
+from curate.instruct.self_instruct.grow import Outcome, SelfInstructSettings
 from curate.pipeline import plots
 from curate.pipeline.report import heading, share, write_report_files
 

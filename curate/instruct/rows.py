@@ -1,0 +1,164 @@
+"""Read instruction and preference data as canonical rows: the one row reader of every command.
+
+Inputs are what `curate convert` reads: files, folders (recursively), globs; JSONL, JSON and
+Parquet; a finished dataset folder means its kept rows. The format is named (`--from`) or read
+from each file's first record, and every file must be in the same one. convert and render
+stream the records through the executor with the format found here; self-instruct's seeds,
+prefs' prompts and the trainers' data are read whole with `read_rows`, failing on the first
+bad record with its file and line (the user's to fix, not a row to quarantine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, replace
+
+import orjson
+
+from curate.errors import UserError
+from curate.instruct import formats
+from curate.io.readers import ReaderOptions, read_file
+from curate.io.sources import InputFile, expand_inputs, fingerprint
+
+RECORDS = ReaderOptions(records=True)
+RECORD_FORMATS = ("jsonl", "json", "parquet")  # the input formats that hold whole records
+TEXT = "text"  # the kind of plain {"text": ...} rows (pretraining style), when a caller takes them
+
+
+@dataclass
+class Rows:
+    """What `read_rows` found: the inputs' format (TEXT for plain text rows), their
+    fingerprints, and the canonical rows with their place ("FILE: line N"), read lazily."""
+
+    format: str
+    fingerprints: list[dict]
+    rows: Iterator[tuple[dict, str]]
+
+    @property
+    def kind(self) -> str:
+        """ "sft", "preference", or TEXT."""
+        return TEXT if self.format == TEXT else formats.format_kind(self.format)
+
+
+def read_rows(
+    inputs: list[str],
+    input_format: str = "auto",
+    from_format: str | None = None,
+    what: str = "record",
+    text_rows: bool = False,
+) -> Rows:
+    """The canonical rows of `inputs` (every row a record gives: seed tasks give one per instance).
+
+    `what` names a row in errors ("seed", "prompt"). `text_rows`: inputs in no known format
+    whose first record has a `text` string are read as {"text", "id"} rows."""
+    files = expand_inputs(inputs, input_format)
+    fingerprints = [fingerprint(item.path) for item in files]
+    try:
+        source = source_format(files, from_format, RECORDS)
+    except UnknownFormat as error:
+        if not (text_rows and isinstance(error.record.get(TEXT), str)):
+            raise
+        return Rows(TEXT, fingerprints, _text_rows(files))
+    return Rows(source, fingerprints, _canonical_rows(files, source, what))
+
+
+class UnknownFormat(UserError):
+    """No format fits an input's first record (`record`)."""
+
+    def __init__(self, message: str, record: dict) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+def first_record(input_file: InputFile, reader: ReaderOptions = RECORDS) -> dict | None:
+    with closing(read_file(input_file, replace(reader, batch_rows=1))) as batches:
+        for batch in batches:
+            if batch.docs.num_rows:
+                return orjson.loads(batch.docs.column("text")[0].as_py())
+    return None
+
+
+def source_format(inputs: list[InputFile], given: str | None, reader: ReaderOptions = RECORDS) -> str:
+    """The format named by --from, or the one every input's first record shows."""
+    for input_file in inputs:
+        if input_file.format not in RECORD_FORMATS:
+            raise UserError(
+                f"{input_file.path} is a {input_file.format} file; instruction data is read from JSON Lines, JSON "
+                "or Parquet records (pass --input-format jsonl for JSON Lines under another name)"
+            )
+    if given:
+        return given
+    found: dict[str, str] = {}
+    for input_file in inputs:
+        record = first_record(input_file, reader)
+        if record is None:
+            continue
+        detected = formats.detect_format(record)
+        if detected is None:
+            columns = ", ".join(list(record)[:8])
+            raise UnknownFormat(
+                f"cannot tell the format of {input_file.path} from its first record (columns: {columns}); "
+                f"pass --from ({', '.join(formats.READ_FORMATS)})",
+                record,
+            )
+        found[detected] = str(input_file.path)
+    if not found:
+        raise UserError("no input holds a readable record")
+    if len(found) > 1:
+        listed = "; ".join(f"{name} ({path})" for name, path in found.items())
+        raise UserError(f"the inputs are in different formats: {listed}; convert them separately or pass --from")
+    return next(iter(found))
+
+
+def canonical_rows(record: dict, where: dict, fmt: str) -> list[dict]:
+    """The canonical rows of one record read in record mode: a Parquet row (a dataset folder's)
+    holds its meta as JSON text and its unused columns as nulls, which from_arrow_row reads back;
+    a JSON record is read as it is."""
+    if "row" in where:
+        return formats.from_arrow_row(record, fmt)
+    return formats.read_row(record, fmt)
+
+
+def _records(files: list[InputFile]) -> Iterator[tuple[dict, dict, str, str | None]]:
+    """(record, where it was read, "FILE: line N", its id) of every record; stops at a bad one."""
+    for input_file in files:
+        for batch in read_file(input_file, RECORDS):
+            if batch.rejected is not None and batch.rejected.num_rows:
+                bad = batch.rejected.slice(0, 1).to_pylist()[0]
+                raise UserError(f"{input_file.path}: {place(bad['meta'])} is not a readable record ({bad['reason']})")
+            columns = batch.docs.select(["id", "text", "meta"]).to_pydict()
+            for row_id, text, meta in zip(columns["id"], columns["text"], columns["meta"]):
+                where = orjson.loads(meta)
+                yield orjson.loads(text), where, f"{input_file.path}: {place(meta)}", row_id
+
+
+def _canonical_rows(files: list[InputFile], fmt: str, what: str) -> Iterator[tuple[dict, str]]:
+    for record, where, at, row_id in _records(files):
+        try:
+            rows = canonical_rows(record, where, fmt)
+        except formats.Unconvertible as error:
+            raise UserError(f"{at} is not a {fmt} {what}: {error}") from None
+        for row in rows:
+            row.setdefault("id", row_id)
+            yield row, at
+
+
+def _text_rows(files: list[InputFile]) -> Iterator[tuple[dict, str]]:
+    for record, _, at, _ in _records(files):
+        text = record.get(TEXT)
+        if not isinstance(text, str):
+            raise UserError(f"{at} has no text (the {TEXT} column must hold strings)")
+        row = {TEXT: text}
+        if record.get("id") is not None:
+            row["id"] = record["id"]
+        yield row, at
+
+
+def place(meta: str) -> str:
+    """`line N`, `record N` or `row N` from a reader's meta JSON."""
+    found = orjson.loads(meta) if meta else {}
+    for key in ("line", "record", "row"):
+        if key in found:
+            return f"{key} {found[key]}"
+    return "a record"
