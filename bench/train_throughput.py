@@ -45,8 +45,8 @@ on both sides (what the model reads; padding added to fill a batch is not counte
   of the last step, and the tokens from `state.num_input_tokens_seen` counted with
   `include_num_input_tokens_seen="non_padding"`.
 Peak memory is `torch.cuda.max_memory_allocated()` over the whole run (each run is a fresh
-process). MFU = tokens/s * `curate.train.common.flops_per_token(params, layers, hidden, seq)`
-/ `curate.train.common.peak_flops(device name)` (dense bf16 peak).
+process). MFU = tokens/s * `curate.train.flops.flops_per_token(params, layers, hidden, seq)`
+/ `curate.train.flops.peak_flops(device name)` (dense bf16 peak).
 
 Goals reported: SFT MFU >= 45%; curate >= 1.3x TRL tokens/s for SFT and DPO at equal or
 lower peak memory.
@@ -223,17 +223,19 @@ def save_model(name: str, tokenizer, attention: str, smoke: bool, folder: Path) 
 
 def curate_sft_examples(job: dict, tokenizer):
     """The SFT rows tokenised as curate's train_sft does (its template, max length, masks)."""
-    from curate.train import common, data
+    from curate.instruct.templates import template_for
+    from curate.train import data
 
-    template = common.chat_template(tokenizer, None, job["model_dir"])
+    template = template_for(tokenizer, None, job["model_dir"])
     return data.tokenize_sft(data.read_rows(job["data"]), tokenizer, template, job["seq"])
 
 
 def curate_dpo_pairs(job: dict, tokenizer):
     """The preference rows tokenised as curate's train_dpo does."""
-    from curate.train import common, data
+    from curate.instruct.templates import template_for
+    from curate.train import data
 
-    template = common.chat_template(tokenizer, None, job["model_dir"])
+    template = template_for(tokenizer, None, job["model_dir"])
     rows = data.read_rows(job["data"], kind=data.PREFERENCE)
     return data.tokenize_preference(rows, tokenizer, template, job["seq"], None)
 
@@ -272,13 +274,14 @@ def curate_steady(metrics: list[dict], steps: list[dict], warmup: int, check: st
 def curate_sft(job: dict) -> dict:
     from transformers import AutoTokenizer
 
-    from curate.train import common, data
+    from curate.train import batches, data, run_folder
+    from curate.train import settings as train_settings
     from curate.train.sft import SFTSettings, train_sft
 
     settings = SFTSettings(
         model=job["model_dir"], data=(job["data"],), output=Path(job["run_dir"]), max_length=job["seq"],
         packing=True, batch_size=job["batch"], grad_accum=1, max_steps=job["steps"],
-        optimizer=common.OptimizerSettings(lr=SFT_LR), max_grad_norm=1.0, eval_fraction=0.0, log_every=1,
+        optimizer=train_settings.OptimizerSettings(lr=SFT_LR), max_grad_norm=1.0, eval_fraction=0.0, log_every=1,
         seed=SEED, device=job["device"], bf16=job["bf16"], gradient_checkpointing=job["gradient_checkpointing"],
     )  # fmt: skip
     train_sft(settings, progress=False)
@@ -287,12 +290,12 @@ def curate_sft(job: dict) -> dict:
     examples, report = curate_sft_examples(job, AutoTokenizer.from_pretrained(job["model_dir"]))
     items = data.pack(examples, job["seq"])
     steps = []
-    for _, (_, indices) in zip(range(job["steps"]), common.micro_batches(len(items), job["batch"], SEED, 0)):
+    for _, (_, indices) in zip(range(job["steps"]), batches.micro_batches(len(items), job["batch"], SEED, 0)):
         lengths = [len(items[index]["input_ids"]) for index in indices]
         trained = sum(sum(label != data.IGNORE for label in items[index]["labels"][1:]) for index in indices)
         steps.append({"padded": len(indices) * max(lengths), "tokens": sum(lengths), "trained_tokens": trained})
     result = curate_steady(
-        common.read_metrics(Path(job["run_dir"]) / "metrics.jsonl"), steps, job["warmup"], "trained_tokens"
+        run_folder.read_metrics(Path(job["run_dir"]) / "metrics.jsonl"), steps, job["warmup"], "trained_tokens"
     )
     return {**result, "dataset_tokens": report.tokens, "batch": f"{job['batch']} packed rows"}
 
@@ -300,13 +303,14 @@ def curate_sft(job: dict) -> dict:
 def curate_dpo(job: dict) -> dict:
     from transformers import AutoTokenizer
 
-    from curate.train import common
+    from curate.train import batches, run_folder
+    from curate.train import settings as train_settings
     from curate.train.dpo import DPOSettings, train_dpo
 
     settings = DPOSettings(
         model=job["model_dir"], data=(job["data"],), output=Path(job["run_dir"]), max_length=job["seq"],
         max_prompt_length=None, batch_size=job["batch"], grad_accum=1, max_steps=job["steps"],
-        optimizer=common.OptimizerSettings(lr=DPO_LR), max_grad_norm=1.0, eval_fraction=0.0, log_every=1,
+        optimizer=train_settings.OptimizerSettings(lr=DPO_LR), max_grad_norm=1.0, eval_fraction=0.0, log_every=1,
         seed=SEED, device=job["device"], bf16=job["bf16"], gradient_checkpointing=job["gradient_checkpointing"],
         beta=DPO_BETA, loss="sigmoid", ref="precompute",
     )  # fmt: skip
@@ -314,12 +318,14 @@ def curate_dpo(job: dict) -> dict:
 
     pairs, report = curate_dpo_pairs(job, AutoTokenizer.from_pretrained(job["model_dir"]))
     steps = []
-    for _, (_, indices) in zip(range(job["steps"]), common.micro_batches(len(pairs), job["batch"], SEED, 0)):
+    for _, (_, indices) in zip(range(job["steps"]), batches.micro_batches(len(pairs), job["batch"], SEED, 0)):
         chosen = [len(pairs[i]["prompt_ids"]) + len(pairs[i]["chosen_ids"]) for i in indices]
         rejected = [len(pairs[i]["prompt_ids"]) + len(pairs[i]["rejected_ids"]) for i in indices]
         padded = 2 * len(indices) * max(chosen + rejected)  # collate_preference: 2B rows, padded to the longest
         steps.append({"padded": padded, "tokens": sum(chosen) + sum(rejected), "pairs": len(indices)})
-    result = curate_steady(common.read_metrics(Path(job["run_dir"]) / "metrics.jsonl"), steps, job["warmup"], "pairs")
+    result = curate_steady(
+        run_folder.read_metrics(Path(job["run_dir"]) / "metrics.jsonl"), steps, job["warmup"], "pairs"
+    )
     return {**result, "dataset_tokens": report.tokens, "batch": f"{job['batch']} pairs"}
 
 
@@ -570,11 +576,11 @@ def dpo_pairs_per_step(job: dict, batch_tokens: int) -> int:
     """
     from transformers import AutoTokenizer
 
-    from curate.train import common
+    from curate.train import batches
 
     pairs, _ = curate_dpo_pairs(job, AutoTokenizer.from_pretrained(job["model_dir"]))
     longest = [len(p["prompt_ids"]) + max(len(p["chosen_ids"]), len(p["rejected_ids"])) for p in pairs]
-    order = common.epoch_order(len(pairs), SEED, 0)
+    order = batches.epoch_order(len(pairs), SEED, 0)
     best = 1
     for size in range(1, len(pairs) + 1):
         batches = [order[start : start + size] for start in range(0, len(order), size)]
@@ -695,10 +701,10 @@ def main() -> int:
             "attends over it with a block mask (quadratic in the batch's tokens); curate keeps rows of --seq"
         )
 
-    from curate.train import common
+    from curate.train import flops
     from curate.train.init_model import train_bpe_tokenizer
 
-    peak = common.peak_flops(device_name) if cuda else None
+    peak = flops.peak_flops(device_name) if cuda else None
     args.workdir.mkdir(parents=True, exist_ok=True)
     results: list[dict] = []
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="run-") as scratch:
@@ -715,7 +721,7 @@ def main() -> int:
         for name in args.models:
             started = time.perf_counter()
             info = save_model(name, tokenizer, attention, args.smoke, work / name)
-            per_token = common.flops_per_token(info["parameters"], info["layers"], info["hidden"], args.seq)
+            per_token = flops.flops_per_token(info["parameters"], info["layers"], info["hidden"], args.seq)
             print(
                 f"\n{name}: {info['architecture']}, {info['parameters']:,} parameters, vocab {info['vocab']}, "
                 f"{per_token / 1e9:.2f} GFLOP per token (saved in {time.perf_counter() - started:.0f} s)"
@@ -736,7 +742,7 @@ def main() -> int:
                     pair = run_pair({**job, "gradient_checkpointing": True}, work)
                 for result in pair:
                     if "error" not in result:
-                        result["mfu"] = common.mfu(result["tokens_per_s"], per_token, peak)
+                        result["mfu"] = flops.mfu(result["tokens_per_s"], per_token, peak)
                     result["flops_per_token"] = per_token
                     result["parameters"] = info["parameters"]
                 results.extend(pair)

@@ -1,4 +1,4 @@
-"""curate.prefs.judge: reading judge replies, the pointwise and pairwise LLM judges (scripted
+"""curate.prefs.judges: reading judge replies, the pointwise and pairwise LLM judges (scripted
 backends), and the reward-model judge on a tiny reward model trained here."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import pytest
 from curate.errors import UserError
 from curate.llm.backend import EMPTY, FAILED, LENGTH, OK, ChatRequest, Completion, Usage
 from curate.llm.cache import AnswerCache, CachedBackend
-from curate.prefs.judge import Judgement, LLMJudge, parse_score, parse_verdict
+from curate.prefs.judges.base import Judgement
+from curate.prefs.judges.llm import LLMJudge
+from curate.prefs.judges.parsing import parse_score, parse_verdict
 
 from .conftest import REPO
 
@@ -343,7 +345,8 @@ def test_bad_pairwise_template(tmp_path):
 @pytest.fixture(scope="module")
 def reward_model(tmp_path_factory, one_torch_thread) -> Path:
     pytest.importorskip("transformers")
-    from curate.train import common, rm
+    from curate.train import rm
+    from curate.train.settings import OptimizerSettings
 
     from .tiny_chat_model import make_tiny_chat_model
 
@@ -351,13 +354,13 @@ def reward_model(tmp_path_factory, one_torch_thread) -> Path:
     output = tmp_path_factory.mktemp("tiny-rm")
     settings = rm.RMSettings(
         model=str(base), data=(str(PAIRS),), output=output, max_length=512, batch_size=4, eval_fraction=0.0,
-        max_steps=80, log_every=20, optimizer=common.OptimizerSettings(lr=1e-3, warmup_steps=10),
+        max_steps=80, log_every=20, optimizer=OptimizerSettings(lr=1e-3, warmup_steps=10),
     )  # fmt: skip
     return rm.train_rm(settings, progress=False)["final"]
 
 
 def test_reward_model_judge(reward_model):
-    from curate.prefs.judge import RewardModelJudge
+    from curate.prefs.judges.reward_model import RewardModelJudge
     from curate.train.data import read_rows
 
     rows = read_rows(PAIRS, kind="preference")

@@ -8,20 +8,10 @@ import numpy as np
 import pytest
 
 from curate.errors import RunFailed
-from curate.train.common import (
-    MetricsLog,
-    OptimizerSettings,
-    check_finite,
-    latest_checkpoint,
-    load_state,
-    lr_factor,
-    make_optimizer,
-    make_scheduler,
-    read_metrics,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from curate.train.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
+from curate.train.optim import check_finite, lr_factor, make_optimizer, make_scheduler
+from curate.train.run_folder import MetricsLog, read_metrics
+from curate.train.settings import OptimizerSettings
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -11,7 +11,6 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from curate.train import data  # noqa: E402
-from curate.train.common import OptimizerSettings, read_metrics  # noqa: E402
 from curate.train.dpo import (  # noqa: E402
     PAIR_METRICS,
     DPOSettings,
@@ -20,6 +19,8 @@ from curate.train.dpo import (  # noqa: E402
     evaluate,
     train_dpo,
 )
+from curate.train.run_folder import read_metrics  # noqa: E402
+from curate.train.settings import OptimizerSettings  # noqa: E402
 
 from .conftest import REPO, run_on_processes  # noqa: E402
 from .tiny_chat_model import make_tiny_chat_model  # noqa: E402
@@ -200,7 +201,7 @@ def test_training_makes_the_policy_prefer_the_chosen_answers(tiny_model, tmp_pat
 
 
 def test_precomputed_and_live_references_give_the_same_first_step(policy_model, tiny_model, tmp_path, monkeypatch):
-    from curate.train import dpo
+    from curate.train import dpo_reference
 
     live = tmp_path / "live"
     cached = tmp_path / "cached"
@@ -215,7 +216,7 @@ def test_precomputed_and_live_references_give_the_same_first_step(policy_model, 
 
     # the same data and reference again: the file is read, the reference never runs
     calls = []
-    monkeypatch.setattr(dpo, "compute_reference_logps", lambda *args, **kwargs: calls.append(1))
+    monkeypatch.setattr(dpo_reference, "compute_reference_logps", lambda *args, **kwargs: calls.append(1))
     again = train_dpo(settings(policy_model, cached, ref_model=str(tiny_model), max_steps=1), progress=False)
     assert again["reference_reused"] and again["reference_logps"] == first["reference_logps"] and not calls
     assert again["reference_logps"].read_bytes() == stored
@@ -232,21 +233,21 @@ def test_precomputed_and_live_references_give_the_same_first_step(policy_model, 
 
 def test_a_resumed_run_logs_the_same_metrics_as_an_uninterrupted_one(tiny_model, tmp_path, monkeypatch):
     from curate.errors import RunFailed
-    from curate.train import common
+    from curate.train import optim
 
     whole = tmp_path / "whole"
     train_dpo(settings(tiny_model, whole, save_every=4), progress=False)
 
     # a run killed at step 6, after its step-4 checkpoint and with steps 1-5 logged
     killed = tmp_path / "killed"
-    finite = common.check_finite
+    finite = optim.check_finite
 
     def dies_at_step_six(loss, step, last_checkpoint):
         if step == 6:
             raise RunFailed("killed")
         finite(loss, step, last_checkpoint)
 
-    monkeypatch.setattr(common, "check_finite", dies_at_step_six)
+    monkeypatch.setattr(optim, "check_finite", dies_at_step_six)
     with pytest.raises(RunFailed):
         train_dpo(settings(tiny_model, killed, save_every=4), progress=False)
     monkeypatch.undo()

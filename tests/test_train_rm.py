@@ -13,8 +13,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from curate.instruct.templates import tokenizer_template  # noqa: E402
-from curate.train import common, rm  # noqa: E402
-from curate.train.data import read_rows  # noqa: E402
+from curate.llm.reward_model import RewardScorer, load_reward_model  # noqa: E402
+from curate.train import rm  # noqa: E402
+from curate.train.batches import split_rows  # noqa: E402
+from curate.train.data import read_rows, reward  # noqa: E402
+from curate.train.run_folder import read_metrics  # noqa: E402
+from curate.train.settings import OptimizerSettings  # noqa: E402
 
 from .conftest import REPO, run_cli, write_jsonl  # noqa: E402
 from .tiny_chat_model import make_tiny_chat_model  # noqa: E402
@@ -53,7 +57,7 @@ def settings(model_dir: Path, data: Path, output: Path, **overrides) -> rm.RMSet
         max_length=512,
         batch_size=4,
         eval_fraction=0.125,
-        optimizer=common.OptimizerSettings(lr=1e-3, warmup_steps=10),
+        optimizer=OptimizerSettings(lr=1e-3, warmup_steps=10),
         log_every=10,
     )
     values.update(overrides)
@@ -78,9 +82,9 @@ def test_tokens_and_loss_equal_trl_reward_trainer(model_dir, tmp_path, one_threa
     rows = sample_rows()
     for number, row in enumerate(rows):
         row["margin"] = 0.5 * (number % 3)  # TRL's optional margin column
-    model, tokenizer, new_head = rm.load_reward_model(str(model_dir), CPU, seed=0)
+    model, tokenizer, new_head = load_reward_model(str(model_dir), CPU, seed=0)
     assert new_head  # a causal LM folder: the score head is new
-    pairs, report = rm.tokenize_pairs(rows, tokenizer, tokenizer_template(model_dir), max_length=1024)
+    pairs, report = reward.tokenize_pairs(rows, tokenizer, tokenizer_template(model_dir), max_length=1024)
     assert report.kept == len(rows) == 16
 
     dataset = datasets.Dataset.from_list(
@@ -96,7 +100,7 @@ def test_tokens_and_loss_equal_trl_reward_trainer(model_dir, tmp_path, one_threa
     assert [list(ids) for ids in trainer.train_dataset["chosen_ids"]] == [pair["chosen_ids"] for pair in pairs]
     assert [list(ids) for ids in trainer.train_dataset["rejected_ids"]] == [pair["rejected_ids"] for pair in pairs]
 
-    ours_batch = rm.collate_pairs(pairs[:8], tokenizer.pad_token_id)
+    ours_batch = reward.collate_pairs(pairs[:8], tokenizer.pad_token_id)
     trl_batch = trainer.data_collator([trainer.train_dataset[index] for index in range(8)])
     assert torch.equal(ours_batch["input_ids"], trl_batch["input_ids"])
     assert torch.equal(ours_batch["margin"], trl_batch["margin"])
@@ -117,13 +121,13 @@ def test_tokens_and_loss_equal_trl_reward_trainer(model_dir, tmp_path, one_threa
 
 def test_pairs_longer_than_max_length_are_dropped_not_cut(model_dir):
     rows = sample_rows()
-    _, tokenizer, _ = rm.load_reward_model(str(model_dir), CPU)
+    _, tokenizer, _ = load_reward_model(str(model_dir), CPU)
     template = tokenizer_template(model_dir)
-    full, _ = rm.tokenize_pairs(rows, tokenizer, template, max_length=4096)
+    full, _ = reward.tokenize_pairs(rows, tokenizer, template, max_length=4096)
     limit = sorted(max(len(pair["chosen_ids"]), len(pair["rejected_ids"])) for pair in full)[8]
-    kept, report = rm.tokenize_pairs(rows, tokenizer, template, max_length=limit)
+    kept, report = reward.tokenize_pairs(rows, tokenizer, template, max_length=limit)
     too_long = sum(max(len(pair["chosen_ids"]), len(pair["rejected_ids"])) > limit for pair in full)
-    assert report.dropped == {rm.LONGER_THAN_MAX_LENGTH: too_long} and too_long > 0
+    assert report.dropped == {reward.LONGER_THAN_MAX_LENGTH: too_long} and too_long > 0
     assert report.kept == len(kept) == 16 - too_long and report.truncated == 0
     assert all(pair in full for pair in kept)  # survivors are whole
 
@@ -141,11 +145,11 @@ def test_margin_column_shifts_the_loss_as_the_formula_says(model_dir, tmp_path):
     run_cli("convert", write_jsonl(tmp_path / "m.jsonl", records), "-o", folder, "--to", "preference", "--workers", "1")
     rows = read_rows(folder, kind="preference")  # the margin column travels in meta
 
-    model, tokenizer, _ = rm.load_reward_model(str(model_dir), CPU, seed=3)
+    model, tokenizer, _ = load_reward_model(str(model_dir), CPU, seed=3)
     template = tokenizer_template(model_dir)
-    pairs, _ = rm.tokenize_pairs(rows, tokenizer, template, 512)
+    pairs, _ = reward.tokenize_pairs(rows, tokenizer, template, 512)
     assert [pair["margin"] for pair in pairs] == margins
-    batch = rm.collate_pairs(pairs, tokenizer.pad_token_id)
+    batch = reward.collate_pairs(pairs, tokenizer.pad_token_id)
     with torch.no_grad():
         r_chosen, r_rejected = rm.rewards(model, batch, CPU)
         with_margin = rm.pair_losses(r_chosen, r_rejected, batch["margin"])
@@ -161,10 +165,10 @@ def test_margin_column_shifts_the_loss_as_the_formula_says(model_dir, tmp_path):
     plain = [
         {key: row[key] for key in ("prompt", "chosen", "rejected", "score_chosen", "score_rejected")} for row in rows
     ]
-    assert [pair["margin"] for pair in rm.tokenize_pairs(plain, tokenizer, template, 512)[0]] == [0.0] * 4
-    scored, _ = rm.tokenize_pairs(plain, tokenizer, template, 512, margin_from_scores=True)
+    assert [pair["margin"] for pair in reward.tokenize_pairs(plain, tokenizer, template, 512)[0]] == [0.0] * 4
+    scored, _ = reward.tokenize_pairs(plain, tokenizer, template, 512, margin_from_scores=True)
     assert [pair["margin"] for pair in scored] == [5.0] * 4
-    scored, _ = rm.tokenize_pairs(rows, tokenizer, template, 512, margin_from_scores=True)
+    scored, _ = reward.tokenize_pairs(rows, tokenizer, template, 512, margin_from_scores=True)
     assert [pair["margin"] for pair in scored] == margins  # an explicit margin wins
 
 
@@ -182,7 +186,7 @@ def test_training_separates_the_sample_pairs(trained):
     output, result = trained
     assert result["steps"] == 200 and result["train_pairs"] == 14 and result["eval_pairs"] == 2
     assert result["head_initialised"]
-    records = common.read_metrics(output / "metrics.jsonl")
+    records = read_metrics(output / "metrics.jsonl")
     assert [record["step"] for record in records] == list(range(10, 201, 10))
     for key in ("loss", "accuracy", "margin", "lr", "grad_norm", "tokens_per_s"):
         assert all(math.isfinite(record[key]) for record in records), key
@@ -198,8 +202,8 @@ def test_training_separates_the_sample_pairs(trained):
 def test_scorer_ranks_chosen_above_rejected(trained, pairs_folder):
     output, _ = trained
     rows = read_rows(pairs_folder, kind="preference")
-    train_rows, _ = common.split_rows(rows, 0.125, 0)
-    scorer = rm.RewardScorer(output / "final", device="cpu", batch_size=3)
+    train_rows, _ = split_rows(rows, 0.125, 0)
+    scorer = RewardScorer(output / "final", device="cpu", batch_size=3)
     chosen = scorer.score([row["prompt"] + row["chosen"] for row in train_rows])
     rejected = scorer.score([row["prompt"] + row["rejected"] for row in train_rows])
     assert len(chosen) == len(rejected) == len(train_rows) == 14
@@ -228,7 +232,7 @@ def test_final_model_loads_offline_and_scores_the_same(trained, monkeypatch):
     )
     with torch.no_grad():
         scores = model(**encoded).logits[:, 0].tolist()
-    assert scores == pytest.approx(rm.RewardScorer(final, device="cpu").score(conversations), abs=1e-5)
+    assert scores == pytest.approx(RewardScorer(final, device="cpu").score(conversations), abs=1e-5)
 
 
 def test_resume_gives_the_uninterrupted_run(model_dir, pairs_folder, tmp_path, one_thread):
@@ -251,18 +255,19 @@ def test_resume_gives_the_uninterrupted_run(model_dir, pairs_folder, tmp_path, o
     a = load_file(str(straight["final"] / "model.safetensors"))
     b = load_file(str(resumed["final"] / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.allclose(a[key], b[key], atol=1e-6) for key in a)
-    losses = [record["loss"] for record in common.read_metrics(interrupted / "metrics.jsonl")]
-    assert losses == pytest.approx([record["loss"] for record in common.read_metrics(tmp_path / "a" / "metrics.jsonl")])
+    losses = [record["loss"] for record in read_metrics(interrupted / "metrics.jsonl")]
+    assert losses == pytest.approx([record["loss"] for record in read_metrics(tmp_path / "a" / "metrics.jsonl")])
 
 
 TWO_PROCESS_SCRIPT = """
 import sys
 from pathlib import Path
-from curate.train import common, rm
+from curate.train import rm
+from curate.train.settings import OptimizerSettings
 
 model, data, output = sys.argv[1:4]
 rm.train_rm(rm.RMSettings(model=model, data=(data,), output=Path(output), max_length=512, batch_size=2,
-    eval_fraction=0.125, max_steps=5, log_every=1, optimizer=common.OptimizerSettings(lr=1e-3)), progress=False)
+    eval_fraction=0.125, max_steps=5, log_every=1, optimizer=OptimizerSettings(lr=1e-3)), progress=False)
 """
 
 
@@ -281,7 +286,7 @@ def test_two_processes_equal_one_on_the_same_global_batch(model_dir, pairs_folde
             tmp_path / "one",
             max_steps=5,
             log_every=1,
-            optimizer=common.OptimizerSettings(lr=1e-3),
+            optimizer=OptimizerSettings(lr=1e-3),
         ),
         progress=False,
     )
@@ -294,8 +299,8 @@ def test_two_processes_equal_one_on_the_same_global_batch(model_dir, pairs_folde
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     first, second = (
-        common.read_metrics(tmp_path / "one" / "metrics.jsonl"),
-        common.read_metrics(tmp_path / "two" / "metrics.jsonl"),
+        read_metrics(tmp_path / "one" / "metrics.jsonl"),
+        read_metrics(tmp_path / "two" / "metrics.jsonl"),
     )
     assert [record["pairs"] for record in first] == [record["pairs"] for record in second] == [4, 4, 4, 2, 4]
     for a, b in zip(first, second):

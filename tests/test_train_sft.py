@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from curate.errors import RunFailed
-from curate.train.common import OptimizerSettings, read_metrics
+from curate.train.run_folder import read_metrics
+from curate.train.settings import OptimizerSettings
 from tests.conftest import run_on_processes
 
 torch = pytest.importorskip("torch")

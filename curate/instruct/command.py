@@ -65,7 +65,7 @@ def convert_dataset(
     """Convert instruction or preference records from one format to another.
 
     `job_arguments` are those of every record command (options, command_line, reader,
-    writer, input_format, workers, progress, overwrite; see `cli_options.job_arguments`).
+    writer, input_format, workers, progress, overwrite; see `cli.options.job_arguments`).
     """
     from curate.instruct.interop import write_interop_files
 

@@ -15,7 +15,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -203,6 +203,21 @@ def load_template(name_or_path: str, special_tokens: Mapping[str, str] | None = 
     return ChatTemplate(source, name_or_path, dict(special_tokens or {}))
 
 
+def chosen_template(
+    name_or_path: str | None, tokenizer: str | os.PathLike | None = None, eos_token: str | None = None
+) -> ChatTemplate:
+    """The template `curate render` is asked for: --template (shipped name or file), else
+    --tokenizer's own; with the tokenizer folder's special tokens, `eos_token` overriding."""
+    if not name_or_path and not tokenizer:
+        raise UserError("pass --template NAME|PATH or --tokenizer DIR")
+    special = tokenizer_special_tokens(tokenizer) if tokenizer else {}
+    if eos_token is not None:
+        special["eos_token"] = eos_token
+    if name_or_path:
+        return load_template(name_or_path, special)
+    return replace(tokenizer_template(tokenizer), special_tokens=special)
+
+
 def _special_token_text(value) -> str | None:
     # tokenizer_config.json stores a special token either as text or as an AddedToken dict.
     if isinstance(value, str):
@@ -236,6 +251,17 @@ def loaded_tokenizer_template(tokenizer, name: str) -> ChatTemplate | None:
     if not isinstance(source, str) or not source.strip():
         return None
     return ChatTemplate(source=source, name=name, special_tokens=tokenizer_special_token_map(tokenizer))
+
+
+def template_for(tokenizer, template_name: str | None, model_name: str) -> ChatTemplate:
+    """--template (a shipped name or .jinja file) with a loaded tokenizer's special tokens, else
+    the model's own chat template; a model without one is told to pass --template."""
+    if template_name:
+        return load_template(template_name, tokenizer_special_token_map(tokenizer))
+    template = loaded_tokenizer_template(tokenizer, model_name)
+    if template is None:
+        raise UserError(f"{model_name} has no chat template; pass --template (e.g. chatml or alpaca)")
+    return template
 
 
 def tokenizer_special_token_map(tokenizer) -> dict[str, str]:

@@ -24,8 +24,7 @@ import xxhash
 from curate.errors import UserError
 from curate.instruct.templates import ChatTemplate, TemplateRenderError, loaded_tokenizer_template
 from curate.llm.backend import FAILED, ChatRequest, Completion, Sampling, Usage, completion_status, derived_seed
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+from curate.llm.devices import first_line, pick_device, pick_dtype
 
 # Files whose content decides the answers: weights, configs, tokenizer, chat templates.
 _IDENTITY_SUFFIXES = (".safetensors", ".json", ".jinja", ".model", ".txt", ".tiktoken")
@@ -50,35 +49,6 @@ def _looks_like_path(model: str | Path) -> bool:
         return True
     text = str(model)
     return text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text or os.path.exists(text)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _pick_device(device: str) -> Any:
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, ValueError) as error:
-        raise UserError(f"unknown device {device!r} ({_first_line(error)}); use auto, cpu or cuda[:N]") from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {device!r} asked for, but torch sees no CUDA GPU here; use --device cpu")
-    return chosen
-
-
-def _pick_dtype(dtype: str, device: Any) -> Any:
-    import torch
-
-    if dtype not in DTYPES:
-        raise UserError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return getattr(torch, dtype)
 
 
 def _file_fingerprint(path: Path) -> str:
@@ -130,8 +100,8 @@ class LocalBackend:
         self.batch_size = batch_size
         self.usage = Usage()
         self._model_name, self._folder = self._locate(model)
-        self._device = _pick_device(device)
-        self._dtype = _pick_dtype(dtype, self._device)
+        self._device = pick_device(device)
+        self._dtype = pick_dtype(dtype, self._device)
         self._tokenizer, self._template = self._load_tokenizer()
         self._model = self._load_model()
 
@@ -182,7 +152,7 @@ class LocalBackend:
         return str(self._folder) if self._folder is not None else self._model_name
 
     def _load_error(self, what: str, error: Exception) -> UserError:
-        detail = _first_line(error)
+        detail = first_line(error)
         if self._folder is not None:
             return UserError(f"cannot load the {what} from {self._folder}: {detail}")
         if _offline():
@@ -317,9 +287,9 @@ class LocalBackend:
                 return self._generate_safely(prompts[:middle], sampling) + self._generate_safely(
                     prompts[middle:], sampling
                 )
-            failure = f"out of memory: {_first_line(error)}"
+            failure = f"out of memory: {first_line(error)}"
         except Exception as error:
-            failure = f"{type(error).__name__}: {_first_line(error)}"
+            failure = f"{type(error).__name__}: {first_line(error)}"
         return [Completion("", FAILED, error=failure) for _ in prompts]
 
     def _generate(self, prompts: list[list[int]], sampling: Sampling) -> list[Completion]:

@@ -14,9 +14,10 @@ Equal best (or worst) scores are broken by candidate order, which is determinist
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
-STRATEGIES = ("best-worst", "best-random", "all-pairs")
+Scored = list[tuple[int, float]]  # (candidate index, score) of the candidates that have a score
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,34 @@ class Drop:
     detail: str = ""
 
 
+def _best(scored: Scored) -> tuple[int, float]:
+    return max(scored, key=lambda item: item[1])  # the first of equal bests
+
+
+def _best_worst(scored: Scored, rng: random.Random) -> list[tuple]:
+    best, worst = _best(scored), min(scored, key=lambda item: item[1])
+    if worst[0] == best[0]:  # every score equal: the first and the last
+        worst = scored[-1]
+    return [(best, worst)]
+
+
+def _best_random(scored: Scored, rng: random.Random) -> list[tuple]:
+    best = _best(scored)
+    return [(best, rng.choice([item for item in scored if item[0] != best[0]]))]
+
+
+def _all_pairs(scored: Scored, rng: random.Random) -> list[tuple]:
+    return [(first, second) for position, first in enumerate(scored) for second in scored[position + 1 :]]
+
+
+# Which scored candidates face each other; a new strategy is a function and a line here.
+STRATEGIES: dict[str, Callable[[Scored, random.Random], list[tuple]]] = {
+    "best-worst": _best_worst,
+    "best-random": _best_random,
+    "all-pairs": _all_pairs,
+}
+
+
 def make_pairs(
     scores: list[float | None], strategy: str, min_margin: float, rng: random.Random
 ) -> tuple[list[Pair], list[Drop]]:
@@ -43,17 +72,7 @@ def make_pairs(
     scored = [(index, score) for index, score in enumerate(scores) if score is not None]
     if len(scored) < 2:
         return [], [Drop("fewer_than_two_scored", detail=f"{len(scored)} of {len(scores)} candidates have a score")]
-    if strategy == "all-pairs":
-        candidates = [(first, second) for position, first in enumerate(scored) for second in scored[position + 1 :]]
-    else:
-        best = max(scored, key=lambda item: item[1])  # the first of equal bests
-        if strategy == "best-worst":
-            others = [min(scored, key=lambda item: item[1])]
-            if others[0][0] == best[0]:  # every score equal: the first and the last
-                others = [scored[-1]]
-        else:
-            others = [rng.choice([item for item in scored if item[0] != best[0]])]
-        candidates = [(best, other) for other in others]
+    candidates = STRATEGIES[strategy](scored, rng)
     pairs, drops = [], []
     for (first, first_score), (second, second_score) in candidates:
         margin = abs(first_score - second_score)

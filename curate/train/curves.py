@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from curate.pipeline import plots
-from curate.train.common import read_metrics
+from curate.train.run_folder import read_metrics
 
 CURVES = "loss.png"
 

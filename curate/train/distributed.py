@@ -45,6 +45,16 @@ class Distributed:
             return torch.device("cpu")
         return torch.device(name)
 
+    def wrap(self, model, device):
+        """The model under DDP when there are several processes, else the model itself."""
+        if not self.active:
+            return model
+        import torch
+
+        return torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
     def share(self, indices: list[int], batch_size: int) -> tuple[list[int], float]:
         """This process's `batch_size` indices of a global micro-batch, and their weight (1).
 

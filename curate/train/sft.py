@@ -11,13 +11,23 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from curate.errors import UserError
-from curate.train import common
+from curate.instruct.templates import template_for
+from curate.train import batches, checkpoint
+from curate.train.data import collate_sft, pack, tokenize_sft
+from curate.train.distributed import Distributed
+from curate.train.flops import Speed
+from curate.train.models import load_model, model_inputs, pad_id, prepare_for_training
+from curate.train.optim import Optimization
+from curate.train.progress import StepProgress
+from curate.train.run_folder import RunFolder
+from curate.train.settings import TrainSettings
 
 
 @dataclass(frozen=True)
-class SFTSettings(common.TrainSettings):
+class SFTSettings(TrainSettings):
     packing: bool = True
     compile: bool = False
 
@@ -47,16 +57,16 @@ def _share(items: list, indices: list[int], dist, batch_size: int) -> list:
     return rows
 
 
-def evaluate(model, batches: list[dict], device) -> float | None:
+def evaluate(model, eval_batches: list[dict], device) -> float | None:
     import torch
 
-    if not batches:
+    if not eval_batches:
         return None
     model.eval()
     total, tokens = 0.0, 0
     with torch.inference_mode():
-        for batch in batches:
-            logits = model(**common.model_inputs(batch, device)).logits
+        for batch in eval_batches:
+            logits = model(**model_inputs(batch, device)).logits
             loss, count = token_loss_sum(logits, batch["labels"].to(device))
             total += loss.item()
             tokens += count
@@ -67,55 +77,55 @@ def evaluate(model, batches: list[dict], device) -> float | None:
 def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     """Train, log metrics.jsonl, checkpoint, and save RUN/final; under torchrun, on every process."""
     import torch
-    from tqdm import tqdm
 
-    from curate.train import data
-
-    dist, output, device, use_bf16 = common.open_run(settings)
-    model, tokenizer = common.load_model(settings.model, device)
-    template = common.chat_template(tokenizer, settings.template, settings.model)
+    # ---- processes, device, model
+    dist = Distributed.from_environment()
+    device = dist.device(settings.device)
+    use_bf16 = settings.use_bf16(device)
+    Path(settings.output).mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    model, tokenizer = load_model(settings.model, device)
+    template = template_for(tokenizer, settings.template, settings.model)
 
     # ---- data: every process tokenises everything and takes its share of each global batch
-    train_rows, eval_rows = common.read_split(settings)
-    train_examples, report = data.tokenize_sft(train_rows, tokenizer, template, settings.max_length)
-    eval_examples, _ = data.tokenize_sft(eval_rows, tokenizer, template, settings.max_length)
+    train_rows, eval_rows = batches.read_split(settings)
+    train_examples, report = tokenize_sft(train_rows, tokenizer, template, settings.max_length)
+    eval_examples, _ = tokenize_sft(eval_rows, tokenizer, template, settings.max_length)
     if not train_examples:
         raise UserError(f"no training example is left after tokenisation: {report.summary()}")
-    pad_id = common.pad_id(tokenizer)
-    train_items = data.pack(train_examples, settings.max_length) if settings.packing else train_examples
-    eval_items = data.pack(eval_examples, settings.max_length) if settings.packing else eval_examples
-    attention = model.config._attn_implementation  # the packed mask's form depends on it (data.collate_sft)
+    pad = pad_id(tokenizer)
+    train_items = pack(train_examples, settings.max_length) if settings.packing else train_examples
+    eval_items = pack(eval_examples, settings.max_length) if settings.packing else eval_examples
+    attention = model.config._attn_implementation  # the packed mask's form depends on it (collate_sft)
 
     def collate(items: list) -> dict:
-        return data.collate_sft(items, pad_id, settings.packing, attn_implementation=attention)
+        return collate_sft(items, pad, settings.packing, attn_implementation=attention)
 
     eval_batches = [
         collate(eval_items[start : start + settings.batch_size])
         for start in range(0, len(eval_items), settings.batch_size)
     ]
-    global_batch = settings.batch_size * dist.world
-    total_steps = common.total_steps(settings, len(train_items), dist.world)
+    total_steps = batches.total_steps(settings, len(train_items), dist.world)
 
-    # ---- model, optimizer, schedule; resume restores all of them and the data position
-    setup = common.start_training(model, settings, total_steps, output, dist, device)
-    optimizer, scheduler, wrapped, run = setup.optimizer, setup.scheduler, setup.wrapped, setup.run
-    start_step, resumed_from, per_token, peak = (
-        setup.start_step,
-        setup.resumed_from,
-        setup.flops_per_token,
-        setup.peak_flops,
-    )
+    # ---- optimizer and schedule; resume restores them, the weights, the RNG and the data position
+    prepare_for_training(model, settings)
+    optimization = Optimization.adamw(model, settings.optimizer, total_steps, settings.max_grad_norm)
+    start_step, resumed_from = checkpoint.resume(settings.output, model, optimization) if settings.resume else (0, None)
+    wrapped = dist.wrap(model, device)
     forward = torch.compile(wrapped) if settings.compile else wrapped
+    run = RunFolder(settings.output, settings, total_steps, start_step, resumed_from, dist)
+    speed = Speed.of(model, settings.max_length, device, dist.world)
 
-    batches = common.micro_batches(len(train_items), global_batch, settings.seed, start_step * settings.grad_accum)
-    bar = tqdm(
-        total=total_steps, initial=start_step, desc="train-sft", unit="step", disable=not (progress and dist.is_main)
+    # ---- the loop
+    micro_batches = batches.micro_batches(
+        len(train_items), settings.batch_size * dist.world, settings.seed, start_step * settings.grad_accum
     )
-    for step in range(start_step, total_steps):
+    bar = StepProgress("train-sft", total_steps, start_step, progress and dist.is_main)
+    for step in range(start_step + 1, total_steps + 1):
         started = time.perf_counter()
         micro = [
             collate(_share(train_items, indices, dist, settings.batch_size))
-            for _, (_, indices) in zip(range(settings.grad_accum), batches)
+            for _, (_, indices) in zip(range(settings.grad_accum), micro_batches)
         ]
         local_trained = sum(int((batch["labels"][:, 1:] != -100).sum()) for batch in micro)
         (trained,) = dist.sum([local_trained])
@@ -126,29 +136,28 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
             sync = number == len(micro) - 1 or not dist.active
             with contextlib.nullcontext() if sync else wrapped.no_sync():
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    logits = forward(**common.model_inputs(batch, device)).logits
+                    logits = forward(**model_inputs(batch, device)).logits
                 loss_sum, _ = token_loss_sum(logits, batch["labels"].to(device))
                 (loss_sum * dist.world / max(trained, 1)).backward()
             local_loss += loss_sum.item()
             local_tokens += int(batch["input_ids"].numel())
         step_loss, tokens = dist.sum([local_loss, local_tokens])
         loss_value = step_loss / max(trained, 1)
-        grad_norm = setup.optimizer_step(model, loss_value, step + 1)
-        seconds = time.perf_counter() - started
+        grad_norm = optimization.step(model, loss_value, step, run.last_checkpoint)
+        tokens_per_s, mfu = speed.measure(tokens, time.perf_counter() - started)
         record = {
-            "step": step + 1,
+            "step": step,
             "loss": loss_value,
-            "lr": scheduler.get_last_lr()[0],
+            "lr": optimization.lr,
             "grad_norm": grad_norm,
-            "tokens_per_s": tokens / seconds,
+            "tokens_per_s": tokens_per_s,
             "trained_tokens": int(trained),
-            "mfu": common.mfu(tokens / seconds / dist.world, per_token, peak),
+            "mfu": mfu,
         }
-        if run.evaluate_now(step + 1):
+        if run.evaluate_now(step):
             record["eval_loss"] = evaluate(model, eval_batches, device)
-        run.end_step(step + 1, record, model, tokenizer, optimizer, scheduler)
-        bar.update(1)
-        bar.set_postfix_str(f"loss {loss_value:.4f}", refresh=False)
+        run.end_step(step, record, model, tokenizer, optimization)
+        bar.update(record)
     bar.close()
     final = run.finish(model, tokenizer, report.as_dict(), panels=(("loss", "eval_loss"),))
     dist.close()

@@ -32,6 +32,27 @@ class DedupSettings:
         if self.line_threshold < 1:
             raise UserError("--line-threshold must be at least 1")
 
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        ngram: int,
+        char_ngram: int,
+        num_perm: int,
+        bands: int | None,
+        rows: int | None,
+        threshold: float | None,
+        seed: int,
+        **options,
+    ) -> DedupSettings:
+        """The settings of `curate dedup`'s options: missing bands and rows are chosen from
+        --threshold or the defaults (`lsh_bands_and_rows`); `options` are the other fields."""
+        bands, rows = lsh_bands_and_rows(num_perm, bands, rows, threshold)
+        hashing = MinHashSettings(
+            ngram=ngram, char_ngram=char_ngram, num_perm=num_perm, bands=bands, rows=rows, seed=seed
+        )
+        return cls(minhash_settings=hashing, threshold=threshold, **options)
+
     @property
     def keep_column(self) -> str | None:
         """The column of `--keep highest:<column>`, else None."""

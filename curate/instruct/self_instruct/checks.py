@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import regex
 
+from curate.errors import UserError
 from curate.instruct.self_instruct.languages import LANGUAGES
 from curate.instruct.self_instruct.parsing import Task
 
@@ -33,10 +35,25 @@ class TaskChecks:
     max_words: int = 150
     blacklist: tuple[str, ...] | None = None  # None: the language's default list
 
+    def __post_init__(self) -> None:
+        if self.lang not in LANGUAGES:
+            raise UserError(f"self-instruct speaks {', '.join(LANGUAGES)}, not {self.lang!r}")
+        if self.min_words > self.max_words:
+            raise UserError(f"--min-words {self.min_words} is more than --max-words {self.max_words}")
+
     def words(self) -> tuple[str, ...]:
         if self.blacklist is not None:
             return self.blacklist
         return LANGUAGES[self.lang].blacklist
+
+
+def read_blacklist(path: Path) -> tuple[str, ...]:
+    """The words of a --blacklist file: one a line; blank lines and # comments skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read the blacklist {path}: {error}") from None
+    return tuple(word.strip() for word in lines if word.strip() and not word.startswith("#"))
 
 
 class TaskFilter:

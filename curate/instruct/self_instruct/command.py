@@ -9,7 +9,6 @@ cache (no request is sent twice) and goes on from there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,7 +23,7 @@ from curate.instruct.self_instruct.report import write_self_instruct_report
 from curate.io.manifest import read_manifest
 from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.writer import WriterOptions
-from curate.llm.backend import Backend
+from curate.llm.factory import ClientOptions, make_backend, require_key
 from curate.pipeline import folder, in_memory
 from curate.pipeline.folder import FolderState
 from curate.pipeline.identity import RUNTIME_OPTIONS, job_identity
@@ -70,9 +69,11 @@ def self_instruct_dataset(
     seeds_path: str,
     output: Path,
     settings: SelfInstructSettings,
-    make_backend: Callable[[], Backend],
+    backend: str,
+    model: str,
+    base_url: str | None,
+    client: ClientOptions,
     *,
-    model_identity: dict,
     options: dict,
     command_line: str,
     writer: WriterOptions | None = None,
@@ -81,6 +82,12 @@ def self_instruct_dataset(
     progress: bool = True,
     overwrite: bool = False,
 ) -> JobResult:
+    """Grow `settings.num` tasks from the seeds with `model` (a `backend` kind of llm/factory.py)
+    into the dataset folder `output`."""
+    require_key(backend, model, base_url, client)
+    model_identity = {"backend": backend, "model": model}
+    if settings.checks.blacklist is not None:
+        options = options | {"blacklist_words": list(settings.checks.blacklist)}  # the words, not the path
     clock = folder.Clock()
     seeds, seed_fingerprints = load_seeds(seeds_path, input_format, from_format)
     identity = job_identity(
@@ -90,23 +97,23 @@ def self_instruct_dataset(
     if in_memory.prepare(output, identity, overwrite, command_line) is FolderState.COMPLETE:
         return JobResult(output, read_manifest(output), skipped=True)
 
-    backend = make_backend()
+    answerer = make_backend(backend, model, base_url, client)
     bar = tqdm(total=settings.num, desc="self-instruct", unit="task", disable=not progress, dynamic_ncols=True)
 
     def on_round(outcome: Outcome) -> None:
         bar.update(len(outcome.accepted) - bar.n)
-        usage = backend.usage
+        usage = answerer.usage
         bar.set_postfix_str(
             f"{outcome.requests:,} requests ({usage.cache_hits:,} cached), {len(outcome.rejected):,} rejected",
             refresh=False,
         )
 
     try:
-        outcome = grow(seeds, backend.complete, settings, on_round)
+        outcome = grow(seeds, answerer.complete, settings, on_round)
     finally:
         bar.close()
-        backend.close()
-    usage = backend.usage.as_dict()
+        answerer.close()
+    usage = answerer.usage.as_dict()
 
     kept_rows, rejected_rows = _rows(outcome, model_identity)
     manifest = in_memory.sealed_manifest(

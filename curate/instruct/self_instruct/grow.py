@@ -50,6 +50,10 @@ class SelfInstructSettings:
     seed: int = 0
     prompt_template: Path | None = None  # None: the shipped one for `lang`
 
+    def __post_init__(self) -> None:
+        if self.seed_examples + self.generated_examples == 0:
+            raise UserError("show the model at least one example: --seed-examples or --generated-examples above 0")
+
     def request_budget(self) -> int:
         if self.max_requests is not None:
             return self.max_requests

@@ -101,6 +101,9 @@ def korean_tokens(text: str) -> list[str]:
     return korean_kiwi_tokens(text) if kiwi_available() else korean_char_tokens(text)
 
 
+KOREAN_TOKENS = ("auto", "kiwi", "chars")  # how Korean is split for ROUGE-L (see tokenizer_for)
+
+
 def tokenizer_for(lang: str, korean: str = "auto") -> Tokenizer:
     """The ROUGE-L tokenizer for language `lang` (ISO 639-1).
 
@@ -108,8 +111,8 @@ def tokenizer_for(lang: str, korean: str = "auto") -> Tokenizer:
     (characters), or "auto" (kiwi when installed). Every other language gets rouge-score's
     English tokens, as self-instruct and Alpaca use them.
     """
-    if korean not in ("auto", "kiwi", "chars"):
-        raise ValueError(f"korean tokenizer must be auto, kiwi or chars, not {korean!r}")
+    if korean not in KOREAN_TOKENS:
+        raise ValueError(f"korean tokenizer must be one of {', '.join(KOREAN_TOKENS)}, not {korean!r}")
     if lang != "ko":
         return english_tokens
     from curate.corpus.segment import kiwi_available

@@ -1,4 +1,5 @@
-"""Options shared by commands, as decorators, and helpers to record what a command was given."""
+"""Options shared by commands, as decorators, and helpers to turn them into library settings and to
+record what a command was given."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from pathlib import Path
 
 import click
 
+from curate.instruct.rows import RECORD_FORMATS
 from curate.io.readers import ReaderOptions
 from curate.io.sources import FORMATS
 from curate.io.writer import WriterOptions
-from curate.llm.openai_compat import ClientSettings
+from curate.llm.devices import DTYPES
+from curate.llm.factory import ClientOptions
 from curate.pipeline.pool import default_workers
-from curate.train.common import OptimizerSettings
+from curate.train.settings import OptimizerSettings
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
@@ -177,7 +180,7 @@ record_input_options = compose(
     click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
     click.option(
         "--input-format",
-        type=click.Choice(["auto", "jsonl", "json", "parquet"]),
+        type=click.Choice(["auto", *RECORD_FORMATS]),
         default="auto",
         show_default=True,
         help="How to read the inputs; auto goes by file name (.jsonl[.gz|.zst], .json, .parquet). "
@@ -202,22 +205,22 @@ def record_job_arguments(ctx: click.Context, params: dict) -> dict:
 # the answer cache, and the settings of a model run in this process.
 client_options = compose(
     click.option(
-        "--api-key-env", default="OPENAI_API_KEY", show_default=True, metavar="NAME",
+        "--api-key-env", default=ClientOptions.api_key_env, show_default=True, metavar="NAME",
         help="Environment variable holding the API key (never logged or written; local servers need none).",
     ),
-    click.option("--concurrency", type=click.IntRange(min=1), default=ClientSettings.concurrency, show_default=True, help="Requests in flight at once."),
+    click.option("--concurrency", type=click.IntRange(min=1), default=ClientOptions.concurrency, show_default=True, help="Requests in flight at once."),
     click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most requests per minute."),
     click.option("--tpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most tokens (prompt + completion) per minute."),
-    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=ClientSettings.timeout, show_default=True, help="Seconds to wait for one answer before retrying."),
-    click.option("--max-retries", type=click.IntRange(min=0), default=ClientSettings.max_retries, show_default=True, help="Retries of one request (429, 5xx, timeouts, connection errors), with exponential backoff."),
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=ClientOptions.timeout, show_default=True, help="Seconds to wait for one answer before retrying."),
+    click.option("--max-retries", type=click.IntRange(min=0), default=ClientOptions.max_retries, show_default=True, help="Retries of one request (429, 5xx, timeouts, connection errors), with exponential backoff."),
     click.option(
         "--cache", type=click.Path(path_type=Path), default=None, metavar="DIR",
         help="Folder of the answer cache (default: $CURATE_CACHE_DIR or the user cache, under llm/).",
     ),
     click.option("--no-cache", is_flag=True, help="Send every request; a killed run then cannot resume."),
-    click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Local models: sequences generated together."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=ClientOptions.batch_size, show_default=True, help="Local models: sequences generated together."),
     click.option("--device", default="auto", show_default=True, help="Local models: cuda, cpu or auto."),
-    click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto", show_default=True, help="Local models: weights' dtype."),
+    click.option("--dtype", type=click.Choice(DTYPES), default="auto", show_default=True, help="Local models: weights' dtype."),
 )  # fmt: skip
 
 
@@ -364,7 +367,7 @@ def train_settings(params: dict) -> dict:
     """`TrainSettings` fields from the shared training options (the command adds its own)."""
     from dataclasses import fields
 
-    from curate.train.common import TrainSettings
+    from curate.train.settings import TrainSettings
 
     direct = {
         field.name: params[field.name] for field in fields(TrainSettings) if field.name not in ("data", "optimizer")
@@ -374,3 +377,18 @@ def train_settings(params: dict) -> dict:
         min_lr_ratio=params["min_lr_ratio"],
     )  # fmt: skip
     return direct | {"data": tuple(params["data"]), "optimizer": optimizer}
+
+
+def client_settings(params: dict) -> ClientOptions:
+    """`client_options`' values as the library's ClientOptions."""
+    from dataclasses import fields
+
+    return ClientOptions(**{field.name: params[field.name] for field in fields(ClientOptions)})
+
+
+def format_choices(kind: str | None = None, writable: bool = False) -> list[str]:
+    """The format names --from and --to offer: all, of one kind ("sft", "preference"), or writable."""
+    from curate.instruct import formats
+
+    names = formats.WRITE_FORMATS if writable else formats.READ_FORMATS
+    return [name for name in names if kind is None or formats.format_kind(name) == kind]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +25,13 @@ from curate.io.manifest import read_manifest
 from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.writer import WriterOptions
 from curate.llm.backend import Sampling
+from curate.llm.factory import ClientOptions, make_backend, require_key
 from curate.pipeline import folder, in_memory
 from curate.pipeline.folder import FolderState
 from curate.pipeline.identity import RUNTIME_OPTIONS, job_identity
 from curate.pipeline.job import JobResult
 from curate.prefs import candidates as cand
+from curate.prefs.judges.registry import JUDGES, JudgeOptions
 from curate.prefs.pairs import make_pairs
 from curate.prefs.report import write_prefs_report
 
@@ -78,14 +79,24 @@ def load_prompts(
     return prompts, found.fingerprints, rejected
 
 
+@dataclass(frozen=True)
+class Policy:
+    """The model that answers the prompts: a backend kind (llm/factory.py) and its model."""
+
+    backend: str
+    model: str
+    base_url: str | None = None
+
+
 def prefs_dataset(
     inputs: list[str],
     output: Path,
     settings: PrefsSettings,
-    make_policy: Callable,
-    make_judge: Callable,
+    policy: Policy,
+    judge_kind: str,
+    judge: JudgeOptions,
+    client: ClientOptions,
     *,
-    identity_parts: dict,
     options: dict,
     command_line: str,
     writer: WriterOptions | None = None,
@@ -94,7 +105,25 @@ def prefs_dataset(
     progress: bool = True,
     overwrite: bool = False,
 ) -> tuple[JobResult, JobResult | None]:
+    """Answer, judge and pair `inputs`' prompts into a preference folder at `output` (and with
+    `settings.best_of_n_out`, each prompt's best answer as SFT rows); the two results."""
     clock = folder.Clock()
+    kind = JUDGES[judge_kind]
+    require_key(policy.backend, policy.model, policy.base_url, client)
+    if kind.backend is not None:
+        require_key(kind.backend, judge.model, judge.base_url, client)
+    if judge.pairwise and not kind.pairwise:
+        comparing = " or ".join(name for name, other in JUDGES.items() if other.pairwise)
+        raise UserError(f"--pairwise needs --judge {comparing}")
+    identity_parts = {
+        "policy": {"backend": policy.backend, "model": policy.model},
+        "judge": {
+            "kind": judge_kind,
+            "model": judge.model,
+            "pairwise": judge.pairwise,
+            "rubric": _rubric_text(judge.rubric),
+        },
+    }
     prompts, fingerprints, rejected_rows = load_prompts(inputs, input_format, from_format)
     identity = job_identity(SOURCE, options, runtime_options=TRANSPORT_OPTIONS, inputs=fingerprints, **identity_parts)
     best_folder = settings.best_of_n_out
@@ -108,13 +137,13 @@ def prefs_dataset(
 
     # ---- candidates
     requests = cand.requests_for(prompts, settings.n, settings.sampling, settings.seed)
-    policy = make_policy()
+    answerer = make_backend(policy.backend, policy.model, policy.base_url, client)
     bar = tqdm(total=len(requests), desc="prefs: answers", unit="answer", disable=not progress, dynamic_ncols=True)
     try:
-        completions = policy.complete(requests, on_completion=lambda index, completion: bar.update(1))
+        completions = answerer.complete(requests, on_completion=lambda index, completion: bar.update(1))
     finally:
         bar.close()
-        policy.close()
+        answerer.close()
     groups, dropped = cand.collect(prompts, completions, settings.n, settings.include_existing)
     for item in dropped:
         rejected_rows.append(
@@ -122,14 +151,14 @@ def prefs_dataset(
         )
 
     # ---- judging
-    judge = make_judge()
+    scorer = kind.build(judge)
     try:
-        judgements = judge.judge(
+        judgements = scorer.judge(
             [(prompt.messages, [candidate.text for candidate in group]) for prompt, group in zip(prompts, groups)]
         )
-        judge_stats = judge.stats()
+        judge_stats = scorer.stats()
     finally:
-        judge.close()
+        scorer.close()
 
     # ---- pairs and best-of-n
     rng = random.Random(settings.seed)
@@ -161,7 +190,7 @@ def prefs_dataset(
         if best_folder is not None:
             _best_of_n(prompt, group, verdicts, settings.min_score, best_rows, best_rejected)
 
-    usage = {"policy": policy.usage.as_dict(), "judge": judge_stats}
+    usage = {"policy": answerer.usage.as_dict(), "judge": judge_stats}
     run = {
         "prompts": len(prompts),
         "n": settings.n,
@@ -195,6 +224,16 @@ def prefs_dataset(
         folder.finish(best_folder, best_manifest)
         best_result = JobResult(best_folder, best_manifest, skipped=False)
     return JobResult(output, manifest, skipped=False), best_result
+
+
+def _rubric_text(path: str | None) -> str | None:
+    """The rubric's text, for the job's identity: an edited rubric rebuilds the folder."""
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot read the rubric {path}: {error.strerror or error}") from None
 
 
 def _label(candidate: cand.Candidate, position: int) -> str:

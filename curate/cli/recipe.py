@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import yaml
 
-from curate.cli_options import option_words
+from curate.cli.options import option_words
 from curate.errors import UserError
 
 

@@ -1,0 +1,123 @@
+"""Checkpoints: save, find the latest, restore, and resume a run where a checkpoint left it.
+
+A checkpoint is a folder: the model and tokenizer as `save_pretrained` writes them
+(safetensors), plus `trainer_state.pt` with the optimizer, scheduler, RNG states and data
+position. The state file holds only tensors and plain values and is loaded with
+`torch.load(weights_only=True)`, so a checkpoint cannot run code when it is resumed.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+from curate.errors import RunFailed
+from curate.io.atomic import atomic_path
+from curate.train.optim import Optimization
+
+STATE_FILE = "trainer_state.pt"
+
+
+def rng_state() -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]), "python_pos": random.getstate()[2]}
+    numpy_state = np.random.get_state()
+    state["numpy"] = torch.from_numpy(numpy_state[1].astype("int64"))
+    state["numpy_pos"] = int(numpy_state[2])
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import numpy as np
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), state["python_pos"]))
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype("uint32"), state["numpy_pos"], 0, 0.0))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def quiet_transformers() -> None:
+    """No "Loading weights" / "Writing model shards" bars: they bury curate's own output."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
+def save_checkpoint(folder: Path, model, tokenizer, optimizer, scheduler, progress: dict) -> Path:
+    """Write the checkpoint into `folder` whole: written beside it, then renamed into place."""
+    import torch
+
+    quiet_transformers()
+    folder = Path(folder)
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(staging)
+    state = {"progress": progress, "rng": rng_state()}
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
+    with atomic_path(staging / STATE_FILE) as tmp:
+        torch.save(state, tmp)
+    if folder.exists():
+        shutil.rmtree(folder)
+    staging.rename(folder)
+    return folder
+
+
+def load_state(folder: Path) -> dict:
+    """A checkpoint's trainer state, loaded without unpickling code (weights_only=True)."""
+    import torch
+
+    path = Path(folder) / STATE_FILE
+    if not path.is_file():
+        raise RunFailed(f"{folder} is not a curate checkpoint (no {STATE_FILE})")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def latest_checkpoint(run: Path) -> Path | None:
+    candidates = sorted(
+        (path for path in Path(run).glob("checkpoint-*") if (path / STATE_FILE).is_file() and path.name[11:].isdigit()),
+        key=lambda path: int(path.name[11:]),
+    )
+    return candidates[-1] if candidates else None
+
+
+def restore(checkpoint: Path, model, optimizer, scheduler) -> int:
+    """Load a checkpoint's weights, optimizer, scheduler and RNG into the live objects; its step."""
+    from safetensors.torch import load_file
+
+    state = load_state(checkpoint)
+    weights = {}
+    for path in sorted(Path(checkpoint).glob("*.safetensors")):
+        weights.update(load_file(str(path)))
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    tied = set(getattr(model, "_tied_weights_keys", None) or [])
+    if unexpected or [key for key in missing if key not in tied and "lm_head" not in key]:
+        raise RunFailed(f"{checkpoint} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return int(state["progress"]["step"])
+
+
+def resume(run: Path, model, optimization: Optimization) -> tuple[int, Path | None]:
+    """Restore the run folder's latest checkpoint into the model and optimization; the steps it
+    had done and where it was (0 and None when there is none: a new run)."""
+    checkpoint = latest_checkpoint(run)
+    if checkpoint is None:
+        return 0, None
+    return restore(checkpoint, model, optimization.optimizer, optimization.scheduler), checkpoint
