@@ -123,8 +123,9 @@ def test_a_converted_folder_converts_again_unchanged(tmp_path, shared_data):
 def test_render_seed_tasks_with_alpaca(tmp_path):
     out = tmp_path / "alpaca"
     run_cli(
-        "render", SEED_TASKS, "-o", out, "--template", "alpaca", "--eos-token", "</s>", "--text-column", "--no-progress"
-    )
+        "render", SEED_TASKS, "-o", out, "--template", "alpaca", "--eos-token", "</s>", "--text-column",
+        "--columns", "all", "--no-progress",
+    )  # fmt: skip
     rows = read_rows(out)
     assert len(rows) == 12
     for row in rows:

@@ -51,12 +51,18 @@ def front_matter(card: str) -> dict:
     [
         (SFT_RECORDS, "sharegpt", "messages", "sharegpt", False),
         (SFT_RECORDS, "sharegpt", "alpaca", "alpaca", False),
-        (PREFERENCE_RECORDS, "sharegpt-preference", "sharegpt-preference", "sharegpt", True),
+        (SFT_RECORDS, "sharegpt", "sharegpt", "sharegpt", False),
+        (PREFERENCE_RECORDS, "sharegpt-preference", "preference", None, True),
     ],
 )
 def test_three_files_for_formats_every_trainer_reads(tmp_path, records, read_as, fmt, formatting, ranking):
     folder = dataset_folder(tmp_path, records, read_as, fmt)
     written = write_interop_files(folder, fmt, "demo", COUNTS, COMMAND.format(fmt=fmt))
+    if formatting is None:  # LLaMA-Factory cannot read TRL's message-list answers (see the next test)
+        assert sorted(path.name for path in written) == ["README.md", "axolotl.yaml"]
+        axolotl = yaml.safe_load((folder / "axolotl.yaml").read_text())
+        assert axolotl["rl"] == "dpo" and axolotl["datasets"][0]["field_messages"] == "prompt"
+        return
     assert sorted(path.name for path in written) == ["README.md", "axolotl.yaml", "dataset_info.json"]
 
     entry = json.loads((folder / "dataset_info.json").read_text())["demo"]
@@ -77,6 +83,25 @@ def test_three_files_for_formats_every_trainer_reads(tmp_path, records, read_as,
     assert "text-generation" in matter["task_categories"]
     for text in ("| kept | 3 |", "`empty_turn`", COMMAND.format(fmt=fmt), 'load_dataset("parquet"'):
         assert text in card
+
+
+def test_sharegpt_preference_gets_no_axolotl_file(tmp_path):
+    # Axolotl 0.19's DPO datasets drop message_property_mappings and roles: no entry reads from/value turns
+    folder = dataset_folder(tmp_path, PREFERENCE_RECORDS, "sharegpt-preference", "sharegpt-preference")
+    written = write_interop_files(folder, "sharegpt-preference", "demo", COUNTS, "curate convert")
+    assert sorted(path.name for path in written) == ["README.md", "dataset_info.json"]
+    entry = json.loads((folder / "dataset_info.json").read_text())["demo"]
+    assert (entry["formatting"], entry["ranking"]) == ("sharegpt", True)
+    assert "No `axolotl.yaml` is written" in (folder / "README.md").read_text()
+
+
+def test_sharegpt_rows_without_a_system_prompt_get_no_axolotl_file(tmp_path):
+    records = [{key: value for key, value in record.items() if key != "system"} for record in SFT_RECORDS]
+    folder = dataset_folder(tmp_path, records, "sharegpt", "sharegpt")
+    written = write_interop_files(folder, "sharegpt", "demo", COUNTS, "curate convert")
+    assert sorted(path.name for path in written) == ["README.md", "dataset_info.json"]
+    card = (folder / "README.md").read_text()
+    assert "3 rows have no `system`" in card and "--to messages" in card
 
 
 def test_formats_a_trainer_cannot_read_get_no_file_for_it(tmp_path):

@@ -14,6 +14,7 @@ from curate.cli.options import (
     record_job_arguments,
 )
 from curate.cli.summary import summary
+from curate.instruct.render_layouts import DEFAULT_LAYOUT, LAYOUTS
 
 
 def _convert_help() -> str:
@@ -111,6 +112,15 @@ def _template_help() -> str:
     help="Format of the inputs (default: read from each file's first record).",
 )
 @click.option(
+    "--columns",
+    type=click.Choice(list(LAYOUTS)),
+    default=DEFAULT_LAYOUT,
+    show_default=True,
+    help="prompt-completion: TRL SFTTrainer's prompt-completion type, Axolotl and LLaMA-Factory (template: empty). "
+    "text: `text` + `assistant_spans`, for TRL's dataset_text_field or curate train-sft. "
+    "all: the conversation too (messages), for trainers that render it themselves; TRL reads it two ways.",
+)
+@click.option(
     "--text-column",
     is_flag=True,
     help="Also write the whole rendered text as `text` and its assistant spans as `assistant_spans`.",
@@ -122,11 +132,13 @@ def render_command(ctx: click.Context, **params) -> None:
 
     Each row gets `prompt` (everything before the last assistant turn, generation prompt
     included) and `completion` (that turn with its end-of-turn marker), so trainers that
-    take prompt/completion learn only the answer. With --text-column, `text` holds the
-    whole conversation and `assistant_spans` the [start, end) characters of every
-    assistant turn: found for any template, without {% generation %} tags. Templates run
-    in a sandbox; a row the template cannot render, or whose assistant turns it drops,
-    goes to rejected/ with the reason.
+    take prompt/completion learn only the answer. With --text-column (or --columns text),
+    `text` holds the whole conversation and `assistant_spans` the [start, end) characters
+    of every assistant turn: found for any template, without {% generation %} tags.
+    --columns picks the layout, one that each trainer reads one way only (the folder's
+    README.md says which trainer option reads it, beside LLaMA-Factory and Axolotl files).
+    Templates run in a sandbox; a row the template cannot render, or whose assistant turns
+    it drops, goes to rejected/ with the reason.
 
     \b
     Examples:
@@ -145,6 +157,7 @@ def render_command(ctx: click.Context, **params) -> None:
         template,
         params["from_format"],
         params["text_column"],
+        params["columns"],
         **record_job_arguments(ctx, params),
     )
     click.echo(summary(result))

@@ -12,7 +12,9 @@ from pathlib import Path
 from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.convert import ConvertStep
+from curate.instruct.interop import write_interop_files
 from curate.instruct.render import RenderStep
+from curate.instruct.render_layouts import DEFAULT_LAYOUT, LAYOUTS
 from curate.instruct.rows import source_format
 from curate.instruct.templates import ChatTemplate
 from curate.io.readers import ReaderOptions
@@ -55,6 +57,7 @@ def _run_record_job(
         reader=reader,
         writer=writer,
         finishing=finishing,
+        charts=False,
     )
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite)
 
@@ -67,7 +70,6 @@ def convert_dataset(
     `job_arguments` are those of every record command (options, command_line, reader,
     writer, input_format, workers, progress, overwrite; see `cli.options.job_arguments`).
     """
-    from curate.instruct.interop import write_interop_files
 
     def make_step(source: str) -> Step:
         if formats.format_kind(source) != formats.format_kind(to_format):
@@ -84,15 +86,31 @@ def convert_dataset(
 
 
 def render_dataset(
-    inputs: list[str], output: Path, template: ChatTemplate, from_format: str | None, text_column: bool, **job_arguments
+    inputs: list[str],
+    output: Path,
+    template: ChatTemplate,
+    from_format: str | None,
+    text_column: bool,
+    columns: str = DEFAULT_LAYOUT,
+    **job_arguments,
 ) -> JobResult:
-    """Render conversations with a template into prompt/completion (and text + spans)."""
+    """Render conversations with a template, in the column layout `columns` (render_layouts.py):
+    prompt/completion, text with its assistant spans, or both with the conversation."""
+    if columns not in LAYOUTS:
+        raise UserError(f"--columns {columns!r}: use one of {', '.join(LAYOUTS)}")
+    layout = LAYOUTS[columns]
 
     def make_step(source: str) -> Step:
-        if formats.format_kind(source) != "sft":
+        if formats.format_kind(source) != formats.SFT:
             raise UserError(f"curate render takes conversations (SFT data); {source} is preference data")
-        return RenderStep(template, source, text_column)
+        return RenderStep(template, source, text_column, layout)
+
+    def trainer_files(folder: Path, manifest: dict) -> None:
+        write_interop_files(folder, layout, folder.resolve().name, manifest["counts"], manifest["command_line"])
 
     # the template's text is part of the job: an edited template file rebuilds the folder
     template_options = {"template_hash": template.fingerprint, "special_tokens": dict(template.special_tokens)}
-    return _run_record_job("render", inputs, output, from_format, make_step, template_options, **job_arguments)
+    template_options["columns"] = columns
+    return _run_record_job(
+        "render", inputs, output, from_format, make_step, template_options, trainer_files, **job_arguments
+    )

@@ -21,7 +21,9 @@ class ConvertStep(RecordStep):
 
     def rows_of(self, canonical: dict, source: str) -> Iterator[dict]:
         self.counters["rows"] += 1
-        yield formats.to_arrow_row(canonical, self.target_format, source=source, alpaca_columns=self.alpaca_columns)
+        yield formats.to_arrow_row(
+            canonical, self.target_format, source=source, alpaca_columns=self.alpaca_columns, validated=True
+        )
 
     def describe(self) -> dict:
         return {"from": self.source_format, "to": self.target_format}

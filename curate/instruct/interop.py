@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from curate.instruct.formats import SFT, format_kind, get_format, output_schema
+from curate.instruct.formats import SFT, get_format, output_schema
+from curate.instruct.formats.base import Format, Layout
 from curate.io.atomic import atomic_path
 
 DATA_DIR = "data"
@@ -37,15 +38,19 @@ _COLUMN_NOTES = {
 }
 
 
-def write_interop_files(folder: Path, fmt: str, name: str, counts: dict, command_line: str) -> list[Path]:
-    """Write dataset_info.json, axolotl.yaml and README.md into `folder`; return the files written."""
+def write_interop_files(
+    folder: Path, layout: str | Layout | Format, name: str, counts: dict, command_line: str
+) -> list[Path]:
+    """Write dataset_info.json, axolotl.yaml and README.md into `folder`, for data in `layout` (a
+    format's name, a Format, or a render Layout); return the files written."""
     folder = Path(folder)
-    entry = llamafactory_entry(fmt)
-    axolotl = axolotl_config(fmt, folder)
+    spec = get_format(layout) if isinstance(layout, str) else layout
+    entry = llamafactory_entry(spec)
+    axolotl = axolotl_config(spec, folder)
     texts = {
         "dataset_info.json": None if entry is None else json.dumps({name: entry}, indent=2) + "\n",
-        "axolotl.yaml": None if axolotl is None else _axolotl_yaml(fmt, axolotl),
-        "README.md": dataset_card(folder, fmt, name, counts, command_line),
+        "axolotl.yaml": None if axolotl is None else _axolotl_yaml(spec, axolotl),
+        "README.md": dataset_card(folder, spec, name, counts, command_line),
     }
     written = []
     for file_name, text in texts.items():
@@ -58,28 +63,45 @@ def write_interop_files(folder: Path, fmt: str, name: str, counts: dict, command
     return written
 
 
-def llamafactory_entry(fmt: str) -> dict | None:
-    """The dataset_info.json entry for data in `fmt`, or None when LLaMA-Factory cannot read it."""
-    facts = get_format(fmt).llamafactory
+def llamafactory_entry(spec: Layout | Format) -> dict | None:
+    """The dataset_info.json entry for data in `spec`, or None when LLaMA-Factory cannot read it."""
+    facts = spec.llamafactory
     if facts.entry is None:
         return None
     # file_name is relative to LLaMA-Factory's dataset_dir: a folder of same-typed files.
     return {"file_name": DATA_DIR, "ranking": facts.entry.get("ranking", False), **facts.entry}
 
 
-def axolotl_config(fmt: str, folder: Path) -> dict | None:
-    """The Axolotl config (top-level keys) for data in `fmt`, or None when Axolotl cannot read it."""
-    facts = get_format(fmt).axolotl
-    if facts.dataset is None:
+def axolotl_config(spec: Layout | Format, folder: Path) -> dict | None:
+    """The Axolotl config (top-level keys) for the data in `folder`, or None when Axolotl cannot read it."""
+    facts = spec.axolotl
+    if facts.dataset is None or _axolotl_problem(spec, folder):
         return None
     source = {"path": str((folder / DATA_DIR).resolve()), "ds_type": "parquet", "split": "train"}
     config = {"datasets": [{**source, **facts.dataset}]}
     return {"rl": facts.rl, **config} if facts.rl else config
 
 
-def _axolotl_yaml(fmt: str, config: dict) -> str:
-    header = [f"# Axolotl datasets for this folder ({fmt}); merge into your training config."]
-    header += [f"# {comment}" for comment in get_format(fmt).axolotl.comments]
+def _axolotl_problem(spec: Layout | Format, folder: Path) -> str | None:
+    """Why Axolotl cannot read this folder's rows although it reads the layout (a null it trips on)."""
+    for column, advice in spec.axolotl.needs_values.items():
+        nulls = _null_count(folder, column)
+        if nulls:
+            return f"{nulls:,} rows have no `{column}`: {advice}"
+    return None
+
+
+def _null_count(folder: Path, column: str) -> int:
+    total = 0
+    for shard in sorted((folder / DATA_DIR).glob("*.parquet")):
+        if column in pq.read_schema(shard).names:
+            total += pq.read_table(shard, columns=[column]).column(column).null_count
+    return total
+
+
+def _axolotl_yaml(spec: Layout | Format, config: dict) -> str:
+    header = [f"# Axolotl datasets for this folder ({spec.name}); merge into your training config."]
+    header += [f"# {comment}" for comment in spec.axolotl.comments]
     return "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
@@ -87,26 +109,30 @@ def _axolotl_yaml(fmt: str, config: dict) -> str:
 # The dataset card
 
 
-def dataset_card(folder: Path, fmt: str, name: str, counts: dict, command_line: str) -> str:
-    """A Hugging Face dataset card (README.md) for a dataset folder in `fmt`."""
+def dataset_card(folder: Path, spec: str | Layout | Format, name: str, counts: dict, command_line: str) -> str:
+    """A Hugging Face dataset card (README.md) for a dataset folder in `spec`'s layout."""
+    spec = get_format(spec) if isinstance(spec, str) else spec
     sections = [
-        _front_matter(fmt, name),
-        f"# {name}\n\n{get_format(fmt).summary} Written by curate in its `{fmt}` format.",
-        _columns_section(folder, fmt),
+        _front_matter(spec, name),
+        f"# {name}\n\n{spec.summary} Written by curate in its `{spec.name}` {_what(spec)}.",
+        _columns_section(folder, spec),
         _counts_section(counts),
         f"## How it was made\n\n```\n{command_line}\n```",
         _loading_section(),
-        _trl_section(fmt),
-        _llamafactory_section(fmt),
-        _axolotl_section(fmt),
+        _trl_section(spec),
+        _llamafactory_section(spec),
+        _axolotl_section(spec, folder),
     ]
     return "\n\n".join(sections) + "\n"
 
 
-def _front_matter(fmt: str, name: str) -> str:
-    kind = format_kind(fmt)
-    tags = ["curate", kind, fmt]
-    if kind != SFT:
+def _what(spec: Layout | Format) -> str:
+    return "format" if isinstance(spec, Format) else "layout"
+
+
+def _front_matter(spec: Layout | Format, name: str) -> str:
+    tags = ["curate", spec.kind, spec.name]
+    if spec.kind != SFT:
         tags.append("dpo")
     matter = {
         "pretty_name": name,
@@ -117,8 +143,8 @@ def _front_matter(fmt: str, name: str) -> str:
     return "---\n" + yaml.safe_dump(matter, sort_keys=False, allow_unicode=True) + "---"
 
 
-def _columns_section(folder: Path, fmt: str) -> str:
-    schema = _shard_schema(folder) or output_schema(fmt)
+def _columns_section(folder: Path, spec: Layout | Format) -> str:
+    schema = _shard_schema(folder) or (output_schema(spec.name) if isinstance(spec, Format) else pa.schema([]))
     lines = ["## Columns", "", "| column | type | |", "|---|---|---|"]
     for field in schema:
         lines.append(f"| `{field.name}` | `{field.type}` | {_COLUMN_NOTES.get(field.name, '')} |")
@@ -152,16 +178,16 @@ def _loading_section() -> str:
     )
 
 
-def _trl_section(fmt: str) -> str:
-    spec = get_format(fmt)
+def _trl_section(spec: Layout | Format) -> str:
     note = spec.trl or (
-        f"TRL does not read the {fmt} layout; write `--to {'messages' if spec.kind == SFT else 'preference'}` for TRL."
+        f"TRL does not read the {spec.name} layout; write `--to {'messages' if spec.kind == SFT else 'preference'}` "
+        "for TRL."
     )
     return f"## TRL\n\n{note}"
 
 
-def _llamafactory_section(fmt: str) -> str:
-    facts = get_format(fmt).llamafactory
+def _llamafactory_section(spec: Layout | Format) -> str:
+    facts = spec.llamafactory
     if facts.entry is None:
         return f"## LLaMA-Factory\n\nNo `dataset_info.json` is written: {facts.cannot}."
     text = (
@@ -171,10 +197,11 @@ def _llamafactory_section(fmt: str) -> str:
     return f"{text} {facts.note}" if facts.note else text
 
 
-def _axolotl_section(fmt: str) -> str:
-    facts = get_format(fmt).axolotl
-    if facts.dataset is None:
-        return f"## Axolotl\n\nNo `axolotl.yaml` is written: {facts.cannot}."
+def _axolotl_section(spec: Layout | Format, folder: Path) -> str:
+    facts = spec.axolotl
+    problem = _axolotl_problem(spec, folder) if facts.dataset is not None else None
+    if facts.dataset is None or problem:
+        return f"## Axolotl\n\nNo `axolotl.yaml` is written: {problem or facts.cannot}."
     text = "## Axolotl\n\n`axolotl.yaml` holds the `datasets:` entry (its path is this folder's `data/`)."
     return f"{text} {facts.note}" if facts.note else text
 

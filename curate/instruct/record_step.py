@@ -76,7 +76,7 @@ class RecordStep(Step):
         )
 
     def _canonical_rows(self, record: dict, row_id: str, where: str) -> list[dict]:
-        rows = canonical_rows(record, orjson.loads(where), self.source_format)
+        rows = canonical_rows(record, where, self.source_format)
         for row in rows:
             row.setdefault("id", row_id)
         return rows

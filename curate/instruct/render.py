@@ -10,18 +10,23 @@ import pyarrow as pa
 
 from curate.instruct import formats
 from curate.instruct.record_step import RecordStep, SpansNotFound
+from curate.instruct.render_layouts import LAYOUTS, RenderLayout
 from curate.instruct.spans import assistant_spans
 from curate.instruct.templates import ChatTemplate
 
 SPAN = pa.struct([pa.field("start", pa.int32()), pa.field("end", pa.int32())])
 
 
-def render_schema(alpaca_columns: bool, text_column: bool) -> pa.Schema:
-    fields = [pa.field("id", pa.string()), pa.field("messages", formats.MESSAGE_LIST)]
-    if alpaca_columns:
-        fields += [pa.field(name, pa.string()) for name in formats.ALPACA_KEYS]
-    fields += [pa.field("prompt", pa.string()), pa.field("completion", pa.string())]
-    if text_column:
+def render_schema(alpaca_columns: bool, text_column: bool, layout: RenderLayout = LAYOUTS["all"]) -> pa.Schema:
+    """The columns of a rendered row in `layout` (--text-column adds `text` and `assistant_spans`)."""
+    fields = [pa.field("id", pa.string())]
+    if layout.conversation:
+        fields.append(pa.field("messages", formats.MESSAGE_LIST))
+        if alpaca_columns:
+            fields += [pa.field(name, pa.string()) for name in formats.ALPACA_KEYS]
+    if layout.prompt_completion:
+        fields += [pa.field("prompt", pa.string()), pa.field("completion", pa.string())]
+    if text_column or layout.text:
         fields += [pa.field("text", pa.string()), pa.field("assistant_spans", pa.list_(SPAN))]
     return pa.schema(fields + [pa.field("source", pa.string()), pa.field("meta", pa.string())])
 
@@ -32,10 +37,14 @@ class RenderStep(RecordStep):
 
     name: ClassVar[str] = "render"
 
-    def __init__(self, template: ChatTemplate, source_format: str, text_column: bool) -> None:
-        super().__init__(render_schema(formats.get_format(source_format).alpaca_fields, text_column), source_format)
+    def __init__(
+        self, template: ChatTemplate, source_format: str, text_column: bool, layout: RenderLayout = LAYOUTS["all"]
+    ) -> None:
+        alpaca_columns = formats.get_format(source_format).alpaca_fields
+        super().__init__(render_schema(alpaca_columns, text_column, layout), source_format)
         self.template = template
-        self.text_column = text_column
+        self.text_column = text_column or layout.text
+        self.layout = layout
         self.examples: list[dict] = []
 
     def start_task(self, task_index: int) -> None:
@@ -52,15 +61,13 @@ class RenderStep(RecordStep):
             if len(self.examples) < 3:
                 self.examples.append({"id": canonical["id"], "messages": rendered.rewritten})
         last_start, last_end = rendered.spans[-1]
-        row = {
-            "id": str(canonical["id"]),
-            "messages": messages,
-            "prompt": rendered.text[:last_start],
-            "completion": rendered.text[last_start:last_end],
-            "source": source,
-            "meta": formats.meta_text(canonical.get("meta")),
-        }
-        row.update({key: canonical[key] for key in formats.ALPACA_KEYS if key in canonical})
+        row = {"id": str(canonical["id"]), "source": source, "meta": formats.meta_text(canonical.get("meta"))}
+        if self.layout.conversation:
+            row["messages"] = messages
+            row.update({key: canonical[key] for key in formats.ALPACA_KEYS if key in canonical})
+        if self.layout.prompt_completion:
+            row["prompt"] = rendered.text[:last_start]
+            row["completion"] = rendered.text[last_start:last_end]
         if self.text_column:
             row["text"] = rendered.text
             row["assistant_spans"] = [{"start": start, "end": end} for start, end in rendered.spans]
@@ -69,7 +76,8 @@ class RenderStep(RecordStep):
         yield row
 
     def describe(self) -> dict:
-        return {"template": self.template.name, "from": self.source_format, "text_column": self.text_column}
+        described = {"template": self.template.name, "from": self.source_format, "text_column": self.text_column}
+        return described | {"columns": self.layout.name}
 
     def task_notes(self) -> dict:
         return {"rewritten_examples": self.examples} if self.examples else {}

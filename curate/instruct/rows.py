@@ -111,16 +111,16 @@ def source_format(inputs: list[InputFile], given: str | None, reader: ReaderOpti
     return next(iter(found))
 
 
-def canonical_rows(record: dict, where: dict, fmt: str) -> list[dict]:
-    """The canonical rows of one record read in record mode: a Parquet row (a dataset folder's)
-    holds its meta as JSON text and its unused columns as nulls, which from_arrow_row reads back;
-    a JSON record is read as it is."""
-    if "row" in where:
+def canonical_rows(record: dict, where: str, fmt: str) -> list[dict]:
+    """The canonical rows of one record read in record mode, `where` the reader's meta JSON: a
+    Parquet row (a dataset folder's, at {"row": N}) holds its meta as JSON text and its unused
+    columns as nulls, which from_arrow_row reads back; a JSON record is read as it is."""
+    if where.startswith('{"row"'):
         return formats.from_arrow_row(record, fmt)
     return formats.read_row(record, fmt)
 
 
-def _records(files: list[InputFile]) -> Iterator[tuple[dict, dict, str, str | None]]:
+def _records(files: list[InputFile]) -> Iterator[tuple[dict, str, str, str | None]]:
     """(record, where it was read, "FILE: line N", its id) of every record; stops at a bad one."""
     for input_file in files:
         for batch in read_file(input_file, RECORDS):
@@ -129,8 +129,7 @@ def _records(files: list[InputFile]) -> Iterator[tuple[dict, dict, str, str | No
                 raise UserError(f"{input_file.path}: {place(bad['meta'])} is not a readable record ({bad['reason']})")
             columns = batch.docs.select(["id", "text", "meta"]).to_pydict()
             for row_id, text, meta in zip(columns["id"], columns["text"], columns["meta"]):
-                where = orjson.loads(meta)
-                yield orjson.loads(text), where, f"{input_file.path}: {place(meta)}", row_id
+                yield orjson.loads(text), meta, f"{input_file.path}: {place(meta)}", row_id
 
 
 def _canonical_rows(files: list[InputFile], fmt: str, what: str) -> Iterator[tuple[dict, str]]:

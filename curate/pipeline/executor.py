@@ -115,7 +115,7 @@ def run_job(
     task_seconds = sum(marker["counts"]["seconds"] for marker in markers)
     manifest["timings"] = clock.timings(workers, len(done), task_seconds)
     notes = {step.name: [marker.get("notes", {}).get(step.name, {}) for marker in markers] for step in job.steps}
-    write_report(job.output, build_report(manifest, merged, job.steps, notes), job.steps, notes)
+    write_report(job.output, build_report(manifest, merged, job.steps, notes), job.steps, notes, job.charts)
     if job.finishing is not None:
         job.finishing(job.output, manifest)
     folder.finish(job.output, manifest)

@@ -31,6 +31,10 @@ class Job:
     # Writes files derived from the finished run (a dataset card, trainer configs) given the
     # folder and its manifest; runs after the report and before the manifest, which stays last.
     finishing: Callable[[Path, dict], None] | None = None
+    # The report's charts of document lengths and of the funnel. Commands whose rows are whole
+    # records, not documents, leave them out: those lengths and a one-step funnel say nothing
+    # the report's tables do not, and drawing them costs more than converting 5,000 records.
+    charts: bool = True
 
 
 @dataclass

@@ -189,12 +189,14 @@ def render_markdown(report: dict, sections: list[list[str]] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(folder: Path, report: dict, steps: list[Step], notes: dict[str, list[dict]]) -> None:
-    """Charts first, then report.json and report.md, each written whole or not at all.
+def write_report(
+    folder: Path, report: dict, steps: list[Step], notes: dict[str, list[dict]], charts: bool = True
+) -> None:
+    """Charts first (unless `charts` is off), then report.json and report.md, each written whole or not at all.
 
     Each step may add a section to report.md from its tasks' `notes` (Step.report_section).
     """
-    report["charts"] = write_charts(folder, report)
+    report["charts"] = write_charts(folder, report) if charts else []
     sections = [section for step in steps if (section := step.report_section(notes.get(step.name, []), folder))]
     write_report_files(folder, report, render_markdown(report, sections))
 

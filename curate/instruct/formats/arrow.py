@@ -44,6 +44,11 @@ def output_schema(fmt: str, alpaca_columns: bool = False) -> pa.Schema:
     return pa.schema([pa.field(name, dtype) for name, dtype in columns])
 
 
+@cache
+def _column_names(fmt: str, alpaca_columns: bool) -> tuple[str, ...]:
+    return tuple(output_schema(fmt, alpaca_columns).names)
+
+
 def to_arrow_row(
     row: dict, fmt: str, source: str | None = None, alpaca_columns: bool = False, validated: bool = False
 ) -> dict:
@@ -52,12 +57,11 @@ def to_arrow_row(
     Hints and pass-through keys go to the `meta` JSON column. `source` fills the source column
     when the row has none of its own. `validated`: the row comes straight from read_row.
     """
-    schema = output_schema(fmt, alpaca_columns)
     meta = dict(row.get("meta", {}))
     if ROW_KEYS_IN_META in meta:
         raise Unconvertible("reserved_key", f"meta key {ROW_KEYS_IN_META!r}")
     record = write_valid_row({key: value for key, value in row.items() if key != "meta"}, fmt, validated)
-    arrow = dict.fromkeys(schema.names)
+    arrow = dict.fromkeys(_column_names(fmt, alpaca_columns))
     beside = {}
     for key, value in record.items():
         if key in arrow:
@@ -76,7 +80,9 @@ def to_arrow_row(
 
 def meta_text(meta: dict | None) -> str:
     """The `meta` column's JSON text for a canonical row's meta."""
-    return json.dumps(meta or {}, ensure_ascii=False, sort_keys=True)
+    if not meta:
+        return "{}"  # most rows: no need to ask the JSON encoder
+    return json.dumps(meta, ensure_ascii=False, sort_keys=True)
 
 
 def from_arrow_row(arrow_row: dict, fmt: str) -> list[dict]:

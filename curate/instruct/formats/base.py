@@ -47,6 +47,22 @@ class Axolotl:
     cannot: str = ""
     comments: tuple[str, ...] = ()  # comment lines at the top of axolotl.yaml
     note: str = ""  # one more sentence for the card
+    # Columns Axolotl's loader reads only where every row has a value: a null there breaks it
+    # (a null system prompt becomes a None turn). A folder with a null in one gets no axolotl.yaml.
+    needs_values: dict[str, str] = field(default_factory=dict)  # column -> what a null breaks, and what to do
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a dataset card and the trainer files need to know about a folder's columns: a format
+    (below) is one, and so is each of render's column layouts."""
+
+    name: str
+    kind: str  # SFT or PREFERENCE
+    summary: str  # the layout in one or two sentences, for the dataset card
+    trl: str = ""  # how TRL reads it; "" for "TRL does not read this layout"
+    llamafactory: LlamaFactory = field(default_factory=LlamaFactory)
+    axolotl: Axolotl = field(default_factory=Axolotl)
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ def validate_row(row: dict, kind: str) -> None:
     """Raise Unconvertible unless `row` is a well-formed canonical row of `kind`."""
     if not isinstance(row, dict):
         raise Unconvertible("wrong_type", "a canonical row is a dict")
-    unknown = sorted(set(row) - (SFT_KEYS if kind == SFT else PREFERENCE_KEYS))
-    if unknown:
-        raise Unconvertible("unknown_key", ", ".join(unknown))
+    allowed = SFT_KEYS if kind == SFT else PREFERENCE_KEYS
+    if not allowed.issuperset(row):
+        raise Unconvertible("unknown_key", ", ".join(sorted(set(row) - allowed)))
     _check_common_keys(row)
     if kind == SFT:
         _check_sft(row)
@@ -103,16 +103,17 @@ def _check_message_list(messages: Any, field: str) -> None:
         raise Unconvertible("wrong_type", f"{field} must be a list of messages")
     if not messages:
         raise Unconvertible("missing_field", f"{field} is empty")
+    # Every row of a conversion passes here: the checks avoid copies (isspace, not strip).
     for index, message in enumerate(messages):
-        where = f"{field}[{index}]"
-        if not isinstance(message, dict) or set(message) != {"role", "content"}:
-            raise Unconvertible("wrong_type", f"{where} must be exactly {{role, content}}")
+        if not isinstance(message, dict) or len(message) != 2 or "role" not in message or "content" not in message:
+            raise Unconvertible("wrong_type", f"{field}[{index}] must be exactly {{role, content}}")
         if message["role"] not in ROLES:
-            raise Unconvertible("unknown_role", f"{where}: {message['role']!r}")
-        if not isinstance(message["content"], str):
-            raise Unconvertible("not_a_string", f"{where}.content")
-        if not message["content"].strip():
-            raise Unconvertible("empty_turn", where)
+            raise Unconvertible("unknown_role", f"{field}[{index}]: {message['role']!r}")
+        content = message["content"]
+        if not isinstance(content, str):
+            raise Unconvertible("not_a_string", f"{field}[{index}].content")
+        if not content or content.isspace():
+            raise Unconvertible("empty_turn", f"{field}[{index}]")
 
 
 def _check_role_order(messages: list[dict], field: str, ending: str) -> None:
@@ -196,13 +197,25 @@ def final_exchange(messages: list[dict]) -> tuple[str, str] | None:
 
 
 def alpaca_keys_fit(messages: list[dict], keys: dict) -> bool:
+    """Whether instruction/input/output are the conversation's last user turn and answer
+    (`compose_user_turn`), compared without building the composed turn: every row asks."""
     exchange = final_exchange(messages)
-    if exchange is None or not all(isinstance(keys.get(key), str) for key in ("instruction", "output")):
+    instruction, output, input_text = keys.get("instruction"), keys.get("output"), keys.get("input", "")
+    if exchange is None or not (isinstance(instruction, str) and isinstance(output, str)):
         return False
-    input_text = keys.get("input", "")
     if not isinstance(input_text, str):
         return False
-    return exchange == (compose_user_turn(keys["instruction"], input_text), keys["output"])
+    user, answer = exchange
+    if answer != output:
+        return False
+    if not input_text or input_text.isspace():  # compose_user_turn leaves the instruction alone
+        return user == instruction
+    return (
+        len(user) == len(instruction) + 2 + len(input_text)
+        and user.startswith(instruction)
+        and user.endswith(input_text)
+        and user[len(instruction) : len(instruction) + 2] == "\n\n"
+    )
 
 
 def derived_alpaca_keys(messages: list[dict]) -> dict | None:

@@ -94,6 +94,13 @@ def read_openai_messages(raw: Any, field: str) -> tuple[list[dict], list | None,
         raise Unconvertible("wrong_type", f"{field} must be a list of messages")
     messages, extras, layouts = [], [], []
     for index, message in enumerate(raw):
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str) and message.get("role") in ROLES and len(message) == 2:
+            # the common message, checked without building its place name
+            messages.append({"role": message["role"], "content": content})
+            extras.append({})
+            layouts.append(None)
+            continue
         where = f"{field}[{index}]"
         role = _role_of(message, "role", ROLES, where)
         content, layout = read_content(message.get("content"), f"{where}.content")

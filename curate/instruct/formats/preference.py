@@ -87,9 +87,6 @@ def _is_plain_single_exchange(sides: dict) -> bool:
     return plain and len(sides["prompt"]) == 1 and sides["prompt"][0]["role"] == "user"
 
 
-AXOLOTL_ROLES = {"user": ["user"], "assistant": ["assistant"], "system": ["system"], "tool": ["tool"]}
-
-
 FORMAT = Format(
     name="preference",
     kind=PREFERENCE,
@@ -117,13 +114,16 @@ FORMAT = Format(
     ),
     axolotl=Axolotl(
         rl="dpo",
+        # Axolotl 0.19 keeps only these keys of a DPO dataset (it drops message_property_mappings and
+        # roles), and the layout needs no more: roles and content are its defaults.
         dataset={
             "type": "chat_template.default",
             "field_messages": "prompt",
             "field_chosen": "chosen",
             "field_rejected": "rejected",
-            "message_property_mappings": {"role": "role", "content": "content"},
-            "roles": AXOLOTL_ROLES,
         },
+        comments=(
+            "chat_template.default renders with the config's chat_template (e.g. chat_template: tokenizer_default).",
+        ),
     ),
 )

@@ -85,5 +85,9 @@ FORMAT = Format(
         },
         comments=(TOOLS_NOTE,),
         note=TOOLS_NOTE,
+        needs_values={
+            "system": "Axolotl 0.19's chat_template loader turns a missing system prompt into a None turn that no "
+            "template renders; write `--to messages` for Axolotl (a system prompt is then a turn)"
+        },
     ),
 )

@@ -17,7 +17,7 @@ from curate.instruct.formats.messages_io import (
     with_top_level_system,
     write_sharegpt_turns,
 )
-from curate.instruct.formats.sharegpt import AXOLOTL_ROLES, TAGS
+from curate.instruct.formats.sharegpt import TAGS
 
 
 def _read_sharegpt_preference(fields: dict) -> tuple[list[dict], set[str]]:
@@ -74,14 +74,8 @@ FORMAT = Format(
         }
     ),
     axolotl=Axolotl(
-        rl="dpo",
-        dataset={
-            "type": "chat_template.default",
-            "field_messages": "conversations",
-            "field_chosen": "chosen",
-            "field_rejected": "rejected",
-            "message_property_mappings": {"role": "from", "content": "value"},
-            "roles": AXOLOTL_ROLES,
-        },
+        cannot="Axolotl 0.19 keeps only field_messages, field_chosen and field_rejected of a DPO dataset (it drops "
+        "message_property_mappings and roles), so its chat_template.default cannot read ShareGPT's from/value turns; "
+        "write `--to preference` for Axolotl"
     ),
 )

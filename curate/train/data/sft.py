@@ -37,7 +37,7 @@ def tokenize_sft(
     Each conversation is rendered with `template` (Alpaca-origin rows pass `instruction` and
     `input` to it, so the Alpaca template writes Alpaca's exact prompt) and its assistant spans
     found with `assistant_spans`; the tokens inside a span are trained (see the module docstring
-    for exactly which). An example longer than `max_length` is cut at `max_length`; one left with
+    for exactly which). Rows rendered already (`text` with `assistant_spans`) are used as they are. An example longer than `max_length` is cut at `max_length`; one left with
     no trained token is dropped. `tokenizer` must be a fast (Rust) tokenizer: the mask needs offsets.
     """
     if max_length < 2:
@@ -58,6 +58,13 @@ def tokenize_sft(
 
     for row in rows:
         report.rows += 1
+        if row.get("assistant_spans"):  # rendered already (curate render): trained on its spans
+            if texts:
+                flush()
+            pending.append((row["text"], [tuple(span) for span in row["assistant_spans"]]))
+            if len(pending) >= TOKENIZE_BATCH:
+                flush()
+            continue
         if "messages" not in row:
             if isinstance(row.get("text"), str):
                 if pending:
