@@ -18,8 +18,9 @@ import orjson
 
 from curate.errors import UserError
 from curate.instruct import formats
+from curate.io.input_file import InputFile
 from curate.io.readers import ReaderOptions, read_file
-from curate.io.sources import InputFile, expand_inputs, fingerprint
+from curate.io.sources import expand_inputs, fingerprint
 
 RECORDS = ReaderOptions(records=True)
 RECORD_FORMATS = ("jsonl", "json", "parquet")  # the input formats that hold whole records

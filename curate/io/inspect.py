@@ -7,9 +7,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from curate.errors import UserError
+from curate.io.input_file import InputFile
 from curate.io.manifest import MANIFEST, read_json, read_manifest
 from curate.io.readers import ReaderOptions, read_file
-from curate.io.sources import InputFile, detect_format
+from curate.io.sources import detect_format
 from curate.pipeline import counts
 from curate.pipeline.folder import KEPT, REJECTED, STATE
 

@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import xxhash
 
 from curate.errors import UserError
+from curate.io.input_file import InputFile
 from curate.io.manifest import MANIFEST, read_manifest
+from curate.io.readers.registry import READERS
 from curate.pipeline.folder import KEPT, STATE
 
-FORMATS = ("jsonl", "json", "parquet", "text", "wet")
-
-_SUFFIX_FORMATS = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "json",
-    ".parquet": "parquet",
-    ".txt": "text",
-    ".text": "text",
-    ".wet": "wet",
-}
+FORMATS = tuple(READERS)  # what --input-format offers
+_SUFFIX_FORMATS = {suffix: name for name, reader in READERS.items() for suffix in reader.suffixes}
 _COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd")
-
-
-@dataclass(frozen=True)
-class InputFile:
-    path: Path
-    format: str
-
-    @property
-    def source(self) -> str:
-        return str(self.path)
 
 
 def detect_format(path: Path) -> str | None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.errors import RunFailed
+from curate.io.input_file import InputFile
 from curate.io.readers import ReaderOptions, input_schema
 from curate.io.schema import rejected_schema
-from curate.io.sources import InputFile
 from curate.io.writer import WriterOptions
 from curate.pipeline.step import Step
 

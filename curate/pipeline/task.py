@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.errors import RunFailed
+from curate.io.input_file import InputFile
 from curate.io.manifest import write_json_atomic
 from curate.io.readers import ReadBatch, ReaderOptions, read_file
-from curate.io.sources import InputFile
 from curate.io.writer import ShardWriter, WriterOptions
 from curate.pipeline import counts, folder
 from curate.pipeline.folder import KEPT, REJECTED

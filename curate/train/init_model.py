@@ -62,8 +62,9 @@ import orjson
 
 from curate.errors import UserError
 from curate.io.atomic import atomic_path
+from curate.io.input_file import InputFile
 from curate.io.readers import ReaderOptions, read_file
-from curate.io.sources import InputFile, expand_inputs, fingerprint
+from curate.io.sources import expand_inputs, fingerprint
 
 INIT_FILE = "curate_init.json"
 

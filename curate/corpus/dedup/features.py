@@ -21,8 +21,8 @@ from curate.corpus.dedup.hashing import character_mode, hash_texts
 from curate.corpus.dedup.settings import DedupSettings
 from curate.errors import UserError
 from curate.io.atomic import atomic_path
+from curate.io.input_file import InputFile
 from curate.io.readers import ReaderOptions, read_file
-from curate.io.sources import InputFile
 from curate.pipeline.pool import report_progress
 
 
