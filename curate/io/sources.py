@@ -15,7 +15,6 @@ from curate.io.readers.registry import READERS
 from curate.pipeline.folder import KEPT, STATE
 
 FORMATS = tuple(READERS)  # what --input-format offers
-_SUFFIX_FORMATS = {suffix: name for name, reader in READERS.items() for suffix in reader.suffixes}
 _COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd")
 
 
@@ -27,7 +26,8 @@ def detect_format(path: Path) -> str | None:
             break
     if name.endswith(".warc"):
         return "warc"
-    return _SUFFIX_FORMATS.get(os.path.splitext(name)[1])
+    suffix = os.path.splitext(name)[1]
+    return next((format for format, reader in READERS.items() if suffix in reader.suffixes), None)
 
 
 def _is_hidden(path: Path, root: Path) -> bool:
@@ -72,7 +72,7 @@ def expand_inputs(arguments: list[str], input_format: str = "auto") -> list[Inpu
         elif os.path.isdir(argument):
             found = _files_of_folder(Path(argument))
             if not found:
-                raise UserError(f"input folder '{argument}' holds no file of a known format ({', '.join(FORMATS)})")
+                raise UserError(f"input folder '{argument}' holds no file of a known format ({', '.join(READERS)})")
             paths.extend(found)
         elif os.path.isfile(argument):
             paths.append(Path(argument))
@@ -99,7 +99,7 @@ def _format_for(path: Path, input_format: str) -> str:
             "(.warc.wet.gz): extract the text first or pass the WET file"
         )
     if detected is None:
-        raise UserError(f"cannot tell the format of {path}; pass --input-format ({', '.join(FORMATS)})")
+        raise UserError(f"cannot tell the format of {path}; pass --input-format ({', '.join(READERS)})")
     return detected
 
 

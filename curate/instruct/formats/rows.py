@@ -45,14 +45,11 @@ def format_kind(name: str) -> str:
     return get_format(name).kind
 
 
-_DETECTION_ORDER = sorted(FORMATS.values(), key=lambda spec: spec.detect_order)
-
-
 def detect_format(record: dict) -> str | None:
     """The format a record is in, judged by its keys; None when no format fits."""
     if not isinstance(record, dict):
         return None
-    for spec in _DETECTION_ORDER:
+    for spec in sorted(FORMATS.values(), key=lambda spec: spec.detect_order):
         if spec.detect(record):
             return spec.name
     return None
