@@ -8,11 +8,13 @@ On the 5,000 real Alpaca records of ../shared/data/instructions/alpaca_5000.json
    WITHOUT generation tags (qwen2_5.jinja), against transformers'
    `apply_chat_template(return_assistant_tokens_mask=True)`, which needs the tagged
    qwen2_5_training.jinja to do it at all.
-3. convert: curate's `convert_dataset(--to messages, workers=1)` (read, convert, write Parquet,
-   manifest, report, dataset card) against `datasets`: load_dataset("json") + map to messages +
-   to_parquet, both in this process; the CLI command's wall time is printed beside.
+3. convert: curate's `convert_dataset(--to messages, workers=1)` (read, validate, convert, check
+   the read-back, write Parquet, manifest, report, dataset card and trainer files) against
+   `datasets`: load_dataset("json") + map to messages + to_parquet, both in this process; the
+   CLI command's wall time is printed beside. Once on the records as they are and once on
+   `--scale` times as many (the same records repeated), where fixed costs weigh less.
 
-Run: .venv/bin/python bench/instruct_vs_peers.py [--rows N]
+Run: .venv/bin/python bench/instruct_vs_peers.py [--rows N] [--scale K]
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def bench_text_and_masks(conversations: list[list[dict]]) -> None:
     )
 
 
-def bench_convert(records: list[dict]) -> None:
+def bench_convert(records: list[dict], label: str = "") -> None:
     import datasets
 
     work = Path(tempfile.mkdtemp(prefix="curate-bench-"))
@@ -156,11 +158,12 @@ def bench_convert(records: list[dict]) -> None:
         ours_s, theirs_s = best_of(run_curate), best_of(run_datasets)
         n = len(records)
         print(
-            f"convert curate convert_dataset   {n / ours_s:>9,.0f} rows/s ({ours_s:.2f} s: read, convert, "
-            "Parquet, manifest, report with charts, dataset card)"
+            f"convert{label} curate convert_dataset   {n / ours_s:>9,.0f} rows/s ({ours_s:.3f} s: read, convert, "
+            "Parquet, manifest, report, dataset card)"
         )
         print(
-            f"convert datasets load+map+parquet {n / theirs_s:>8,.0f} rows/s ({theirs_s:.2f} s)   curate x{theirs_s / ours_s:.2f}"
+            f"convert{label} datasets load+map+parquet {n / theirs_s:>8,.0f} rows/s ({theirs_s:.3f} s)   "
+            f"curate x{theirs_s / ours_s:.2f}"
         )
         print(
             f"convert `curate convert` as a command: {command_s:.2f} s, of which Python start and imports are the rest"
@@ -172,12 +175,15 @@ def bench_convert(records: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--scale", type=int, default=10, help="Also convert the records repeated this many times.")
     args = parser.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"{SHARED} is absent: the benchmark needs the shared data beside the checkout")
     records = json.loads((SHARED / "instructions" / "alpaca_5000.json").read_text())[: args.rows]
     bench_text_and_masks(alpaca_messages(records))
     bench_convert(records)
+    if args.scale > 1:
+        bench_convert(records * args.scale, f" x{args.scale}")
 
 
 if __name__ == "__main__":

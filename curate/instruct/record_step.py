@@ -38,6 +38,7 @@ class RecordStep(Step):
 
     rejected_columns: ClassVar = {"detail": pa.string()}
     one_to_one: ClassVar[bool] = False  # a seed task with several instances gives several rows
+    reads_records: ClassVar[bool] = True
 
     def __init__(self, schema: pa.Schema, source_format: str) -> None:
         super().__init__()
@@ -50,13 +51,15 @@ class RecordStep(Step):
     def rows_of(self, canonical: dict, source: str) -> Iterator[dict]:
         raise NotImplementedError
 
-    def run(self, batch: pa.Table) -> StepOutput:
+    def run(self, batch: pa.Table, parsed: list[dict] | None = None) -> StepOutput:
         kept: list[dict] = []
         rejected: list[dict] = []
         columns = batch.select(["id", "text", "source", "meta"]).to_pydict()
-        for row_id, text, source, where in zip(columns["id"], columns["text"], columns["source"], columns["meta"]):
+        records = parsed if parsed is not None else map(orjson.loads, columns["text"])
+        rows = zip(columns["id"], columns["text"], columns["source"], columns["meta"], records)
+        for row_id, text, source, where, record in rows:
             try:
-                for canonical in self._canonical_rows(orjson.loads(text), row_id, where):
+                for canonical in self._canonical_rows(record, row_id, where):
                     kept.extend(self.rows_of(canonical, source))
             except (formats.Unconvertible, TemplateRenderError, SpansNotFound) as error:
                 reason, detail = _reason_and_detail(error)

@@ -36,6 +36,10 @@ class Step:
     # A step that may turn one row into several (a seed task with several instances) says
     # so; the executor then checks only that no row is lost.
     one_to_one: ClassVar[bool] = True
+    # A step over whole records (convert, render) gets them parsed, as the reader read them:
+    # `run(batch, parsed)`, `parsed` the records of `batch`'s rows in order (its `text` holds
+    # each as JSON too). Only the first step of a task can: later ones see another step's rows.
+    reads_records: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.counters: Counter[str] = Counter()

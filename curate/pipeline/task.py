@@ -117,11 +117,13 @@ def run_task(task: Task) -> dict:
         table, table_bytes = batch.docs, counts.text_bytes(batch.docs)
         read["bytes"] += table_bytes
         counts.merge(read, {"lengths": counts.length_histogram(table)})
+        parsed = batch.parsed
         for step, tally in zip(task.steps, steps):
             if table.num_rows == 0:
                 break
             step_started = time.perf_counter()
-            output = step.run(table)
+            output = step.run(table, parsed) if step.reads_records and parsed is not None else step.run(table)
+            parsed = None
             tally["seconds"] += time.perf_counter() - step_started
             rejected = output.rejected if output.rejected is not None else table.slice(0, 0)
             rows_out = output.kept.num_rows + rejected.num_rows

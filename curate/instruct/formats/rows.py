@@ -74,18 +74,22 @@ def _read_rows(record: dict, spec: Format) -> list[dict]:
     fields = {key: value for key, value in record.items() if value is not None}
     rows, used = spec.read(fields)
     common, hints = _read_common(fields, spec.kind, used)
+    lift = spec.kind == SFT and not spec.alpaca_fields
     finished = []
     for row in rows:
-        row = {**common, **row}
-        if spec.kind == SFT and not spec.alpaca_fields:
+        if common:
+            row = {**common, **row}
+        if lift:
             _lift_alpaca_keys(fields, row, used)
         finished.append(row)
-    passed_through = {key: value for key, value in record.items() if key not in used}
+    # Every row of a conversion passes here twice: the common case, nothing passed through and no
+    # hints, skips building merged dicts.
+    passed_through = {key: value for key, value in record.items() if key not in used} if len(used) < len(record) else {}
     for row in finished:
-        meta = {**passed_through, **hints, **row.get("meta", {})}
-        row.pop("meta", None)
-        if meta:
-            row["meta"] = meta
+        if passed_through or hints or "meta" in row:
+            meta = {**passed_through, **hints, **row.pop("meta", {})}
+            if meta:
+                row["meta"] = meta
     return finished
 
 

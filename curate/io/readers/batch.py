@@ -36,6 +36,9 @@ class ReadBatch:
     rejected: pa.Table | None
     records: int  # input records this batch accounts for (docs + rejected)
     position: int  # bytes of the file on disk consumed so far, for progress
+    # In record mode, the parsed record of every document, in order: steps that read records take
+    # them instead of parsing `text` again (Step.reads_records).
+    parsed: list[dict] | None = None
 
 
 def content_id(text: str) -> str:
@@ -63,10 +66,13 @@ class BatchBuilder:
     metas: list = field(default_factory=list)
     text_chars: int = 0  # characters, close enough to bytes for bounding a batch
     rejected: list = field(default_factory=list)  # (reason, raw, meta)
+    parsed: list = field(default_factory=list)  # record mode: each document's parsed record
     records: int = 0
     total_records: int = 0
 
-    def add(self, doc_id: str | None, text: str, meta: str = "{}") -> None:
+    def add(self, doc_id: str | None, text: str, meta: str = "{}", parsed: dict | None = None) -> None:
+        if parsed is not None:
+            self.parsed.append(parsed)
         self.ids.append(doc_id if doc_id is not None else content_id(text))
         self.texts.append(text)
         self.metas.append(meta)
@@ -107,9 +113,10 @@ class BatchBuilder:
                 },
                 schema=READ_REJECTED_SCHEMA,
             )
-        batch = ReadBatch(docs, rejected, self.records, position)
+        parsed = self.parsed if self.options.records and len(self.parsed) == count else None
+        batch = ReadBatch(docs, rejected, self.records, position, parsed)
         self.total_records += self.records
-        self.ids, self.texts, self.metas, self.rejected = [], [], [], []
+        self.ids, self.texts, self.metas, self.rejected, self.parsed = [], [], [], [], []
         self.text_chars = self.records = 0
         return batch
 
@@ -120,8 +127,10 @@ class BatchBuilder:
             yield self.flush(position)
 
 
-def add_record(builder: BatchBuilder, obj: object, raw: bytes | None, where: dict) -> None:
-    """Add one parsed record; `raw` is its original bytes (re-encoded from `obj` if None)."""
+def add_record(builder: BatchBuilder, obj: object, raw: bytes | None, where: dict, from_json: bool = True) -> None:
+    """Add one parsed record; `raw` is its original bytes (re-encoded from `obj` if None).
+    `from_json`: `obj` came from parsing JSON, so in record mode it is kept for the steps as it is
+    (a Parquet row's values, dates say, would differ from its JSON text read back)."""
     options = builder.options
 
     def reject(reason: str) -> None:
@@ -130,7 +139,7 @@ def add_record(builder: BatchBuilder, obj: object, raw: bytes | None, where: dic
     if not isinstance(obj, dict):
         return reject("invalid:not_an_object")
     if options.records:
-        return add_whole_record(builder, obj, raw, where)
+        return add_whole_record(builder, obj, raw, where, from_json)
     text = obj.get(options.text_field)
     if text is None:
         return reject("missing:text")
@@ -143,12 +152,12 @@ def add_record(builder: BatchBuilder, obj: object, raw: bytes | None, where: dic
     builder.add(doc_id, text, json_dumps(rest) if rest else "{}")
 
 
-def add_whole_record(builder: BatchBuilder, obj: dict, raw: bytes | None, where: dict) -> None:
+def add_whole_record(builder: BatchBuilder, obj: dict, raw: bytes | None, where: dict, from_json: bool = True) -> None:
     text = raw.decode("utf-8") if raw is not None else json_dumps(obj)
     record_id = obj.get(builder.options.id_field)
     if record_id is not None and not isinstance(record_id, str):
         record_id = json_dumps(record_id)
-    builder.add(record_id, text.strip(), json_dumps(where))
+    builder.add(record_id, text.strip(), json_dumps(where), obj if from_json else None)
 
 
 def unparseable_reason(data: bytes) -> str:

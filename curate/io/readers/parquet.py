@@ -104,7 +104,7 @@ def _parquet_records(parquet: pq.ParquetFile, builder: BatchBuilder, size: int) 
         for record_batch in parquet.iter_batches(batch_size=builder.options.batch_rows):
             for record in record_batch.to_pylist():
                 row += 1
-                add_record(builder, record, None, {"row": row})
+                add_record(builder, record, None, {"row": row}, from_json=False)
                 if builder.full:
                     yield builder.flush(size * row // total)
     except (pa.ArrowException, OSError) as error:
