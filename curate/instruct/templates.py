@@ -1,4 +1,4 @@
-"""Chat and instruction templates: sandboxed jinja2 rendering and assistant spans.
+"""Chat and instruction templates: sandboxed jinja2 rendering, as transformers renders them.
 
 A template here is what Hugging Face calls a chat template: jinja2 source that turns
 `messages` into one string. curate renders it the way `transformers`' `apply_chat_template`

@@ -1,1 +1,2 @@
-"""Document filters: one module per family (gopher, c4, fineweb, langid, quality, badwords)."""
+"""The steps of `curate filter`: one module per family (clean, langid, gopher, c4, fineweb,
+badwords, quality), each with a FilterSpec (spec.py) listed once in registry.py."""
