@@ -38,10 +38,6 @@ class FolderState(Enum):
     COMPLETE = "complete"
 
 
-def _is_curate_folder(folder: Path) -> bool:
-    return (folder / MANIFEST).is_file() or (folder / STATE).is_dir()
-
-
 def _clear(folder: Path) -> None:
     shutil.rmtree(folder)
 
