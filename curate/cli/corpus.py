@@ -9,9 +9,9 @@ import click
 from curate.cli.options import executor_options, input_options, job_arguments, output_options
 from curate.cli.summary import summary
 from curate.corpus.filters.quality import TrainSettings as QualityTraining
-from curate.corpus.filters.registry import all_step_options, build_steps, registry
+from curate.corpus.filters.registry import FILTERS, all_step_options, build_steps
 from curate.corpus.segment import KOREAN_SEGMENTERS
-from curate.io.sources import FORMATS
+from curate.io.readers.registry import READERS, suffix_help
 
 
 def _with_step_options(function):
@@ -21,12 +21,12 @@ def _with_step_options(function):
 
 
 def _filter_help() -> str:
-    steps = "\n".join(f"  {name:<18} {spec.summary}" for name, spec in registry().items())
+    steps = "\n".join(f"  {name:<18} {spec.summary}" for name, spec in FILTERS.items())
     return f"""Clean, identify the language of, and filter a corpus of documents.
 
-INPUT is a file, a folder (read recursively) or a glob: JSONL (.jsonl, .gz, .zst),
-JSON arrays, Parquet, plain text and Common Crawl WET (.warc.wet.gz). A curate
-dataset folder as INPUT means its kept rows.
+INPUT is a file, a folder (read recursively) or a glob, read by its name: {suffix_help()}
+(also gzip or zstd compressed); Common Crawl WET is .warc.wet.gz. A curate dataset folder
+as INPUT means its kept rows.
 
 Every dropped document goes to rejected/ with reason "<step>:<rule>". Options named
 after a step (--gopher-..., --c4-..., --fineweb-..., --lang...) set its thresholds;
@@ -193,9 +193,7 @@ def dedup_command(ctx: click.Context, **params) -> None:
     from curate.corpus.dedup.command import dedup_corpus
     from curate.corpus.dedup.settings import DedupSettings
 
-    names = ("exact", "minhash", "lines", "line_threshold", "ngram", "char_ngram", "num_perm", "bands", "rows")
-    names += ("threshold", "seed", "language", "keep", "verify")
-    settings = DedupSettings.from_options(**{name: params[name] for name in names})
+    settings = DedupSettings.from_params(params)
     result = dedup_corpus(list(params["inputs"]), params["output"], settings, **job_arguments(ctx, params))
     click.echo(summary(result))
 
@@ -229,7 +227,7 @@ def quality_group() -> None:
 )
 @click.option(
     "--input-format",
-    type=click.Choice(["auto", *FORMATS]),
+    type=click.Choice(["auto", *READERS]),
     default="auto",
     show_default=True,
     help="Format of the inputs; auto reads it from each file name.",
@@ -324,6 +322,3 @@ def quality_train_command(
             f"at threshold {metrics['threshold']}"
         )
     click.echo(f"  wrote {output} and {output}.json")
-
-
-# `curate self-instruct` ------------------------------------------------------------------

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import click
 
-from curate.instruct.rows import RECORD_FORMATS
 from curate.io.readers import ReaderOptions
-from curate.io.sources import FORMATS
+from curate.io.readers.registry import READERS, RECORD_FORMATS, suffix_help
 from curate.io.writer import WriterOptions
 from curate.llm.devices import DTYPES
 from curate.llm.factory import ClientOptions
@@ -49,14 +48,30 @@ def compose(*decorators: Callable) -> Callable:
     return apply
 
 
+progress_option = click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
+)
+
+
+def record_format_option(help_text: str) -> Callable:
+    """--input-format for commands that read whole records (the readers that hold records)."""
+    return click.option(
+        "--input-format",
+        type=click.Choice(["auto", *RECORD_FORMATS]),
+        default="auto",
+        show_default=True,
+        help=help_text,
+    )
+
+
 input_options = compose(
     click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
     click.option(
         "--input-format",
-        type=click.Choice(["auto", *FORMATS]),
+        type=click.Choice(["auto", *READERS]),
         default="auto",
         show_default=True,
-        help="Format of the inputs; auto reads it from each file name (.jsonl[.gz|.zst], .json, .parquet, .txt, .warc.wet.gz).",
+        help=f"Format of the inputs; auto reads it from each file name ({suffix_help()}, also .gz or .zst).",
     ),
     click.option(
         "--text-field", default="text", show_default=True, help="Field (or column) holding the document text."
@@ -106,9 +121,7 @@ executor_options = compose(
         default=None,
         help=f"Worker processes (default: the number of cores, here {default_workers()}).",
     ),
-    click.option(
-        "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
-    ),
+    progress_option,
 )
 
 
@@ -178,13 +191,9 @@ def show_progress(flag: bool | None) -> bool:
 
 record_input_options = compose(
     click.argument("inputs", nargs=-1, required=True, metavar="INPUT..."),
-    click.option(
-        "--input-format",
-        type=click.Choice(["auto", *RECORD_FORMATS]),
-        default="auto",
-        show_default=True,
-        help="How to read the inputs; auto goes by file name (.jsonl[.gz|.zst], .json, .parquet). "
-        "A JSON Lines file with another name (.txt) needs --input-format jsonl.",
+    record_format_option(
+        f"How to read the inputs; auto goes by file name ({suffix_help(record_formats_only=True)}, also .gz "
+        "or .zst). A JSON Lines file with another name (.txt) needs --input-format jsonl."
     ),
     click.option(
         "--id-field",
@@ -357,9 +366,7 @@ def train_options(default_lr: float, default_length: int):
         ),
         click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model."),
         click.option("--resume", is_flag=True, help="Continue from the run folder's latest checkpoint-N/."),
-        click.option(
-            "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
-        ),
+        progress_option,
     )
 
 

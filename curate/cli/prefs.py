@@ -12,12 +12,13 @@ from curate.cli.options import (
     command_line,
     format_choices,
     output_options,
+    progress_option,
+    record_format_option,
     recorded_options,
     show_progress,
     writer_options,
 )
 from curate.cli.summary import summary
-from curate.instruct.rows import RECORD_FORMATS
 from curate.llm.factory import BACKENDS, REMOTE
 from curate.prefs.command import PrefsSettings
 from curate.prefs.judges.registry import JUDGES
@@ -72,7 +73,8 @@ from curate.prefs.pairs import STRATEGIES
     "--rubric",
     default=None,
     metavar="PATH",
-    help="A .jinja rubric for the llm judge (default: templates/prompts/judge_pointwise.jinja); runs sandboxed.",
+    help="A .jinja rubric for the llm judge (default: templates/prompts/judge_pointwise.jinja; with --pairwise, "
+    "the comparison prompt, default judge_pairwise.jinja); runs sandboxed.",
 )
 @click.option(
     "--pairwise",
@@ -131,13 +133,7 @@ from curate.prefs.pairs import STRATEGIES
 @click.option(
     "--min-score", type=float, default=None, help="--best-of-n-out: the best answer must score at least this."
 )
-@click.option(
-    "--input-format",
-    type=click.Choice(["auto", *RECORD_FORMATS]),
-    default="auto",
-    show_default=True,
-    help="How to read the prompts; auto goes by file name.",
-)
+@record_format_option("How to read the prompts; auto goes by file name.")
 @click.option(
     "--from",
     "from_format",
@@ -146,9 +142,7 @@ from curate.prefs.pairs import STRATEGIES
     help="Format of the prompts (default: read from the first record).",
 )
 @client_options
-@click.option(
-    "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
-)
+@progress_option
 @click.pass_context
 def prefs_command(ctx: click.Context, **params) -> None:
     """Sample answers, judge them, and pair them into preference data (and best-of-n SFT data).
@@ -182,7 +176,7 @@ def prefs_command(ctx: click.Context, **params) -> None:
         best_of_n_out=params["best_of_n_out"], min_score=params["min_score"],
     )  # fmt: skip
     judge = JudgeOptions(
-        model=params["judge_model"], base_url=params["judge_base_url"] or params["policy_base_url"],
+        model=params["judge_model"], base_url=params["judge_base_url"],
         rubric=params["rubric"], pairwise=params["pairwise"], seed=params["seed"], client=client,
     )  # fmt: skip
     result, best = prefs_dataset(

@@ -12,12 +12,13 @@ from curate.cli.options import (
     command_line,
     format_choices,
     output_options,
+    progress_option,
+    record_format_option,
     recorded_options,
     show_progress,
     writer_options,
 )
 from curate.cli.summary import summary
-from curate.instruct.rows import RECORD_FORMATS
 from curate.instruct.self_instruct.checks import TaskChecks
 from curate.instruct.self_instruct.grow import SelfInstructSettings
 from curate.instruct.self_instruct.languages import LANGUAGES
@@ -163,13 +164,7 @@ from curate.llm.factory import BACKENDS, REMOTE
     metavar="FILE",
     help="A .jinja request template (runs sandboxed) instead of templates/prompts/self_instruct.LANG.jinja.",
 )
-@click.option(
-    "--input-format",
-    type=click.Choice(["auto", *RECORD_FORMATS]),
-    default="auto",
-    show_default=True,
-    help="How to read --seeds; auto goes by file name.",
-)
+@record_format_option("How to read --seeds; auto goes by file name.")
 @click.option(
     "--from",
     "from_format",
@@ -177,9 +172,7 @@ from curate.llm.factory import BACKENDS, REMOTE
     default=None,
     help="Format of the seeds (default: read from the first record).",
 )
-@click.option(
-    "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
-)
+@progress_option
 @click.pass_context
 def self_instruct_command(ctx: click.Context, **params) -> None:
     """Grow an instruction set from seed tasks with a language model (self-instruct, Alpaca).

@@ -35,6 +35,11 @@ _COLUMN_NOTES = {
     "instruction": "Alpaca instruction (kept from the input)",
     "input": "Alpaca input (kept from the input)",
     "output": "Alpaca output (kept from the input)",
+    "messages": "the conversation, a list of {role, content}",
+    "prompt": "the prompt (rendered folders: the text before the last answer, as the template writes it)",
+    "completion": "the answer (rendered folders: the last assistant turn with its end-of-turn marker)",
+    "text": "the whole conversation as the chat template writes it",
+    "assistant_spans": "[start, end) characters of every assistant turn in `text`: what a model learns to write",
 }
 
 

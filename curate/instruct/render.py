@@ -10,14 +10,14 @@ import pyarrow as pa
 
 from curate.instruct import formats
 from curate.instruct.record_step import RecordStep, SpansNotFound
-from curate.instruct.render_layouts import LAYOUTS, RenderLayout
+from curate.instruct.render_layouts import DEFAULT_LAYOUT, LAYOUTS, RenderLayout
 from curate.instruct.spans import assistant_spans
 from curate.instruct.templates import ChatTemplate
 
 SPAN = pa.struct([pa.field("start", pa.int32()), pa.field("end", pa.int32())])
 
 
-def render_schema(alpaca_columns: bool, text_column: bool, layout: RenderLayout = LAYOUTS["all"]) -> pa.Schema:
+def render_schema(alpaca_columns: bool, text_column: bool, layout: RenderLayout = LAYOUTS[DEFAULT_LAYOUT]) -> pa.Schema:
     """The columns of a rendered row in `layout` (--text-column adds `text` and `assistant_spans`)."""
     fields = [pa.field("id", pa.string())]
     if layout.conversation:
@@ -38,7 +38,11 @@ class RenderStep(RecordStep):
     name: ClassVar[str] = "render"
 
     def __init__(
-        self, template: ChatTemplate, source_format: str, text_column: bool, layout: RenderLayout = LAYOUTS["all"]
+        self,
+        template: ChatTemplate,
+        source_format: str,
+        text_column: bool,
+        layout: RenderLayout = LAYOUTS[DEFAULT_LAYOUT],
     ) -> None:
         alpaca_columns = formats.get_format(source_format).alpaca_fields
         super().__init__(render_schema(alpaca_columns, text_column, layout), source_format)

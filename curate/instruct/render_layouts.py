@@ -16,7 +16,7 @@ from curate.instruct.formats.prompt_completion import AXOLOTL_PROMPT_COMPLETION
 RENDERED = "the text is already rendered with the chat template, so train with LLaMA-Factory's `template: empty`"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RenderLayout(Layout):
     """Which columns a rendered row has (`text` and `assistant_spans` also come with --text-column)."""
 

@@ -13,17 +13,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 
 from curate.errors import UserError
 from curate.instruct import formats
 from curate.io.input_file import InputFile
+from curate.io.manifest import read_manifest
 from curate.io.readers import ReaderOptions, read_file
+from curate.io.readers.registry import RECORD_FORMATS
 from curate.io.sources import expand_inputs, fingerprint
 
 RECORDS = ReaderOptions(records=True)
-RECORD_FORMATS = ("jsonl", "json", "parquet")  # the input formats that hold whole records
+RENDERED = "rendered"  # the format of rows a render folder holds as text with assistant spans
 TEXT = "text"  # the kind of plain {"text": ...} rows (pretraining style), when a caller takes them
 
 
@@ -48,11 +52,17 @@ def read_rows(
     from_format: str | None = None,
     what: str = "record",
     text_rows: bool = False,
+    rendered: bool = False,
 ) -> Rows:
     """The canonical rows of `inputs` (every row a record gives: seed tasks give one per instance).
 
     `what` names a row in errors ("seed", "prompt"). `text_rows`: inputs in no known format
-    whose first record has a `text` string are read as {"text", "id"} rows."""
+    whose first record has a `text` string are read as {"text", "id"} rows. `rendered`: one
+    `curate render` folder without the conversation is read as {"text", "assistant_spans", "id"}
+    rows, for trainers that take the text as it was rendered."""
+    shards = _rendered_shards(inputs[0]) if rendered and len(inputs) == 1 else None
+    if shards is not None:
+        return Rows(RENDERED, [fingerprint(shard) for shard in shards], _rendered_rows(shards))
     files = expand_inputs(inputs, input_format)
     fingerprints = [fingerprint(item.path) for item in files]
     try:
@@ -162,3 +172,32 @@ def place(meta: str) -> str:
         if key in found:
             return f"{key} {found[key]}"
     return "a record"
+
+
+def _rendered_shards(argument: str) -> list[Path] | None:
+    """The data shards of a `curate render` folder whose rendering is the only way to read it (no
+    `messages`: --columns prompt-completion or text); None for any other input."""
+    folder = Path(argument)
+    manifest = read_manifest(folder) if folder.is_dir() else None
+    if not manifest or manifest.get("command") != "render" or manifest.get("dry_run"):
+        return None
+    shards = [folder / item["path"] for item in manifest["shards"]["data"]]
+    if any("messages" in pq.read_schema(shard).names for shard in shards):
+        return None  # --columns all: the conversation, rendered again by whoever reads it
+    return shards
+
+
+def _rendered_rows(shards: list[Path]) -> Iterator[tuple[dict, str]]:
+    """Rendered rows as text with assistant spans: every turn's span when the folder has them,
+    else the completion after the prompt."""
+    for shard in shards:
+        for number, row in enumerate(pq.read_table(shard).to_pylist(), start=1):
+            if row.get("assistant_spans"):
+                spans = [(span["start"], span["end"]) for span in row["assistant_spans"]]
+                rendered = {"text": row["text"], "assistant_spans": spans}
+            else:
+                text = row["prompt"] + row["completion"]
+                rendered = {"text": text, "assistant_spans": [(len(row["prompt"]), len(text))]}
+            if row.get("id") is not None:
+                rendered["id"] = row["id"]
+            yield rendered, f"{shard}: row {number}"

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from curate.errors import UserError
 from curate.io.input_file import InputFile
 from curate.io.manifest import MANIFEST, read_json, read_manifest
-from curate.io.readers import ReaderOptions, read_file
+from curate.io.readers import READERS, ReaderOptions, read_file
 from curate.io.sources import detect_format
 from curate.pipeline import counts
 from curate.pipeline.folder import KEPT, REJECTED, STATE
@@ -60,20 +60,20 @@ def _parquet_files(paths: list[Path], count: int, title: str) -> list[str]:
 
 def _dataset_folder(folder: Path, count: int) -> list[str]:
     manifest = read_manifest(folder)
-    counts = manifest["counts"]
+    tally = manifest["counts"]
     shards = manifest["shards"]
     lines = [
         f"{folder}: curate dataset folder, "
         + ("DRY RUN (report.md only, no shards)" if manifest.get("dry_run") else "finished")
         + (f", sampled: first {manifest['sample']:,} documents" if manifest.get("sample") else ""),
         f"made by: {manifest['command_line']}",
-        f"rows: {counts['in']:,} in, {counts['kept']:,} kept in {len(shards[KEPT])} shard(s), "
-        f"{counts['rejected']:,} rejected in {len(shards[REJECTED])} shard(s)"
-        + (f" ({counts['unreadable']:,} unreadable)" if counts.get("unreadable") else ""),
+        f"rows: {tally['in']:,} in, {tally['kept']:,} kept in {len(shards[KEPT])} shard(s), "
+        f"{tally['rejected']:,} rejected in {len(shards[REJECTED])} shard(s)"
+        + (f" ({tally['unreadable']:,} unreadable)" if tally.get("unreadable") else ""),
     ]
-    if counts["by_reason"]:
+    if tally["by_reason"]:
         lines.append("rejected by reason:")
-        lines += [f"  {reason}: {rows:,}" for reason, rows in counts["by_reason"].items()]
+        lines += [f"  {reason}: {rows:,}" for reason, rows in tally["by_reason"].items()]
     timings = manifest.get("timings", {})
     if timings:
         lines.append(
@@ -99,9 +99,9 @@ def _data_file(path: Path, count: int) -> list[str]:
     file_format = detect_format(path)
     if file_format == "parquet":
         return _parquet_files([path], count, str(path))
-    if file_format not in ("jsonl", "json", "text", "wet"):
+    if file_format is None:
         raise UserError(
-            f"cannot tell the format of {path}; curate inspects dataset folders, Parquet, JSONL, text and WET files"
+            f"cannot tell the format of {path}; curate inspects dataset folders and {', '.join(READERS)} files"
         )
     records = docs = 0
     reasons: dict[str, int] = {}

@@ -14,7 +14,6 @@ from curate.io.manifest import MANIFEST, read_manifest
 from curate.io.readers.registry import READERS
 from curate.pipeline.folder import KEPT, STATE
 
-FORMATS = tuple(READERS)  # what --input-format offers
 _COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd")
 
 

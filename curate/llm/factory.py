@@ -8,7 +8,7 @@ user turns it off.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from curate.llm.backend import Backend
@@ -32,6 +32,11 @@ class ClientOptions:
     batch_size: int = 8  # local models: sequences generated together
     device: str = "auto"
     dtype: str = "auto"
+
+
+# The options that change how requests are sent or where answers are kept, never which answers
+# come back: left out of a job's identity.
+CLIENT_OPTION_NAMES = frozenset(field.name for field in fields(ClientOptions))
 
 
 def _openai(model: str, base_url: str | None, options: ClientOptions) -> Backend:

@@ -45,7 +45,7 @@ class Dropped:
 
 def prompt_from_row(row: dict, kind: str, place: str = "") -> Prompt | None:
     """The prompt of a canonical row (None when it has no user turn)."""
-    if kind == "preference":
+    if kind == formats.PREFERENCE:
         messages = list(row["prompt"])
         existing = [_answer_text(row["chosen"]), _answer_text(row["rejected"])]
     else:

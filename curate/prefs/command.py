@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
@@ -25,7 +25,7 @@ from curate.io.manifest import read_manifest
 from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.writer import WriterOptions
 from curate.llm.backend import Sampling
-from curate.llm.factory import ClientOptions, make_backend, require_key
+from curate.llm.factory import CLIENT_OPTION_NAMES, ClientOptions, make_backend, require_key
 from curate.pipeline import folder, in_memory
 from curate.pipeline.folder import FolderState
 from curate.pipeline.identity import RUNTIME_OPTIONS, job_identity
@@ -43,10 +43,7 @@ PAIRS_SCHEMA = PAIRS_SCHEMA.append(pa.field("rationale_chosen", pa.string())).ap
 )
 BEST_SCHEMA = formats.output_schema("messages").append(pa.field("score", pa.float64()))
 # Options that change how requests are sent or where things are kept, not which rows come out.
-TRANSPORT_OPTIONS = RUNTIME_OPTIONS | frozenset(
-    {"policy_base_url", "judge_base_url", "api_key_env", "concurrency", "rpm", "tpm", "timeout", "max_retries",
-     "cache", "no_cache", "progress", "overwrite", "batch_size", "device", "dtype", "best_of_n_out"}
-)  # fmt: skip
+TRANSPORT_OPTIONS = RUNTIME_OPTIONS | CLIENT_OPTION_NAMES | {"policy_base_url", "judge_base_url", "best_of_n_out"}
 
 
 @dataclass(frozen=True)
@@ -109,6 +106,8 @@ def prefs_dataset(
     `settings.best_of_n_out`, each prompt's best answer as SFT rows); the two results."""
     clock = folder.Clock()
     kind = JUDGES[judge_kind]
+    if judge.base_url is None:  # a judge model on the policy's server unless named elsewhere
+        judge = replace(judge, base_url=policy.base_url)
     require_key(policy.backend, policy.model, policy.base_url, client)
     if kind.backend is not None:
         require_key(kind.backend, judge.model, judge.base_url, client)

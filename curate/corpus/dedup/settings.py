@@ -53,6 +53,13 @@ class DedupSettings:
         )
         return cls(minhash_settings=hashing, threshold=threshold, **options)
 
+    @classmethod
+    def from_params(cls, params: dict) -> DedupSettings:
+        """The settings of `curate dedup`'s parameters (the CLI's names); other keys are ignored."""
+        hashing = ("ngram", "char_ngram", "num_perm", "bands", "rows", "threshold", "seed")
+        own = ("exact", "minhash", "lines", "line_threshold", "language", "keep", "verify")
+        return cls.from_options(**{name: params[name] for name in (*hashing, *own)})
+
     @property
     def keep_column(self) -> str | None:
         """The column of `--keep highest:<column>`, else None."""

@@ -29,11 +29,6 @@ FILTERS: dict[str, FilterSpec] = {
 }
 
 
-def registry() -> dict[str, FilterSpec]:
-    """Every step, in the default order."""
-    return FILTERS
-
-
 def parse_step_names(value: str | None, specs: dict[str, FilterSpec]) -> list[str] | None:
     """`--steps a,b,c` as a list, checked against the registry; None means the default."""
     if value is None or not value.strip():
@@ -54,7 +49,7 @@ def build_steps(params: dict) -> list[Step]:
 
     # resolved once here (auto -> kiwi or space) so no step sees "auto"
     params = {**params, "ko_segmenter": resolve_korean_segmenter(params.get("ko_segmenter", "auto"))}
-    specs = registry()
+    specs = FILTERS
     names = parse_step_names(params.get("steps"), specs)
     if names is None:
         names = [name for name, spec in specs.items() if spec.applies(params)]
@@ -62,4 +57,4 @@ def build_steps(params: dict) -> list[Step]:
 
 
 def all_step_options() -> list[Callable]:
-    return [option for spec in registry().values() for option in spec.options]
+    return [option for spec in FILTERS.values() for option in spec.options]

@@ -1,7 +1,7 @@
 """Instruction and preference data formats, one module each, through one canonical row.
 
-    read_row(record, fmt)        -> [canonical row, ...]   (validated; rows.py)
-    write_row(row, fmt)          -> record in fmt          (validated; rows.py)
+    read_row(record, fmt)        -> [canonical row, ...]   (validated; records.py)
+    write_row(row, fmt)          -> record in fmt          (validated; records.py)
     to_arrow_row(row, fmt)       -> dict fitting output_schema(fmt)   (arrow.py)
     from_arrow_row(arrow, fmt)   -> [canonical row]
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 from curate.instruct.formats.arrow import from_arrow_row, meta_text, output_schema, to_arrow_row
 from curate.instruct.formats.base import MESSAGE_LIST, PREFERENCE, REASONS, SFT, Format, Unconvertible
 from curate.instruct.formats.canonical import ALPACA_KEYS, SCORE_KEYS, validate_row
+from curate.instruct.formats.records import detect_format, format_kind, get_format, read_row, write_row
 from curate.instruct.formats.registry import FORMATS
-from curate.instruct.formats.rows import detect_format, format_kind, get_format, read_row, write_row
 
 SFT_FORMATS = tuple(name for name, spec in FORMATS.items() if spec.kind == SFT)
 PREFERENCE_FORMATS = tuple(name for name, spec in FORMATS.items() if spec.kind == PREFERENCE)

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from curate.instruct.formats.base import PREFERENCE, Unconvertible
 from curate.instruct.formats.canonical import ALPACA_KEYS, SCORE_KEYS
-from curate.instruct.formats.rows import get_format, read_row, write_valid_row
+from curate.instruct.formats.records import get_format, read_row, write_valid_row
 
 ROW_KEYS_IN_META = "_row"
 

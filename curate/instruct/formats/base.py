@@ -65,11 +65,10 @@ class Layout:
     axolotl: Axolotl = field(default_factory=Axolotl)
 
 
-@dataclass(frozen=True)
-class Format:
-    name: str
-    kind: str  # SFT or PREFERENCE
-    summary: str  # the layout in one or two sentences, for the dataset card
+@dataclass(frozen=True, kw_only=True)
+class Format(Layout):
+    """A layout that is also a way to write records: how to recognise, read and write them."""
+
     detect: Callable[[Mapping], bool]  # whether a record (its keys) looks like this format
     # Formats are tried in this order (lowest first), so a shape is tested before the shapes it
     # contains: sharegpt-preference (conversations + chosen/rejected) before sharegpt.
@@ -81,9 +80,6 @@ class Format:
     # The format's own records hold Alpaca's instruction/input/output, so its rows keep them
     # and no separate Alpaca columns are added when converting to it.
     alpaca_fields: bool = False
-    trl: str = ""  # how TRL reads it, for the card; "" for "TRL does not read this layout"
-    llamafactory: LlamaFactory = field(default_factory=LlamaFactory)
-    axolotl: Axolotl = field(default_factory=Axolotl)
 
     @property
     def writable(self) -> bool:

@@ -23,7 +23,7 @@ from curate.instruct.self_instruct.report import write_self_instruct_report
 from curate.io.manifest import read_manifest
 from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.writer import WriterOptions
-from curate.llm.factory import ClientOptions, make_backend, require_key
+from curate.llm.factory import CLIENT_OPTION_NAMES, ClientOptions, make_backend, require_key
 from curate.pipeline import folder, in_memory
 from curate.pipeline.folder import FolderState
 from curate.pipeline.identity import RUNTIME_OPTIONS, job_identity
@@ -32,10 +32,7 @@ from curate.pipeline.job import JobResult
 SOURCE = "self-instruct"
 KEPT_SCHEMA = formats.output_schema("messages", alpaca_columns=True)
 # Options that change how requests are sent, not which answers come back: not part of the job.
-TRANSPORT_OPTIONS = RUNTIME_OPTIONS | frozenset(
-    {"base_url", "api_key_env", "concurrency", "rpm", "tpm", "timeout", "max_retries", "cache", "no_cache",
-     "progress", "overwrite", "batch_size", "device", "dtype"}
-)  # fmt: skip
+TRANSPORT_OPTIONS = RUNTIME_OPTIONS | CLIENT_OPTION_NAMES | {"base_url"}
 
 
 def load_seeds(path: str, input_format: str = "auto", from_format: str | None = None) -> tuple[list[Task], list[dict]]:

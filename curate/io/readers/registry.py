@@ -21,14 +21,24 @@ from curate.io.readers.batch import ReadBatch, ReaderOptions
 class InputReader:
     read: Callable[[InputFile, ReaderOptions], Iterator[ReadBatch]]
     suffixes: tuple[str, ...]  # file name endings, before any .gz/.zst
+    # Whether its files hold records (JSON objects, table rows) that commands reading whole
+    # records (convert, render, self-instruct, prefs, the trainers) can take.
+    records: bool = False
     # The schema of its documents when it keeps more columns than id/text/source/meta (Parquet).
     schema: Callable[[InputFile, ReaderOptions], pa.Schema] | None = None
 
 
 READERS: dict[str, InputReader] = {
-    "jsonl": InputReader(jsonl.read_jsonl, (".jsonl", ".ndjson")),
-    "json": InputReader(json_array.read_json, (".json",)),
-    "parquet": InputReader(parquet.read_parquet, (".parquet",), schema=parquet.parquet_schema),
+    "jsonl": InputReader(jsonl.read_jsonl, (".jsonl", ".ndjson"), records=True),
+    "json": InputReader(json_array.read_json, (".json",), records=True),
+    "parquet": InputReader(parquet.read_parquet, (".parquet",), schema=parquet.parquet_schema, records=True),
     "text": InputReader(text.read_text, (".txt", ".text")),
     "wet": InputReader(wet.read_wet, (".wet",)),
 }
+RECORD_FORMATS = tuple(name for name, reader in READERS.items() if reader.records)
+
+
+def suffix_help(record_formats_only: bool = False) -> str:
+    """The file names `--input-format auto` recognises, for help texts: `.jsonl, .ndjson, ...`."""
+    names = RECORD_FORMATS if record_formats_only else tuple(READERS)
+    return ", ".join(suffix for name in names for suffix in READERS[name].suffixes)

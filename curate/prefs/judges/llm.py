@@ -61,7 +61,7 @@ def _request_seed(seed: int, messages: tuple[tuple[str, str], ...]) -> int:
 class LLMJudge:
     """A language model as the judge, pointwise (a score per answer) or pairwise (position-swapped).
 
-        backend = CachedBackend(OpenAICompatBackend(...), AnswerCache(folder))
+        backend = CachedBackend(OpenAIBackend(...), AnswerCache(folder))
         judge = LLMJudge(backend)
         judge.judge([([{"role": "user", "content": "Hi"}], ["Hello!", "Go away."])])
         # [[Judgement(score=8.0, rationale=...), Judgement(score=2.0, rationale=...)]]

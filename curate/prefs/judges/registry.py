@@ -12,8 +12,8 @@ from curate.prefs.judges.base import CandidateJudge
 @dataclass(frozen=True)
 class JudgeOptions:
     model: str  # a model name on the server, or a model folder
-    base_url: str | None = None
-    rubric: str | None = None  # the path of a .jinja rubric (llm judges); None: the shipped one
+    base_url: str | None = None  # None: the policy's server (prefs_dataset fills it in)
+    rubric: str | None = None  # the path of a .jinja rubric (llm judges; the pairwise prompt with pairwise)
     pairwise: bool = False
     seed: int = 0
     client: ClientOptions = field(default_factory=ClientOptions)
@@ -31,7 +31,9 @@ def _llm(options: JudgeOptions) -> CandidateJudge:
 
     backend = make_backend(REMOTE, options.model, options.base_url, options.client)
     # the rubric's path, not its text: the judge's errors then name the file
-    return LLMJudge(backend, options.rubric, pairwise=options.pairwise, seed=options.seed)
+    if options.pairwise:
+        return LLMJudge(backend, pairwise=True, pairwise_source=options.rubric, seed=options.seed)
+    return LLMJudge(backend, options.rubric, seed=options.seed)
 
 
 def _reward_model(options: JudgeOptions) -> CandidateJudge:
