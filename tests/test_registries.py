@@ -125,7 +125,7 @@ def test_a_registered_reader_reads_its_suffix(monkeypatch, tmp_path):
     assert [row["id"] for row in read_rows(tmp_path / "out")] == ["a", "b"]
 
 
-def test_a_registered_judge_is_offered_and_built(monkeypatch):
+def test_a_registered_judge_is_built_by_name_and_judges(monkeypatch):
     from curate.prefs.judges.base import Judgement
     from curate.prefs.judges.registry import JUDGES, JudgeKind, JudgeOptions
 

@@ -13,6 +13,7 @@ from curate.cli.options import show_progress, train_options, train_settings
 from curate.train.dpo import DPOSettings
 from curate.train.dpo_losses import LOSSES
 from curate.train.dpo_reference import REFERENCE_MODES
+from curate.train.init_model import SIZES
 
 
 @click.command("init-model")
@@ -33,7 +34,7 @@ from curate.train.dpo_reference import REFERENCE_MODES
 )
 @click.option(
     "--size",
-    type=click.Choice(["tiny", "small"]),
+    type=click.Choice(list(SIZES)),
     default="small",
     show_default=True,
     help="tiny: 64 wide, 2 layers (~0.6M parameters, for tests). small: 512 wide, 8 layers (~29M).",
@@ -81,39 +82,21 @@ def init_model_command(output: Path, corpus, size, vocab_size, seed, text_field,
       curate self-instruct --seeds sample_data/instructions/seed_tasks.en.jsonl -o out/grown \\
           --num 20 --backend local --model models/tiny
     """
-    from curate.train.init_model import init_model
+    from curate.train.command import make_model
 
-    info = init_model(
-        output,
-        list(corpus),
-        size=size,
-        vocab_size=vocab_size,
-        seed=seed,
-        text_field=text_field,
-        max_documents=max_documents,
-        overwrite=overwrite,
-    )
-    read = info["corpus"]
-    vocab = f"{info['vocab_size']:,}"
-    if info["vocab_size"] < info["vocab_size_asked"]:
-        vocab += f" (of {info['vocab_size_asked']:,} asked: the corpus has no more merges)"
-    click.echo(
-        f"init-model {size}: {info['parameters']:,} parameters, vocabulary {vocab}, "
-        f"tokenizer trained on {read['records_with_text']:,} documents ({read['characters']:,} characters) "
-        f"from {len(read['files'])} file(s)"
-    )
-    click.echo(
-        f"  wrote {output}/ in {info['seconds']['total']:.1f} s (seed {seed}); "
-        f"how it was made: {output}/curate_init.json"
-    )
+    options = {"vocab_size": vocab_size, "text_field": text_field, "max_documents": max_documents}
+    for line in make_model(output, list(corpus), size=size, seed=seed, overwrite=overwrite, **options):
+        click.echo(line)
 
 
 # `curate train-sft`, `train-dpo`, `train-rm` ------------------------------------------------
 
 
-def _print_run(result: dict, output: Path) -> None:
-    click.echo(f"  final model: {result['final']} (AutoModelForCausalLM.from_pretrained loads it)")
-    click.echo(f"  metrics: {output / 'metrics.jsonl'}; curves: {output / 'loss.png'}")
+def _run(method: str, settings, params: dict) -> None:
+    from curate.train.command import train
+
+    for line in train(method, settings, progress=show_progress(params["progress"])):
+        click.echo(line)
 
 
 @click.command("train-sft")
@@ -141,12 +124,10 @@ def train_sft_command(**params) -> None:
       curate train-sft out/sft -o runs/qwen --model Qwen/Qwen2.5-0.5B-Instruct --epochs 2 --batch-size 4 --grad-accum 8
       torchrun --nproc-per-node 8 -m curate train-sft out/sft -o runs/sft8 --model models/base
     """
-    from curate.train.sft import SFTSettings, train_sft
+    from curate.train.sft import SFTSettings
 
     settings = SFTSettings(**train_settings(params), packing=params["packing"], compile=params["compile_model"])
-    result = train_sft(settings, progress=show_progress(params["progress"]))
-    click.echo(f"train-sft: {result['steps']} steps; {result['report'].summary()}")
-    _print_run(result, params["output"])
+    _run("sft", settings, params)
 
 
 @click.command("train-dpo")
@@ -194,18 +175,11 @@ def train_dpo_command(**params) -> None:
       curate train-dpo out/quickstart/preferences -o runs/dpo --model runs/sft/final --max-steps 100 --lr 1e-4
       curate train-dpo out/prefs -o runs/dpo --model runs/sft/final --beta 0.1 --loss ipo --batch-size 4 --grad-accum 8
     """
-    from curate.train.dpo import train_dpo
-
     settings = DPOSettings(
         **train_settings(params), max_prompt_length=params["max_prompt_length"], beta=params["beta"],
-        loss=params["loss_type"], ref=params["ref_mode"], ref_model=params["ref_model"],
+        loss=params["loss_type"], ref=params["ref_mode"], ref_model=params["ref_model"], compile=params["compile_model"],
     )  # fmt: skip
-    result = train_dpo(settings, progress=show_progress(params["progress"]))
-    click.echo(f"train-dpo: {result['steps']} steps; {result['report'].summary()}")
-    if result.get("reference_logps"):
-        reused = "reused" if result.get("reference_reused") else "computed"
-        click.echo(f"  reference log-probs {reused}: {result['reference_logps']}")
-    _print_run(result, params["output"])
+    _run("dpo", settings, params)
 
 
 @click.command("train-rm")
@@ -234,16 +208,10 @@ def train_rm_command(**params) -> None:
     Example:
       curate train-rm out/quickstart/preferences -o runs/rm --model out/quickstart/model --max-steps 100 --lr 1e-3
     """
-    from curate.train.rm import RMSettings, train_rm
+    from curate.train.rm import RMSettings
 
     settings = RMSettings(
         **train_settings(params), compile=params["compile_model"],
         center_rewards_coefficient=params["center_rewards"], margin_from_scores=params["margin_from_scores"],
     )  # fmt: skip
-    result = train_rm(settings, progress=show_progress(params["progress"]))
-    click.echo(f"train-rm: {result['steps']} steps; {result['report'].summary()}")
-    click.echo(f"  final reward model: {result['final']} (AutoModelForSequenceClassification.from_pretrained loads it)")
-    click.echo(f"  metrics: {params['output'] / 'metrics.jsonl'}; curves: {params['output'] / 'loss.png'}")
-
-
-# `curate prefs` ---------------------------------------------------------------------------
+    _run("rm", settings, params)

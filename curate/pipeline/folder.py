@@ -38,18 +38,14 @@ class FolderState(Enum):
     COMPLETE = "complete"
 
 
-def _clear(folder: Path) -> None:
-    shutil.rmtree(folder)
-
-
-def prepare(folder: Path, job_fingerprint: str, overwrite: bool, job_info: dict | None = None) -> FolderState:
+def prepare(folder: Path, identity: str, overwrite: bool, job_info: dict | None = None) -> FolderState:
     """Decide whether to start, resume or skip; refuse to clobber anything unexpected."""
     if folder.exists() and not folder.is_dir():
         raise UserError(f"output {folder} exists and is not a folder")
     finished = read_manifest(folder)
     if finished is not None or (folder / STATE).is_dir():
         recorded = finished if finished is not None else read_json(folder / STATE / "job.json") or {}
-        if recorded.get("job_fingerprint") == job_fingerprint:
+        if recorded.get("job_fingerprint") == identity:  # the manifest's name for the job identity
             return FolderState.COMPLETE if finished is not None else FolderState.RESUME
         # A dry run's folder holds a report and no data: any later run may replace it.
         if not overwrite and not recorded.get("dry_run"):
@@ -58,12 +54,12 @@ def prepare(folder: Path, job_fingerprint: str, overwrite: bool, job_info: dict 
                 f"{folder} already holds {what} made from other inputs or options; "
                 "pass --overwrite to replace it, or choose another output folder"
             )
-        _clear(folder)
+        shutil.rmtree(folder)
     elif folder.is_dir() and any(folder.iterdir()):
         raise UserError(f"{folder} is not empty and is not a curate dataset folder; choose a new or empty folder")
     try:
         (folder / STATE / "done").mkdir(parents=True, exist_ok=True)
-        write_json_atomic(folder / STATE / "job.json", {"job_fingerprint": job_fingerprint, **(job_info or {})})
+        write_json_atomic(folder / STATE / "job.json", {"job_fingerprint": identity, **(job_info or {})})
     except OSError as error:
         raise UserError(f"cannot write to output folder {folder}: {error.strerror or error}") from None
     return FolderState.FRESH

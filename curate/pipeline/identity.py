@@ -1,8 +1,9 @@
 """A job's identity: a hash of everything that decides what a dataset folder holds.
 
 A folder whose recorded identity equals the job's is finished (skip) or resumable; any other
-is stale. Options that only change how a run goes (`runtime_options`: worker count, progress
-bar, where answers are cached) are left out, so they never force a rebuild.
+is stale. Options that only change how a run goes (`RUNTIME_OPTIONS`: worker count, progress
+bar, --overwrite; the model commands add how a server is reached) are left out, so they never
+force a rebuild.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from curate.train.flops import Speed
 from curate.train.logps import completion_lengths, sequence_logps
 from curate.train.models import load_model, pad_id, prepare_for_training
 from curate.train.optim import Optimization
-from curate.train.progress import StepProgress
+from curate.train.progress import TrainingProgress
 from curate.train.run_folder import RunFolder
 from curate.train.settings import OptimizerSettings, TrainSettings
 
@@ -65,6 +65,7 @@ class DPOSettings(TrainSettings):
     loss: str = "sigmoid"  # a name of dpo_losses.LOSSES
     ref: str = "precompute"  # or "live" (dpo_reference.REFERENCE_MODES)
     ref_model: str | None = None  # None: the initial weights of `model`
+    compile: bool = False  # torch.compile the policy's forward pass
 
 
 def pair_sums(
@@ -180,6 +181,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     optimization = Optimization.adamw(model, settings.optimizer, total_steps, settings.max_grad_norm)
     start_step, resumed_from = checkpoint.resume(settings.output, model, optimization) if settings.resume else (0, None)
     wrapped = dist.wrap(model, device)
+    forward = torch.compile(wrapped) if settings.compile else wrapped
     run = RunFolder(settings.output, settings, total_steps, start_step, resumed_from, dist)
     speed = Speed.of(model, settings.max_length, device, dist.world)
     if settings.ref == "live":
@@ -189,7 +191,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     micro_batches = batches.micro_batches(
         len(train_pairs), settings.batch_size * dist.world, settings.seed, start_step * settings.grad_accum
     )
-    bar = StepProgress("train-dpo", total_steps, start_step, progress and dist.is_main)
+    bar = TrainingProgress("train-dpo", total_steps, start_step, progress and dist.is_main)
     for step in range(start_step + 1, total_steps + 1):
         started = time.perf_counter()
         micro = [indices for _, (_, indices) in zip(range(settings.grad_accum), micro_batches)]
@@ -203,7 +205,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
             sync = number == len(micro) - 1 or not dist.active
             with contextlib.nullcontext() if sync else wrapped.no_sync():
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    policy_chosen, policy_rejected = sequence_logps(wrapped, batch, device)
+                    policy_chosen, policy_rejected = sequence_logps(forward, batch, device)
                 ref_chosen, ref_rejected = references.train.logps(batch, indices, device, use_bf16)
                 chosen_lengths, rejected_lengths = (lengths.to(device) for lengths in completion_lengths(batch))
                 losses, chosen_rewards, rejected_rewards = dpo_loss(

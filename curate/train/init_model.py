@@ -63,7 +63,7 @@ import orjson
 from curate.errors import UserError
 from curate.io.atomic import atomic_path
 from curate.io.input_file import InputFile
-from curate.io.readers import ReaderOptions, read_file
+from curate.io.readers import READERS, ReaderOptions, read_file
 from curate.io.sources import expand_inputs, fingerprint
 
 INIT_FILE = "curate_init.json"
@@ -166,7 +166,7 @@ def _rejected(batch) -> Iterator[list[str] | None]:
 
 def _file_documents(item: InputFile, text_field: str) -> Iterator[list[str] | None]:
     """Each document or record of a file as its texts; None for one the reader could not parse."""
-    if item.format in ("text", "wet") or (item.format == "parquet" and _has_column(item, text_field)):
+    if not READERS[item.format].records or (item.format == "parquet" and _has_column(item, text_field)):
         options = ReaderOptions(text_field=text_field)
         for batch in read_file(item, options):
             for text in batch.docs.column("text").to_pylist():

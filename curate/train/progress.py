@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class StepProgress:
+class TrainingProgress:
     """A tqdm bar over the optimizer steps whose line reads like nanoGPT's log:
     `loss 2.3456, acc 0.62, 12,345 tok/s, mfu 41.2%` (MFU only where the GPU's peak is known)."""
 

@@ -41,7 +41,7 @@ from curate.train.distributed import Distributed
 from curate.train.flops import Speed
 from curate.train.models import prepare_for_training
 from curate.train.optim import Optimization
-from curate.train.progress import StepProgress
+from curate.train.progress import TrainingProgress
 from curate.train.run_folder import RunFolder
 from curate.train.settings import TrainSettings
 
@@ -153,7 +153,7 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     micro_batches = batches.micro_batches(
         len(train_pairs), settings.batch_size * dist.world, settings.seed, start_step * settings.grad_accum
     )
-    bar = StepProgress("train-rm", total_steps, start_step, progress and dist.is_main)
+    bar = TrainingProgress("train-rm", total_steps, start_step, progress and dist.is_main)
     for step in range(start_step + 1, total_steps + 1):
         started = time.perf_counter()
         micro = [indices for _, (_, indices) in zip(range(settings.grad_accum), micro_batches)]

@@ -21,7 +21,7 @@ from curate.train.distributed import Distributed
 from curate.train.flops import Speed
 from curate.train.models import load_model, model_inputs, pad_id, prepare_for_training
 from curate.train.optim import Optimization
-from curate.train.progress import StepProgress
+from curate.train.progress import TrainingProgress
 from curate.train.run_folder import RunFolder
 from curate.train.settings import TrainSettings
 
@@ -120,7 +120,7 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     micro_batches = batches.micro_batches(
         len(train_items), settings.batch_size * dist.world, settings.seed, start_step * settings.grad_accum
     )
-    bar = StepProgress("train-sft", total_steps, start_step, progress and dist.is_main)
+    bar = TrainingProgress("train-sft", total_steps, start_step, progress and dist.is_main)
     for step in range(start_step + 1, total_steps + 1):
         started = time.perf_counter()
         micro = [
