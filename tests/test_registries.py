@@ -92,7 +92,7 @@ class NoDigits(Step):
 
 
 def test_a_registered_filter_runs_by_name(monkeypatch, tmp_path):
-    from curate.corpus.filters import registry
+    from curate.corpus import registry
     from curate.corpus.filters.spec import FilterSpec
 
     spec = FilterSpec("no_digits", "Drops documents with digits.", build=lambda params: NoDigits())

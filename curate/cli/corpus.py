@@ -9,7 +9,7 @@ import click
 from curate.cli.options import executor_options, input_options, job_arguments, output_options
 from curate.cli.summary import summary
 from curate.corpus.filters.quality import TrainSettings as QualityTraining
-from curate.corpus.filters.registry import FILTERS, all_step_options, build_steps
+from curate.corpus.registry import FILTERS, all_step_options, build_steps
 from curate.corpus.segment import KOREAN_SEGMENTERS
 from curate.io.readers.registry import READERS, suffix_help
 

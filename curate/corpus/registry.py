@@ -1,4 +1,4 @@
-"""The registry of `curate filter` steps: their names, CLI options and constructors.
+"""The registry of the corpus steps `curate filter` runs: their names, CLI options and constructors.
 
 Each step module exposes a `FilterSpec` (spec.py). The filter command gathers every spec's options,
 so a step's settings have the same names on the command line and in a recipe YAML.
