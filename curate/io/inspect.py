@@ -99,7 +99,7 @@ def _data_file(path: Path, count: int) -> list[str]:
     file_format = detect_format(path)
     if file_format == "parquet":
         return _parquet_files([path], count, str(path))
-    if file_format is None:
+    if file_format not in READERS:  # None, or a WARC of HTML pages, which no reader reads
         raise UserError(
             f"cannot tell the format of {path}; curate inspects dataset folders and {', '.join(READERS)} files"
         )
