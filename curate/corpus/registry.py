@@ -29,14 +29,14 @@ FILTERS: dict[str, FilterSpec] = {
 }
 
 
-def parse_step_names(value: str | None, specs: dict[str, FilterSpec]) -> list[str] | None:
+def parse_step_names(value: str | None) -> list[str] | None:
     """`--steps a,b,c` as a list, checked against the registry; None means the default."""
     if value is None or not value.strip():
         return None
     names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in specs]
+    unknown = [name for name in names if name not in FILTERS]
     if unknown:
-        raise UserError(f"--steps: unknown step {', '.join(unknown)}; the steps are {', '.join(specs)}")
+        raise UserError(f"--steps: unknown step {', '.join(unknown)}; the steps are {', '.join(FILTERS)}")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise UserError(f"--steps: {', '.join(repeated)} named more than once")
@@ -49,11 +49,10 @@ def build_steps(params: dict) -> list[Step]:
 
     # resolved once here (auto -> kiwi or space) so no step sees "auto"
     params = {**params, "ko_segmenter": resolve_korean_segmenter(params.get("ko_segmenter", "auto"))}
-    specs = FILTERS
-    names = parse_step_names(params.get("steps"), specs)
+    names = parse_step_names(params.get("steps"))
     if names is None:
-        names = [name for name, spec in specs.items() if spec.applies(params)]
-    return [specs[name].build(params) for name in names]
+        names = [name for name, spec in FILTERS.items() if spec.applies(params)]
+    return [FILTERS[name].build(params) for name in names]
 
 
 def all_step_options() -> list[Callable]:

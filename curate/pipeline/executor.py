@@ -82,7 +82,7 @@ def run_job(
     with shared_pool():
         if before_tasks is not None:
             before_tasks(workers, progress)
-        total_bytes = sum(job.inputs[index].path.stat().st_size for index in todo)
+        total_bytes = sum(input_fingerprints[index]["size"] for index in todo)
         bar = Progress(None if job.sample is not None else total_bytes, job.command, progress)
         try:
             if job.sample is not None:

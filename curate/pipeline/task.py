@@ -73,7 +73,8 @@ def _read(task: Task) -> Iterator[ReadBatch]:
             if extra > 0:
                 # Unreadable records of this batch stay: the reader does not say whether they came
                 # before or after the cut (only Parquet batches, cut by rows, can overshoot here).
-                batch = ReadBatch(batch.docs.slice(0, left), batch.rejected, batch.records - extra, batch.position)
+                parsed = None if batch.parsed is None else batch.parsed[:left]
+                batch = replace(batch, docs=batch.docs.slice(0, left), records=batch.records - extra, parsed=parsed)
             left -= batch.docs.num_rows
             yield batch
             if left <= 0:

@@ -5,20 +5,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pyarrow as pa
-
 from curate.corpus.dedup.clusters import CLUSTERS_FILE, find_duplicates
 from curate.corpus.dedup.features import FeatureTask, finished, hash_file
 from curate.corpus.dedup.removal import DuplicateRemoval
 from curate.corpus.dedup.settings import DedupSettings
-from curate.errors import UserError
 from curate.io.manifest import read_json
 from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
 from curate.io.writer import WriterOptions
 from curate.pipeline import folder
 from curate.pipeline.executor import run_job
-from curate.pipeline.job import Job, JobResult, plan_schemas
+from curate.pipeline.job import Job, JobResult
 from curate.pipeline.pool import Progress, run_tasks
 
 
@@ -51,7 +48,6 @@ def dedup_corpus(
         reader=reader,
         writer=writer,
     )
-    _check_keep_column(job, settings)
 
     def hash_and_cluster(workers: int, show_progress: bool) -> None:
         state.mkdir(parents=True, exist_ok=True)
@@ -70,17 +66,3 @@ def dedup_corpus(
         removal.summary = find_duplicates(state, len(files), settings, hashing_seconds=time.perf_counter() - started)
 
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite, before_tasks=hash_and_cluster)
-
-
-def _check_keep_column(job: Job, settings: DedupSettings) -> None:
-    column = settings.keep_column
-    if column is None:
-        return
-    kept_schema, _ = plan_schemas(job)
-    field = kept_schema.field(column) if column in kept_schema.names else None
-    if field is None:
-        raise UserError(
-            f"--keep highest:{column}: the inputs have no column '{column}' (columns: {', '.join(kept_schema.names)})"
-        )
-    if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
-        raise UserError(f"--keep highest:{column}: column '{column}' is {field.type}, not a number")

@@ -12,6 +12,7 @@ from curate.corpus.dedup.clusters import FREQUENT_LINES_FILE, decisions_path
 from curate.corpus.dedup.hashing import hash_texts
 from curate.corpus.dedup.settings import DedupSettings
 from curate.corpus.dedup.state_files import read_array, read_arrow
+from curate.errors import UserError
 from curate.io.schema import set_column
 from curate.pipeline.step import Step, StepOutput
 
@@ -46,6 +47,19 @@ class DuplicateRemoval(Step):
         self._frequent: np.ndarray | None = None
         self._wanted: dict[int, int] = {}
         self._snippets: dict[str, str] = {}
+
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        # checked here, where the executor plans the schemas before it touches the folder
+        column = self.settings.keep_column
+        if column is not None:
+            field = schema.field(column) if column in schema.names else None
+            if field is None:
+                raise UserError(
+                    f"--keep highest:{column}: the inputs have no column '{column}' (columns: {', '.join(schema.names)})"
+                )
+            if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
+                raise UserError(f"--keep highest:{column}: column '{column}' is {field.type}, not a number")
+        return super().output_schema(schema)
 
     def describe(self) -> dict:
         settings = self.settings

@@ -33,32 +33,20 @@ class DedupSettings:
             raise UserError("--line-threshold must be at least 1")
 
     @classmethod
-    def from_options(
-        cls,
-        *,
-        ngram: int,
-        char_ngram: int,
-        num_perm: int,
-        bands: int | None,
-        rows: int | None,
-        threshold: float | None,
-        seed: int,
-        **options,
-    ) -> DedupSettings:
-        """The settings of `curate dedup`'s options: missing bands and rows are chosen from
-        --threshold or the defaults (`lsh_bands_and_rows`); `options` are the other fields."""
-        bands, rows = lsh_bands_and_rows(num_perm, bands, rows, threshold)
-        hashing = MinHashSettings(
-            ngram=ngram, char_ngram=char_ngram, num_perm=num_perm, bands=bands, rows=rows, seed=seed
-        )
-        return cls(minhash_settings=hashing, threshold=threshold, **options)
-
-    @classmethod
     def from_params(cls, params: dict) -> DedupSettings:
-        """The settings of `curate dedup`'s parameters (the CLI's names); other keys are ignored."""
-        hashing = ("ngram", "char_ngram", "num_perm", "bands", "rows", "threshold", "seed")
+        """The settings of `curate dedup`'s parameters (the CLI's names; other keys are ignored):
+        missing bands and rows are chosen from --threshold or the defaults (`lsh_bands_and_rows`)."""
+        bands, rows = lsh_bands_and_rows(params["num_perm"], params["bands"], params["rows"], params["threshold"])
+        hashing = MinHashSettings(
+            ngram=params["ngram"],
+            char_ngram=params["char_ngram"],
+            num_perm=params["num_perm"],
+            bands=bands,
+            rows=rows,
+            seed=params["seed"],
+        )
         own = ("exact", "minhash", "lines", "line_threshold", "language", "keep", "verify")
-        return cls.from_options(**{name: params[name] for name in (*hashing, *own)})
+        return cls(minhash_settings=hashing, threshold=params["threshold"], **{name: params[name] for name in own})
 
     @property
     def keep_column(self) -> str | None:
