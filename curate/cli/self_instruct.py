@@ -209,7 +209,6 @@ def self_instruct_command(ctx: click.Context, **params) -> None:
     blacklist = read_blacklist(params["blacklist"]) if params["blacklist"] is not None else None
     settings = SelfInstructSettings(
         num=params["num"],
-        lang=params["lang"],
         seed_examples=params["seed_examples"],
         generated_examples=params["generated_examples"],
         tasks_per_request=params["tasks_per_request"],

@@ -12,6 +12,7 @@ from pathlib import Path
 from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.convert import ConvertStep
+from curate.instruct.formats.base import Layout
 from curate.instruct.interop import write_interop_files
 from curate.instruct.render import RenderStep
 from curate.instruct.render_layouts import DEFAULT_LAYOUT, LAYOUTS
@@ -31,8 +32,8 @@ def _run_record_job(
     output: Path,
     from_format: str | None,
     make_step: Callable[[str], Step],
+    layout: str | Layout,
     extra_options: dict | None = None,
-    finishing: Callable[[Path, dict], None] | None = None,
     *,
     options: dict,
     command_line: str,
@@ -43,7 +44,12 @@ def _run_record_job(
     progress: bool = True,
     overwrite: bool = False,
 ) -> JobResult:
-    """Run one step over whole records; `make_step` gets the source format."""
+    """Run one step over whole records into a folder of `layout` (a format's name or a render
+    layout) with its dataset card and trainer files; `make_step` gets the source format."""
+
+    def trainer_files(folder: Path, manifest: dict) -> None:
+        write_interop_files(folder, layout, folder.resolve().name, manifest["counts"], manifest["command_line"])
+
     reader = replace(reader, records=True)
     files = expand_inputs(inputs, input_format)
     source = source_format(files, from_format, reader)
@@ -56,7 +62,7 @@ def _run_record_job(
         command_line=command_line,
         reader=reader,
         writer=writer,
-        finishing=finishing,
+        finishing=trainer_files,
         charts=False,
     )
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite)
@@ -79,10 +85,7 @@ def convert_dataset(
             )
         return ConvertStep(source, to_format)
 
-    def trainer_files(folder: Path, manifest: dict) -> None:
-        write_interop_files(folder, to_format, folder.resolve().name, manifest["counts"], manifest["command_line"])
-
-    return _run_record_job("convert", inputs, output, from_format, make_step, finishing=trainer_files, **job_arguments)
+    return _run_record_job("convert", inputs, output, from_format, make_step, to_format, **job_arguments)
 
 
 def render_dataset(
@@ -105,12 +108,7 @@ def render_dataset(
             raise UserError(f"curate render takes conversations (SFT data); {source} is preference data")
         return RenderStep(template, source, text_column, layout)
 
-    def trainer_files(folder: Path, manifest: dict) -> None:
-        write_interop_files(folder, layout, folder.resolve().name, manifest["counts"], manifest["command_line"])
-
     # the template's text is part of the job: an edited template file rebuilds the folder
     template_options = {"template_hash": template.fingerprint, "special_tokens": dict(template.special_tokens)}
     template_options["columns"] = columns
-    return _run_record_job(
-        "render", inputs, output, from_format, make_step, template_options, trainer_files, **job_arguments
-    )
+    return _run_record_job("render", inputs, output, from_format, make_step, layout, template_options, **job_arguments)

@@ -51,11 +51,11 @@ def write_interop_files(
     folder = Path(folder)
     spec = get_format(layout) if isinstance(layout, str) else layout
     entry = llamafactory_entry(spec)
-    axolotl = axolotl_config(spec, folder)
+    problem = axolotl_problem(spec, folder)
     texts = {
         "dataset_info.json": None if entry is None else json.dumps({name: entry}, indent=2) + "\n",
-        "axolotl.yaml": None if axolotl is None else _axolotl_yaml(spec, axolotl),
-        "README.md": dataset_card(folder, spec, name, counts, command_line),
+        "axolotl.yaml": None if problem is not None else _axolotl_yaml(spec, axolotl_config(spec, folder)),
+        "README.md": dataset_card(folder, spec, name, counts, command_line, problem),
     }
     written = []
     for file_name, text in texts.items():
@@ -77,18 +77,20 @@ def llamafactory_entry(spec: Layout | Format) -> dict | None:
     return {"file_name": DATA_DIR, "ranking": facts.entry.get("ranking", False), **facts.entry}
 
 
-def axolotl_config(spec: Layout | Format, folder: Path) -> dict | None:
-    """The Axolotl config (top-level keys) for the data in `folder`, or None when Axolotl cannot read it."""
+def axolotl_config(spec: Layout | Format, folder: Path) -> dict:
+    """The Axolotl config (top-level keys) for the data in `folder`, which Axolotl reads
+    (`axolotl_problem` is None)."""
     facts = spec.axolotl
-    if facts.dataset is None or _axolotl_problem(spec, folder):
-        return None
     source = {"path": str((folder / DATA_DIR).resolve()), "ds_type": "parquet", "split": "train"}
     config = {"datasets": [{**source, **facts.dataset}]}
     return {"rl": facts.rl, **config} if facts.rl else config
 
 
-def _axolotl_problem(spec: Layout | Format, folder: Path) -> str | None:
-    """Why Axolotl cannot read this folder's rows although it reads the layout (a null it trips on)."""
+def axolotl_problem(spec: Layout | Format, folder: Path) -> str | None:
+    """Why Axolotl cannot read the data in `folder` (the layout, or a null its loader trips on);
+    None when it can."""
+    if spec.axolotl.dataset is None:
+        return spec.axolotl.cannot
     for column, advice in spec.axolotl.needs_values.items():
         nulls = _null_count(folder, column)
         if nulls:
@@ -99,8 +101,9 @@ def _axolotl_problem(spec: Layout | Format, folder: Path) -> str | None:
 def _null_count(folder: Path, column: str) -> int:
     total = 0
     for shard in sorted((folder / DATA_DIR).glob("*.parquet")):
-        if column in pq.read_schema(shard).names:
-            total += pq.read_table(shard, columns=[column]).column(column).null_count
+        parquet = pq.ParquetFile(shard)
+        if column in parquet.schema_arrow.names:
+            total += parquet.read(columns=[column]).column(column).null_count
     return total
 
 
@@ -114,9 +117,10 @@ def _axolotl_yaml(spec: Layout | Format, config: dict) -> str:
 # The dataset card
 
 
-def dataset_card(folder: Path, spec: str | Layout | Format, name: str, counts: dict, command_line: str) -> str:
+def dataset_card(
+    folder: Path, spec: Layout | Format, name: str, counts: dict, command_line: str, axolotl_problem: str | None
+) -> str:
     """A Hugging Face dataset card (README.md) for a dataset folder in `spec`'s layout."""
-    spec = get_format(spec) if isinstance(spec, str) else spec
     sections = [
         _front_matter(spec, name),
         f"# {name}\n\n{spec.summary} Written by curate in its `{spec.name}` {_what(spec)}.",
@@ -126,7 +130,7 @@ def dataset_card(folder: Path, spec: str | Layout | Format, name: str, counts: d
         _loading_section(),
         _trl_section(spec),
         _llamafactory_section(spec),
-        _axolotl_section(spec, folder),
+        _axolotl_section(spec, axolotl_problem),
     ]
     return "\n\n".join(sections) + "\n"
 
@@ -202,11 +206,10 @@ def _llamafactory_section(spec: Layout | Format) -> str:
     return f"{text} {facts.note}" if facts.note else text
 
 
-def _axolotl_section(spec: Layout | Format, folder: Path) -> str:
+def _axolotl_section(spec: Layout | Format, problem: str | None) -> str:
     facts = spec.axolotl
-    problem = _axolotl_problem(spec, folder) if facts.dataset is not None else None
-    if facts.dataset is None or problem:
-        return f"## Axolotl\n\nNo `axolotl.yaml` is written: {problem or facts.cannot}."
+    if problem is not None:
+        return f"## Axolotl\n\nNo `axolotl.yaml` is written: {problem}."
     text = "## Axolotl\n\n`axolotl.yaml` holds the `datasets:` entry (its path is this folder's `data/`)."
     return f"{text} {facts.note}" if facts.note else text
 

@@ -59,7 +59,7 @@ class RecordStep(Step):
         rows = zip(columns["id"], columns["text"], columns["source"], columns["meta"], records)
         for row_id, text, source, where, record in rows:
             try:
-                for canonical in self._canonical_rows(record, row_id, where):
+                for canonical in canonical_rows(record, where, self.source_format, row_id):
                     kept.extend(self.rows_of(canonical, source))
             except (formats.Unconvertible, TemplateRenderError, SpansNotFound) as error:
                 reason, detail = _reason_and_detail(error)
@@ -77,9 +77,3 @@ class RecordStep(Step):
         return StepOutput(
             kept_table, pa.Table.from_pylist(rejected, schema=RECORD_REJECTED_SCHEMA) if rejected else None
         )
-
-    def _canonical_rows(self, record: dict, row_id: str, where: str) -> list[dict]:
-        rows = canonical_rows(record, where, self.source_format)
-        for row in rows:
-            row.setdefault("id", row_id)
-        return rows

@@ -10,15 +10,16 @@ import pyarrow as pa
 
 from curate.instruct import formats
 from curate.instruct.record_step import RecordStep, SpansNotFound
-from curate.instruct.render_layouts import DEFAULT_LAYOUT, LAYOUTS, RenderLayout
+from curate.instruct.render_layouts import RenderLayout
 from curate.instruct.spans import assistant_spans
 from curate.instruct.templates import ChatTemplate
 
 SPAN = pa.struct([pa.field("start", pa.int32()), pa.field("end", pa.int32())])
 
 
-def render_schema(alpaca_columns: bool, text_column: bool, layout: RenderLayout = LAYOUTS[DEFAULT_LAYOUT]) -> pa.Schema:
-    """The columns of a rendered row in `layout` (--text-column adds `text` and `assistant_spans`)."""
+def render_schema(alpaca_columns: bool, layout: RenderLayout, text_column: bool) -> pa.Schema:
+    """The columns of a rendered row in `layout`, with `text` and `assistant_spans` where
+    `text_column` (the layout's or --text-column's)."""
     fields = [pa.field("id", pa.string())]
     if layout.conversation:
         fields.append(pa.field("messages", formats.MESSAGE_LIST))
@@ -26,7 +27,7 @@ def render_schema(alpaca_columns: bool, text_column: bool, layout: RenderLayout 
             fields += [pa.field(name, pa.string()) for name in formats.ALPACA_KEYS]
     if layout.prompt_completion:
         fields += [pa.field("prompt", pa.string()), pa.field("completion", pa.string())]
-    if text_column or layout.text:
+    if text_column:
         fields += [pa.field("text", pa.string()), pa.field("assistant_spans", pa.list_(SPAN))]
     return pa.schema(fields + [pa.field("source", pa.string()), pa.field("meta", pa.string())])
 
@@ -42,12 +43,12 @@ class RenderStep(RecordStep):
         template: ChatTemplate,
         source_format: str,
         text_column: bool,
-        layout: RenderLayout = LAYOUTS[DEFAULT_LAYOUT],
+        layout: RenderLayout,
     ) -> None:
-        alpaca_columns = formats.get_format(source_format).alpaca_fields
-        super().__init__(render_schema(alpaca_columns, text_column, layout), source_format)
-        self.template = template
         self.text_column = text_column or layout.text
+        alpaca_columns = formats.get_format(source_format).alpaca_fields
+        super().__init__(render_schema(alpaca_columns, layout, self.text_column), source_format)
+        self.template = template
         self.layout = layout
         self.examples: list[dict] = []
 

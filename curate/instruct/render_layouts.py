@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from curate.instruct.formats.base import SFT, Axolotl, Layout, LlamaFactory
+from curate.instruct.formats.messages import AXOLOTL_CHAT_TEMPLATE
 from curate.instruct.formats.messages import TAGS as MESSAGES_TAGS
 from curate.instruct.formats.prompt_completion import AXOLOTL_PROMPT_COMPLETION
 
@@ -71,12 +72,7 @@ LAYOUTS: dict[str, RenderLayout] = {
                 note="The entry reads `messages`, which LLaMA-Factory renders with its own template.",
             ),
             axolotl=Axolotl(
-                dataset={
-                    "type": "chat_template",
-                    "field_messages": "messages",
-                    "message_property_mappings": {"role": "role", "content": "content"},
-                    "roles_to_train": ["assistant"],
-                },
+                dataset=AXOLOTL_CHAT_TEMPLATE,
                 note="The entry reads `messages`, which Axolotl renders with the config's chat template.",
             ),
             conversation=True,

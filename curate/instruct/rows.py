@@ -25,6 +25,7 @@ from curate.io.manifest import read_manifest
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.readers.registry import RECORD_FORMATS
 from curate.io.sources import expand_inputs, fingerprint
+from curate.pipeline.folder import KEPT
 
 RECORDS = ReaderOptions(records=True)
 RENDERED = "rendered"  # the format of rows a render folder holds as text with assistant spans
@@ -86,7 +87,9 @@ def first_record(input_file: InputFile, reader: ReaderOptions = RECORDS) -> dict
     with closing(read_file(input_file, replace(reader, batch_rows=1))) as batches:
         for batch in batches:
             if batch.docs.num_rows:
-                return orjson.loads(batch.docs.column("text")[0].as_py())
+                return (
+                    batch.parsed[0] if batch.parsed is not None else orjson.loads(batch.docs.column("text")[0].as_py())
+                )
     return None
 
 
@@ -122,13 +125,17 @@ def source_format(inputs: list[InputFile], given: str | None, reader: ReaderOpti
     return next(iter(found))
 
 
-def canonical_rows(record: dict, where: str, fmt: str) -> list[dict]:
+def canonical_rows(record: dict, where: str, fmt: str, row_id: str | None = None) -> list[dict]:
     """The canonical rows of one record read in record mode, `where` the reader's meta JSON: a
     Parquet row (a dataset folder's, at {"row": N}) holds its meta as JSON text and its unused
-    columns as nulls, which from_arrow_row reads back; a JSON record is read as it is."""
-    if where.startswith('{"row"'):
-        return formats.from_arrow_row(record, fmt)
-    return formats.read_row(record, fmt)
+    columns as nulls, which from_arrow_row reads back; a JSON record is read as it is. Rows
+    without an id of their own get `row_id`, the reader's."""
+    parquet_row = where.startswith('{"row"')
+    rows = formats.from_arrow_row(record, fmt) if parquet_row else formats.read_row(record, fmt)
+    if row_id is not None:
+        for row in rows:
+            row.setdefault("id", row_id)
+    return rows
 
 
 def _records(files: list[InputFile]) -> Iterator[tuple[dict, str, str, str | None]]:
@@ -139,18 +146,19 @@ def _records(files: list[InputFile]) -> Iterator[tuple[dict, str, str, str | Non
                 bad = batch.rejected.slice(0, 1).to_pylist()[0]
                 raise UserError(f"{input_file.path}: {place(bad['meta'])} is not a readable record ({bad['reason']})")
             columns = batch.docs.select(["id", "text", "meta"]).to_pydict()
-            for row_id, text, meta in zip(columns["id"], columns["text"], columns["meta"]):
-                yield orjson.loads(text), meta, f"{input_file.path}: {place(meta)}", row_id
+            # JSON records come parsed by the reader; Parquet rows are read back from their JSON text
+            records = batch.parsed if batch.parsed is not None else map(orjson.loads, columns["text"])
+            for record, row_id, meta in zip(records, columns["id"], columns["meta"]):
+                yield record, meta, f"{input_file.path}: {place(meta)}", row_id
 
 
 def _canonical_rows(files: list[InputFile], fmt: str, what: str) -> Iterator[tuple[dict, str]]:
     for record, where, at, row_id in _records(files):
         try:
-            rows = canonical_rows(record, where, fmt)
+            rows = canonical_rows(record, where, fmt, row_id)
         except formats.Unconvertible as error:
             raise UserError(f"{at} is not a {fmt} {what}: {error}") from None
         for row in rows:
-            row.setdefault("id", row_id)
             yield row, at
 
 
@@ -181,10 +189,9 @@ def _rendered_shards(argument: str) -> list[Path] | None:
     manifest = read_manifest(folder) if folder.is_dir() else None
     if not manifest or manifest.get("command") != "render" or manifest.get("dry_run"):
         return None
-    shards = [folder / item["path"] for item in manifest["shards"]["data"]]
-    if any("messages" in pq.read_schema(shard).names for shard in shards):
+    if any(column["name"] == "messages" for column in manifest["schema"][KEPT]):
         return None  # --columns all: the conversation, rendered again by whoever reads it
-    return shards
+    return [folder / item["path"] for item in manifest["shards"][KEPT]]
 
 
 def _rendered_rows(shards: list[Path]) -> Iterator[tuple[dict, str]]:

@@ -24,7 +24,7 @@ from curate.instruct.formats.records import get_format, read_row, write_valid_ro
 ROW_KEYS_IN_META = "_row"
 
 
-@cache  # to_arrow_row asks for it once per row; a schema is immutable
+@cache  # asked for by every step and folder writer of the format; a schema is immutable
 def output_schema(fmt: str, alpaca_columns: bool = False) -> pa.Schema:
     """Columns of a Parquet row written in `fmt` (see to_arrow_row).
 

@@ -43,6 +43,15 @@ TOOLS_NOTE = (
     "template knows."
 )
 
+# Axolotl's entry for a `messages` column, rendered with the config's chat template.
+AXOLOTL_CHAT_TEMPLATE = {
+    "type": "chat_template",
+    "field_messages": "messages",
+    "message_property_mappings": {"role": "role", "content": "content"},
+    "roles_to_train": ["assistant"],
+}
+
+
 FORMAT = Format(
     name="messages",
     kind=SFT,
@@ -60,12 +69,7 @@ FORMAT = Format(
         entry={"formatting": "sharegpt", "columns": {"messages": "messages", "tools": "tools"}, "tags": TAGS}
     ),
     axolotl=Axolotl(
-        dataset={
-            "type": "chat_template",
-            "field_messages": "messages",
-            "message_property_mappings": {"role": "role", "content": "content"},
-            "roles_to_train": ["assistant"],
-        },
+        dataset=AXOLOTL_CHAT_TEMPLATE,
         comments=(TOOLS_NOTE,),
         note=TOOLS_NOTE,
     ),

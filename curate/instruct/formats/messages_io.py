@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from curate.instruct.formats.base import Unconvertible
-from curate.instruct.formats.canonical import ROLES, aligned, hint_for, merge_extras, optional_text
+from curate.instruct.formats.canonical import ROLES, aligned, hint_for, merge_extras, optional_text, require
 
 
 def read_content(content: Any, where: str) -> tuple[str, list | None]:
@@ -146,7 +146,32 @@ def write_sharegpt_turns(messages: list[dict], extras: list, field: str) -> list
     return written
 
 
-def with_top_level_system(fields: dict, messages: list, extras: list, used: set[str]) -> str:
+def read_sharegpt_conversation(
+    fields: dict, used: set[str], extras_key: str, default_placement: str
+) -> tuple[list[dict], dict]:
+    """The `conversations` turns, a top-level `system` put in front, and the hints that write them
+    back: where the system prompt sat (unless at `default_placement`) and the turns' extra keys
+    (under `extras_key`)."""
+    messages, extras = read_sharegpt_turns(require(fields, "conversations"), "conversations")
+    placement = _with_top_level_system(fields, messages, extras, used)
+    meta = {"system_placement": placement} if placement not in ("none", default_placement) else {}
+    if any(extras):
+        meta[extras_key] = extras
+    return messages, meta
+
+
+def write_sharegpt_conversation(
+    messages: list[dict], meta: dict, extras_key: str, default_placement: str
+) -> tuple[list[dict], str | None]:
+    """(`conversations` turns, top-level system or None) for `messages`, placed as the hints in
+    `meta` say (they are taken out of it)."""
+    extras = hint_for(messages, meta.pop(extras_key, None), extras_key, {})
+    placement = meta.pop("system_placement", default_placement)
+    system, messages, extras = _split_system(messages, extras, placement)
+    return write_sharegpt_turns(messages, extras, "conversations"), system
+
+
+def _with_top_level_system(fields: dict, messages: list, extras: list, used: set[str]) -> str:
     """Put a top-level `system` in front of the turns; say where the system prompt sat."""
     system = optional_text(fields, "system", used)
     if system is None:
@@ -158,11 +183,7 @@ def with_top_level_system(fields: dict, messages: list, extras: list, used: set[
     return "top"
 
 
-def placement_hint(placement: str, default: str) -> dict:
-    return {"system_placement": placement} if placement not in ("none", default) else {}
-
-
-def split_system_for_sharegpt(messages: list, extras: list, placement: str) -> tuple[str | None, list, list]:
+def _split_system(messages: list, extras: list, placement: str) -> tuple[str | None, list, list]:
     """(top-level system or None, turns, extras) for writing."""
     if placement != "top" or messages[0]["role"] != "system":
         return None, messages, extras

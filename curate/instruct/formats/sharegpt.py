@@ -7,24 +7,17 @@ from typing import Any
 import pyarrow as pa
 
 from curate.instruct.formats.base import SFT, SHAREGPT_TURN, Axolotl, Format, LlamaFactory
-from curate.instruct.formats.canonical import hint_for, require
 from curate.instruct.formats.messages import TOOLS_NOTE
 from curate.instruct.formats.messages_io import (
-    placement_hint,
-    read_sharegpt_turns,
-    split_system_for_sharegpt,
-    with_top_level_system,
-    write_sharegpt_turns,
+    SHAREGPT_FROM,
+    read_sharegpt_conversation,
+    write_sharegpt_conversation,
 )
 
 
 def _read_sharegpt(fields: dict) -> tuple[list[dict], set[str]]:
     used = {"conversations"}
-    messages, extras = read_sharegpt_turns(require(fields, "conversations"), "conversations")
-    placement = with_top_level_system(fields, messages, extras, used)
-    meta = placement_hint(placement, default="top")
-    if any(extras):
-        meta["message_extras"] = extras
+    messages, meta = read_sharegpt_conversation(fields, used, "message_extras", default_placement="top")
     row: dict[str, Any] = {"messages": messages}
     if meta:
         row["meta"] = meta
@@ -32,11 +25,8 @@ def _read_sharegpt(fields: dict) -> tuple[list[dict], set[str]]:
 
 
 def _write_sharegpt(row: dict, meta: dict) -> dict:
-    messages = row["messages"]
-    extras = hint_for(messages, meta.pop("message_extras", None), "message_extras", {})
-    placement = meta.pop("system_placement", "top")
-    system, messages, extras = split_system_for_sharegpt(messages, extras, placement)
-    record: dict[str, Any] = {"conversations": write_sharegpt_turns(messages, extras, "conversations")}
+    turns, system = write_sharegpt_conversation(row["messages"], meta, "message_extras", default_placement="top")
+    record: dict[str, Any] = {"conversations": turns}
     if system is not None:
         record["system"] = system
     return record
@@ -54,7 +44,7 @@ TAGS = {
 
 
 # Axolotl's role names for the ShareGPT senders.
-AXOLOTL_ROLES = {"user": ["human"], "assistant": ["gpt"], "system": ["system"], "tool": ["observation"]}
+AXOLOTL_ROLES = {role: [SHAREGPT_FROM[role]] for role in ("user", "assistant", "system", "tool")}
 
 
 FORMAT = Format(

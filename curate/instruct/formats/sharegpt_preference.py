@@ -10,11 +10,9 @@ from curate.instruct.formats.base import PREFERENCE, SHAREGPT_TURN, Axolotl, For
 from curate.instruct.formats.canonical import hint_for, require
 from curate.instruct.formats.messages_io import (
     PREFERENCE_PART_HINTS,
-    placement_hint,
+    read_sharegpt_conversation,
     read_sharegpt_turn,
-    read_sharegpt_turns,
-    split_system_for_sharegpt,
-    with_top_level_system,
+    write_sharegpt_conversation,
     write_sharegpt_turns,
 )
 from curate.instruct.formats.sharegpt import TAGS
@@ -22,11 +20,7 @@ from curate.instruct.formats.sharegpt import TAGS
 
 def _read_sharegpt_preference(fields: dict) -> tuple[list[dict], set[str]]:
     used = {"conversations", "chosen", "rejected"}
-    prompt, extras = read_sharegpt_turns(require(fields, "conversations"), "conversations")
-    placement = with_top_level_system(fields, prompt, extras, used)
-    meta = placement_hint(placement, default="conversations")
-    if any(extras):
-        meta["prompt_extras"] = extras
+    prompt, meta = read_sharegpt_conversation(fields, used, "prompt_extras", default_placement="conversations")
     row: dict[str, Any] = {"prompt": prompt}
     for side in ("chosen", "rejected"):
         message, side_extras = read_sharegpt_turn(require(fields, side), side)
@@ -41,11 +35,8 @@ def _read_sharegpt_preference(fields: dict) -> tuple[list[dict], set[str]]:
 
 
 def _write_sharegpt_preference(row: dict, meta: dict) -> dict:
-    prompt = row["prompt"]
-    extras = hint_for(prompt, meta.pop("prompt_extras", None), "prompt_extras", {})
-    placement = meta.pop("system_placement", "conversations")
-    system, prompt, extras = split_system_for_sharegpt(prompt, extras, placement)
-    record: dict[str, Any] = {"conversations": write_sharegpt_turns(prompt, extras, "conversations")}
+    turns, system = write_sharegpt_conversation(row["prompt"], meta, "prompt_extras", default_placement="conversations")
+    record: dict[str, Any] = {"conversations": turns}
     for side in ("chosen", "rejected"):
         side_extras = hint_for(row[side], meta.pop(f"{side}_extras", None), f"{side}_extras", {})
         record[side] = write_sharegpt_turns(row[side], side_extras, side)[0]

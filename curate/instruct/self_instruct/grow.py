@@ -16,7 +16,6 @@ same rows as an uninterrupted one.
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,6 @@ from curate.llm.backend import EMPTY, FAILED, LENGTH, ChatRequest, Completion, S
 @dataclass(frozen=True)
 class SelfInstructSettings:
     num: int  # stop once this many tasks are accepted
-    lang: str = "en"
     seed_examples: int = 3  # tasks shown per request, sampled from the seeds
     generated_examples: int = 2  # ... and from the accepted pool (seeds fill in while it is small)
     tasks_per_request: int = 10  # new tasks asked for per request
@@ -53,6 +51,10 @@ class SelfInstructSettings:
     def __post_init__(self) -> None:
         if self.seed_examples + self.generated_examples == 0:
             raise UserError("show the model at least one example: --seed-examples or --generated-examples above 0")
+
+    @property
+    def lang(self) -> str:
+        return self.checks.lang
 
     def request_budget(self) -> int:
         if self.max_requests is not None:
@@ -230,8 +232,3 @@ def _candidates(completion: Completion, number: int, outcome: Outcome):
 
 def _task_json(task: Task) -> str:
     return orjson.dumps(task.as_dict()).decode()
-
-
-def reason_counts(outcome: Outcome) -> dict[str, int]:
-    counts = Counter(item.reason for item in outcome.rejected)
-    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
