@@ -6,18 +6,13 @@ from pathlib import Path
 
 import click
 
-from curate.cli.options import executor_options, input_options, job_arguments, output_options
+from curate.cli.options import compose, executor_options, input_options, job_arguments, output_options
 from curate.cli.summary import summary
 from curate.corpus.filters.quality import TrainSettings as QualityTraining
 from curate.corpus.registry import FILTERS, all_step_options, build_steps
 from curate.corpus.segment import KOREAN_SEGMENTERS
+from curate.io.readers import ReaderOptions
 from curate.io.readers.registry import READERS, suffix_help
-
-
-def _with_step_options(function):
-    for option in reversed(all_step_options()):
-        function = option(function)
-    return function
 
 
 def _filter_help() -> str:
@@ -80,7 +75,7 @@ Examples:
     metavar="N",
     help="Read only the first N documents, in input order (one process; combines with --dry-run).",
 )
-@_with_step_options
+@compose(*all_step_options())
 @executor_options
 @click.pass_context
 def filter_command(ctx: click.Context, **params) -> None:
@@ -302,7 +297,6 @@ def quality_train_command(
       curate filter crawl/ -o out/hq --quality-model quality.bin --quality-threshold 0.5
     """
     from curate.corpus.filters.quality import train_quality_model
-    from curate.io.readers import ReaderOptions
 
     report = train_quality_model(
         list(positive),

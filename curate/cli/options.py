@@ -7,6 +7,7 @@ import re
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 import click
@@ -17,7 +18,7 @@ from curate.io.writer import WriterOptions
 from curate.llm.devices import DTYPES
 from curate.llm.factory import ClientOptions
 from curate.pipeline.pool import default_workers
-from curate.train.settings import OptimizerSettings
+from curate.train.settings import OptimizerSettings, TrainSettings
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
@@ -169,18 +170,23 @@ def command_line(ctx: click.Context) -> str:
     return shlex.join(words + positional)
 
 
-def job_arguments(ctx: click.Context, params: dict) -> dict:
-    """The keyword arguments every corpus command passes to its library function."""
+def run_arguments(ctx: click.Context, params: dict) -> dict:
+    """The keyword arguments every command that writes a dataset folder passes to its library
+    function (self-instruct and prefs, which hold their rows in memory, pass only these)."""
     return {
         "options": recorded_options(ctx),
         "command_line": command_line(ctx),
-        "reader": reader_options(params),
         "writer": writer_options(params),
         "input_format": params["input_format"],
-        "workers": params["workers"],
         "progress": show_progress(params["progress"]),
         "overwrite": params["overwrite"],
     }
+
+
+def job_arguments(ctx: click.Context, params: dict) -> dict:
+    """The keyword arguments of the commands that run on the executor: `run_arguments` and how
+    to read the inputs, with how many workers."""
+    return run_arguments(ctx, params) | {"reader": reader_options(params), "workers": params["workers"]}
 
 
 def show_progress(flag: bool | None) -> bool:
@@ -364,7 +370,7 @@ def train_options(default_lr: float, default_length: int):
             is_flag=True,
             help="Recompute activations in the backward pass: less memory, about 30% slower.",
         ),
-        click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model."),
+        click.option("--compile", is_flag=True, help="torch.compile the model."),
         click.option("--resume", is_flag=True, help="Continue from the run folder's latest checkpoint-N/."),
         progress_option,
     )
@@ -372,10 +378,6 @@ def train_options(default_lr: float, default_length: int):
 
 def train_settings(params: dict) -> dict:
     """`TrainSettings` fields from the shared training options (the command adds its own)."""
-    from dataclasses import fields
-
-    from curate.train.settings import TrainSettings
-
     direct = {
         field.name: params[field.name] for field in fields(TrainSettings) if field.name not in ("data", "optimizer")
     }
@@ -388,8 +390,6 @@ def train_settings(params: dict) -> dict:
 
 def client_settings(params: dict) -> ClientOptions:
     """`client_options`' values as the library's ClientOptions."""
-    from dataclasses import fields
-
     return ClientOptions(**{field.name: params[field.name] for field in fields(ClientOptions)})
 
 

@@ -9,19 +9,17 @@ import click
 from curate.cli.options import (
     client_options,
     client_settings,
-    command_line,
     format_choices,
     output_options,
     progress_option,
     record_format_option,
-    recorded_options,
-    show_progress,
-    writer_options,
+    run_arguments,
 )
 from curate.cli.summary import summary
+from curate.llm.backend import Sampling
 from curate.llm.factory import BACKENDS, REMOTE
-from curate.prefs.command import PrefsSettings
-from curate.prefs.judges.registry import JUDGES
+from curate.prefs.command import Policy, PrefsSettings, prefs_dataset
+from curate.prefs.judges.registry import JUDGES, JudgeOptions
 from curate.prefs.pairs import STRATEGIES
 
 
@@ -164,10 +162,6 @@ def prefs_command(ctx: click.Context, **params) -> None:
           --judge reward-model --judge-model runs/rm/final --best-of-n-out out/best
       curate prefs prompts.jsonl -o out/prefs --policy-model gpt-4o-mini --judge-model gpt-4o --pairwise --pairing all-pairs
     """
-    from curate.llm.backend import Sampling
-    from curate.prefs.command import Policy, prefs_dataset
-    from curate.prefs.judges.registry import JudgeOptions
-
     client = client_settings(params)
     settings = PrefsSettings(
         n=params["samples"], pairing=params["pairing"], min_margin=params["min_margin"],
@@ -181,10 +175,8 @@ def prefs_command(ctx: click.Context, **params) -> None:
     )  # fmt: skip
     result, best = prefs_dataset(
         list(params["inputs"]), params["output"], settings,
-        Policy(params["policy"], params["policy_model"], params["policy_base_url"]), params["judge_kind"], judge, client,
-        options=recorded_options(ctx), command_line=command_line(ctx), writer=writer_options(params),
-        input_format=params["input_format"], from_format=params["from_format"],
-        progress=show_progress(params["progress"]), overwrite=params["overwrite"],
+        Policy(params["policy"], params["policy_model"], params["policy_base_url"], client), params["judge_kind"], judge,
+        from_format=params["from_format"], **run_arguments(ctx, params),
     )  # fmt: skip
     click.echo(summary(result))
     if not result.skipped:

@@ -9,17 +9,14 @@ import click
 from curate.cli.options import (
     client_options,
     client_settings,
-    command_line,
     format_choices,
     output_options,
     progress_option,
     record_format_option,
-    recorded_options,
-    show_progress,
-    writer_options,
+    run_arguments,
 )
 from curate.cli.summary import summary
-from curate.instruct.self_instruct.checks import TaskChecks
+from curate.instruct.self_instruct.checks import TaskChecks, read_blacklist
 from curate.instruct.self_instruct.grow import SelfInstructSettings
 from curate.instruct.self_instruct.languages import LANGUAGES
 from curate.instruct.self_instruct.similarity import KOREAN_TOKENS
@@ -203,7 +200,6 @@ def self_instruct_command(ctx: click.Context, **params) -> None:
       curate self-instruct --seeds sample_data/instructions/seed_tasks.ko.jsonl -o out/ko --num 50 \\
           --lang ko --backend local --model models/my-chat-model
     """
-    from curate.instruct.self_instruct.checks import read_blacklist
     from curate.instruct.self_instruct.command import self_instruct_dataset
 
     blacklist = read_blacklist(params["blacklist"]) if params["blacklist"] is not None else None
@@ -231,13 +227,8 @@ def self_instruct_command(ctx: click.Context, **params) -> None:
         params["model"],
         params["base_url"],
         client_settings(params),
-        options=recorded_options(ctx),
-        command_line=command_line(ctx),
-        writer=writer_options(params),
-        input_format=params["input_format"],
         from_format=params["from_format"],
-        progress=show_progress(params["progress"]),
-        overwrite=params["overwrite"],
+        **run_arguments(ctx, params),
     )
     click.echo(summary(result))
     manifest = result.manifest

@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from curate.cli.options import show_progress, train_options, train_settings
-from curate.train.dpo import DPOSettings
 from curate.train.dpo_losses import LOSSES
 from curate.train.dpo_reference import REFERENCE_MODES
 from curate.train.init_model import SIZES
+from curate.train.settings import DPOSettings
 
 
 @click.command("init-model")
@@ -126,7 +126,7 @@ def train_sft_command(**params) -> None:
     """
     from curate.train.sft import SFTSettings
 
-    settings = SFTSettings(**train_settings(params), packing=params["packing"], compile=params["compile_model"])
+    settings = SFTSettings(**train_settings(params), packing=params["packing"])
     _run("sft", settings, params)
 
 
@@ -177,7 +177,7 @@ def train_dpo_command(**params) -> None:
     """
     settings = DPOSettings(
         **train_settings(params), max_prompt_length=params["max_prompt_length"], beta=params["beta"],
-        loss=params["loss_type"], ref=params["ref_mode"], ref_model=params["ref_model"], compile=params["compile_model"],
+        loss=params["loss_type"], ref=params["ref_mode"], ref_model=params["ref_model"],
     )  # fmt: skip
     _run("dpo", settings, params)
 
@@ -211,7 +211,7 @@ def train_rm_command(**params) -> None:
     from curate.train.rm import RMSettings
 
     settings = RMSettings(
-        **train_settings(params), compile=params["compile_model"],
+        **train_settings(params),
         center_rewards_coefficient=params["center_rewards"], margin_from_scores=params["margin_from_scores"],
     )  # fmt: skip
     _run("rm", settings, params)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from curate.errors import UserError
 from curate.instruct.templates import TemplateRenderError, template_for
-from curate.llm.devices import pick_device
+from curate.llm.devices import first_line, pick_device
 
 
 @contextmanager
@@ -60,7 +60,7 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
                 name, num_labels=1, use_safetensors=True, dtype=dtype or torch.float32, output_loading_info=True
             )
     except (OSError, ValueError) as error:
-        raise UserError(f"cannot load the model {name}: {str(error).splitlines()[0]}") from None
+        raise UserError(f"cannot load the model {name}: {first_line(error)}") from None
     missing = sorted(info.get("missing_keys") or ())
     body = [key for key in missing if not _is_head(key)]
     if body:

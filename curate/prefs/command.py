@@ -78,11 +78,13 @@ def load_prompts(
 
 @dataclass(frozen=True)
 class Policy:
-    """The model that answers the prompts: a backend kind (llm/factory.py) and its model."""
+    """The model that answers the prompts: a backend kind (llm/factory.py), its model, and how
+    it is reached."""
 
     backend: str
     model: str
     base_url: str | None = None
+    client: ClientOptions = field(default_factory=ClientOptions)
 
 
 def prefs_dataset(
@@ -92,7 +94,6 @@ def prefs_dataset(
     policy: Policy,
     judge_kind: str,
     judge: JudgeOptions,
-    client: ClientOptions,
     *,
     options: dict,
     command_line: str,
@@ -108,9 +109,9 @@ def prefs_dataset(
     kind = JUDGES[judge_kind]
     if judge.base_url is None:  # a judge model on the policy's server unless named elsewhere
         judge = replace(judge, base_url=policy.base_url)
-    require_key(policy.backend, policy.model, policy.base_url, client)
+    require_key(policy.backend, policy.model, policy.base_url, policy.client)
     if kind.backend is not None:
-        require_key(kind.backend, judge.model, judge.base_url, client)
+        require_key(kind.backend, judge.model, judge.base_url, judge.client)
     if judge.pairwise and not kind.pairwise:
         comparing = " or ".join(name for name, other in JUDGES.items() if other.pairwise)
         raise UserError(f"--pairwise needs --judge {comparing}")
@@ -136,7 +137,7 @@ def prefs_dataset(
 
     # ---- candidates
     requests = cand.requests_for(prompts, settings.n, settings.sampling, settings.seed)
-    answerer = make_backend(policy.backend, policy.model, policy.base_url, client)
+    answerer = make_backend(policy.backend, policy.model, policy.base_url, policy.client)
     bar = tqdm(total=len(requests), desc="prefs: answers", unit="answer", disable=not progress, dynamic_ncols=True)
     try:
         completions = answerer.complete(requests, on_completion=lambda index, completion: bar.update(1))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,7 @@ from curate.train.models import load_model, pad_id, prepare_for_training
 from curate.train.optim import Optimization
 from curate.train.progress import TrainingProgress
 from curate.train.run_folder import RunFolder
-from curate.train.settings import OptimizerSettings, TrainSettings
+from curate.train.settings import DPOSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -51,21 +50,6 @@ PAIR_METRICS = (
     "logps/chosen",
     "logps/rejected",
 )
-
-
-@dataclass(frozen=True)
-class DPOSettings(TrainSettings):
-    """A DPO run: the shared training options plus the DPO ones."""
-
-    max_length: int = 1024  # prompt + completion, per sequence (TRL's max_length)
-    # TRL 1.16's DPOConfig default learning rate (1e-6); DPO wants a far smaller one than SFT.
-    optimizer: OptimizerSettings = field(default_factory=lambda: OptimizerSettings(lr=1e-6))
-    max_prompt_length: int | None = None  # the prompt keeps its last tokens
-    beta: float = 0.1
-    loss: str = "sigmoid"  # a name of dpo_losses.LOSSES
-    ref: str = "precompute"  # or "live" (dpo_reference.REFERENCE_MODES)
-    ref_model: str | None = None  # None: the initial weights of `model`
-    compile: bool = False  # torch.compile the policy's forward pass
 
 
 def pair_sums(
@@ -137,8 +121,7 @@ def check_settings(settings: DPOSettings) -> None:
         raise UserError(f"unknown reference mode {settings.ref!r}; use {' or '.join(REFERENCE_MODES)}")
     if not settings.beta > 0:
         raise UserError(f"beta must be above 0, not {settings.beta}")
-    if settings.batch_size < 1 or settings.grad_accum < 1:
-        raise UserError("batch_size and grad_accum must be at least 1")
+    settings.check()
 
 
 def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from curate.errors import UserError
+from curate.llm.devices import first_line
 from curate.train.checkpoint import quiet_transformers
 from curate.train.settings import TrainSettings
 
@@ -16,7 +17,7 @@ def load_model(name: str, device, dtype=None):
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True, dtype=dtype)
     except (OSError, ValueError) as error:
-        raise UserError(f"cannot load the model {name}: {str(error).splitlines()[0]}") from None
+        raise UserError(f"cannot load the model {name}: {first_line(error)}") from None
     return model.to(device), tokenizer
 
 

@@ -49,7 +49,6 @@ from curate.train.settings import TrainSettings
 @dataclass(frozen=True)
 class RMSettings(TrainSettings):
     max_length: int = 1024  # per sequence (prompt + answer); longer pairs are dropped
-    compile: bool = False
     center_rewards_coefficient: float | None = None  # as TRL's RewardConfig: pushes rewards towards mean 0
     margin_from_scores: bool = False  # rows without `margin`: score_chosen - score_rejected
 
@@ -108,8 +107,7 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     (each takes `batch_size` pairs of every global batch of `batch_size * world` pairs)."""
     import torch
 
-    if settings.batch_size < 1 or settings.grad_accum < 1:
-        raise UserError("batch_size and grad_accum must be at least 1")
+    settings.check()
     # ---- processes, device, model (a new score head is seeded by --seed)
     dist = Distributed.from_environment()
     device = dist.device(settings.device)

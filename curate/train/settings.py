@@ -1,9 +1,12 @@
-"""The options every trainer shares; SFTSettings, DPOSettings and RMSettings add their own."""
+"""The options every trainer shares, and DPO's (here so the command line reads its defaults
+without loading the loop); SFTSettings and RMSettings add their own beside their loops."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from curate.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,28 @@ class TrainSettings:
     device: str = "auto"
     bf16: bool | None = None  # None: on GPU
     gradient_checkpointing: bool = False
+    compile: bool = False  # torch.compile the model's forward pass
     resume: bool = False
+
+    def check(self) -> None:
+        """One clear sentence for a shared setting that cannot work."""
+        if self.batch_size < 1 or self.grad_accum < 1:
+            raise UserError("batch_size and grad_accum must be at least 1")
 
     def use_bf16(self, device) -> bool:
         """bf16 autocast: --bf16 when given, else on a GPU."""
         return self.bf16 if self.bf16 is not None else device.type == "cuda"
+
+
+@dataclass(frozen=True)
+class DPOSettings(TrainSettings):
+    """A DPO run: the shared training options plus the DPO ones."""
+
+    max_length: int = 1024  # prompt + completion, per sequence (TRL's max_length)
+    # TRL 1.16's DPOConfig default learning rate (1e-6); DPO wants a far smaller one than SFT.
+    optimizer: OptimizerSettings = field(default_factory=lambda: OptimizerSettings(lr=1e-6))
+    max_prompt_length: int | None = None  # the prompt keeps its last tokens
+    beta: float = 0.1
+    loss: str = "sigmoid"  # a name of dpo_losses.LOSSES
+    ref: str = "precompute"  # or "live" (dpo_reference.REFERENCE_MODES)
+    ref_model: str | None = None  # None: the initial weights of `model`

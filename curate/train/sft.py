@@ -29,7 +29,6 @@ from curate.train.settings import TrainSettings
 @dataclass(frozen=True)
 class SFTSettings(TrainSettings):
     packing: bool = True
-    compile: bool = False
 
 
 def token_loss_sum(logits, labels):
@@ -78,6 +77,7 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     """Train, log metrics.jsonl, checkpoint, and save RUN/final; under torchrun, on every process."""
     import torch
 
+    settings.check()
     # ---- processes, device, model
     dist = Distributed.from_environment()
     device = dist.device(settings.device)
