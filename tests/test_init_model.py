@@ -143,7 +143,7 @@ def test_curate_init_json_says_how_the_model_was_made(tiny: Path, loaded) -> Non
     corpus = info["corpus"]
     names = {Path(entry["path"]).name for entry in corpus["files"]}
     assert names >= {"en_web.jsonl", "ko_web.jsonl.gz", "seed_tasks.en.jsonl", "pairs.jsonl"}
-    assert all(entry["xxh3_edges"] for entry in corpus["files"])
+    assert all(entry["xxh3_128"] for entry in corpus["files"])
     # the sample's one broken JSON line is counted, not fatal
     assert corpus["unreadable"] == 1 and corpus["records_with_text"] > 150
 

@@ -70,7 +70,7 @@ def test_manifest_and_report_describe_the_folder(tmp_path):
     }
     assert [field["name"] for field in data["schema"]["data"]] == ["id", "text", "source", "meta"]
     assert [field["name"] for field in data["schema"]["rejected"]] == ["id", "text", "source", "meta", "reason", "raw"]
-    assert data["inputs"][0]["size"] == source.stat().st_size and data["inputs"][0]["xxh3_edges"]
+    assert data["inputs"][0]["size"] == source.stat().st_size and data["inputs"][0]["xxh3_128"]
     assert not (tmp_path / "out" / ".curate").exists()
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [stage["stage"] for stage in report["stages"]] == ["read", "clean"]

@@ -20,11 +20,12 @@ import pyarrow.parquet as pq
 
 from curate.errors import UserError
 from curate.instruct import formats
+from curate.io.fingerprint import fingerprint
 from curate.io.input_file import InputFile
 from curate.io.manifest import read_manifest
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.readers.registry import RECORD_FORMATS
-from curate.io.sources import expand_inputs, fingerprint
+from curate.io.sources import expand_inputs
 from curate.pipeline.folder import KEPT
 
 RECORDS = ReaderOptions(records=True)

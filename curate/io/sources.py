@@ -6,8 +6,6 @@ import glob
 import os
 from pathlib import Path
 
-import xxhash
-
 from curate.errors import UserError
 from curate.io.input_file import InputFile
 from curate.io.manifest import MANIFEST, read_manifest
@@ -100,25 +98,3 @@ def _format_for(path: Path, input_format: str) -> str:
     if detected is None:
         raise UserError(f"cannot tell the format of {path}; pass --input-format ({', '.join(READERS)})")
     return detected
-
-
-_FINGERPRINT_EDGE = 1 << 20
-
-
-def fingerprint(path: Path) -> dict:
-    """A cheap identity for an input file: size, mtime and a hash of its first and last MiB.
-
-    Hashing whole multi-GB corpora on every run would cost more than the run's own
-    reading for small jobs; size + mtime + both edges catch appends, truncation,
-    replacement and touch (touch re-runs, which is safe).
-    """
-    stat = path.stat()
-    digest = xxhash.xxh3_64()
-    with open(path, "rb") as handle:
-        if stat.st_size <= 4 * _FINGERPRINT_EDGE:
-            digest.update(handle.read())
-        else:
-            digest.update(handle.read(_FINGERPRINT_EDGE))
-            handle.seek(-_FINGERPRINT_EDGE, os.SEEK_END)
-            digest.update(handle.read(_FINGERPRINT_EDGE))
-    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "xxh3_edges": digest.hexdigest()}

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from curate.errors import RunFailed, UserError
+from curate.io.fingerprint import fingerprint
 from curate.io.manifest import read_manifest
-from curate.io.sources import fingerprint
 from curate.pipeline import counts, folder
 from curate.pipeline.folder import Clock, FolderState
 from curate.pipeline.identity import job_identity

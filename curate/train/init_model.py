@@ -62,9 +62,10 @@ import orjson
 
 from curate.errors import UserError
 from curate.io.atomic import atomic_path
+from curate.io.fingerprint import fingerprint
 from curate.io.input_file import InputFile
 from curate.io.readers import READERS, ReaderOptions, read_file
-from curate.io.sources import expand_inputs, fingerprint
+from curate.io.sources import expand_inputs
 
 INIT_FILE = "curate_init.json"
 
