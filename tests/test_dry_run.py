@@ -24,6 +24,8 @@ def test_dry_run_writes_no_shards_and_a_real_run_then_does_the_work(tmp_path):
     first = run_cli("filter", source, "-o", out, "--steps", "clean", "--workers", "1", "--dry-run")
     assert "30 in -> 24 kept" in first.output
     assert sorted(path.name for path in out.iterdir()) == [
+        ".curate-folder",  # the ownership marker and the run lock (pipeline/ownership.py)
+        ".curate.lock",
         "_manifest.json",
         "funnel.png",
         "lengths.png",

@@ -118,6 +118,7 @@ def test_a_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(tiny_model, 
     # a run killed after its step-4 checkpoint: the checkpoint and what it had logged by then
     killed = tmp_path / "killed"
     killed.mkdir()
+    shutil.copy(whole / ".curate-folder", killed / ".curate-folder")  # a killed run's folder is curate's too
     shutil.copytree(whole / "checkpoint-4", killed / "checkpoint-4")
     lines = (whole / "metrics.jsonl").read_text().splitlines()
     (killed / "metrics.jsonl").write_text("\n".join(lines[:6]) + "\n")  # two lines past the checkpoint

@@ -21,11 +21,13 @@ def write_json_atomic(path: Path, obj: object) -> None:
 
 
 def read_json(path: Path) -> dict | None:
+    """A JSON object from `path`; None when it is missing, unreadable or not an object."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            found = json.load(handle)
     except (OSError, ValueError):
         return None
+    return found if isinstance(found, dict) else None
 
 
 def read_manifest(folder: Path) -> dict | None:

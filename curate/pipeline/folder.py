@@ -9,6 +9,10 @@ finishes on the next try.
 A dry run's folder has the same life but no `data/` or `rejected/`: report.md,
 report.json, the charts and a manifest with `"dry_run": true`. It is never taken for a
 finished dataset of another job, and any run into it replaces it without --overwrite.
+
+Only folders curate claimed are written, resumed or replaced, one run at a time
+(pipeline/ownership.py); the manifest repeats the folder's id and lists the files curate
+wrote, which are all that replacing the folder removes.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import pyarrow as pa
 
 import curate
 from curate.errors import RunFailed, UserError
-from curate.io.manifest import FORMAT_VERSION, MANIFEST, read_json, read_manifest, schema_to_json, write_json_atomic
+from curate.io.manifest import FORMAT_VERSION, MANIFEST, read_json, schema_to_json, write_json_atomic
 from curate.io.writer import write_empty
+from curate.pipeline import ownership
 
 STATE = ".curate"
 KEPT = "data"
@@ -39,14 +44,21 @@ class FolderState(Enum):
 
 
 def prepare(folder: Path, identity: str, overwrite: bool, job_info: dict | None = None) -> FolderState:
-    """Decide whether to start, resume or skip; refuse to clobber anything unexpected."""
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"output {folder} exists and is not a folder")
-    finished = read_manifest(folder)
-    if finished is not None or (folder / STATE).is_dir():
-        recorded = finished if finished is not None else read_json(folder / STATE / "job.json") or {}
+    """Decide whether to start, resume or skip, holding the folder's lock from here to `finish`.
+
+    Only a folder curate claimed (pipeline/ownership.py) is resumed, skipped or replaced, and
+    replacing it removes only what curate wrote there (`clear`); a folder that is neither
+    empty nor curate's is refused, and so is one whose manifest or run state does not repeat
+    the folder's id (planted or copied from elsewhere)."""
+    identifier = ownership.claim(folder)
+    finished, job = _recorded(folder, identifier)
+    if finished is not None or job is not None:
+        recorded = finished if finished is not None else job
         if recorded.get("job_fingerprint") == identity:  # the manifest's name for the job identity
-            return FolderState.COMPLETE if finished is not None else FolderState.RESUME
+            if finished is not None:
+                ownership.release(folder)  # nothing to write
+                return FolderState.COMPLETE
+            return FolderState.RESUME
         # A dry run's folder holds a report and no data: any later run may replace it.
         if not overwrite and not recorded.get("dry_run"):
             what = "a finished dataset" if finished is not None else "an unfinished run"
@@ -54,15 +66,46 @@ def prepare(folder: Path, identity: str, overwrite: bool, job_info: dict | None 
                 f"{folder} already holds {what} made from other inputs or options; "
                 "pass --overwrite to replace it, or choose another output folder"
             )
-        shutil.rmtree(folder)
-    elif folder.is_dir() and any(folder.iterdir()):
-        raise UserError(f"{folder} is not empty and is not a curate dataset folder; choose a new or empty folder")
+        clear(folder, finished, job)
+    elif (folder / STATE).exists():
+        shutil.rmtree(folder / STATE)  # state without its job.json: a run killed as it started
     try:
         (folder / STATE / "done").mkdir(parents=True, exist_ok=True)
-        write_json_atomic(folder / STATE / "job.json", {"job_fingerprint": identity, **(job_info or {})})
+        foreign = sorted(ownership.entries(folder) - {STATE})  # the user's files: never ours to remove
+        write_json_atomic(
+            folder / STATE / "job.json",
+            {"job_fingerprint": identity, "folder_id": identifier, "foreign": foreign, **(job_info or {})},
+        )
     except OSError as error:
         raise UserError(f"cannot write to output folder {folder}: {error.strerror or error}") from None
     return FolderState.FRESH
+
+
+def _recorded(folder: Path, identifier: str) -> tuple[dict | None, dict | None]:
+    """The folder's manifest and run state, each checked to repeat the folder's id."""
+    found = []
+    for path in (folder / MANIFEST, folder / STATE / "job.json"):
+        if not path.exists():
+            found.append(None)
+            continue
+        recorded = read_json(path)
+        if recorded is None or recorded.get("folder_id") != identifier:
+            raise UserError(
+                f"{path} was not written by curate into this folder (its folder id does not match "
+                f"{ownership.MARKER}); curate will not replace it: remove it yourself or choose another folder"
+            )
+        found.append(recorded)
+    return found[0], found[1]
+
+
+def clear(folder: Path, finished: dict | None, job: dict | None) -> None:
+    """Remove what curate wrote into its `folder`: what the manifest lists as curate's files,
+    or for an unfinished run whatever is there that was not there when the run began."""
+    if finished is not None:
+        made = set(finished.get("files", ())) | {MANIFEST}
+    else:
+        made = ownership.entries(folder) - set((job or {}).get("foreign", ()))
+    ownership.clear_made(folder, made | {STATE}, subfolders=(KEPT, REJECTED))
 
 
 def state_path(folder: Path, name: str) -> Path:
@@ -123,7 +166,24 @@ def seal(folder: Path, markers: list[dict], kept_schema: pa.Schema, dry_run: boo
         empty = folder / KEPT / "shard-00000.parquet"
         write_empty(empty, kept_schema)
         data_shards = [{"path": f"{KEPT}/{empty.name}", "rows": 0, "bytes": empty.stat().st_size}]
-    return {KEPT: data_shards, REJECTED: seal_shards(folder, markers, REJECTED)}
+    shards = {KEPT: data_shards, REJECTED: seal_shards(folder, markers, REJECTED)}
+    for sub, listed in shards.items():
+        _verify_sealed(folder, sub, {Path(shard["path"]).name for shard in listed})
+    return shards
+
+
+def _verify_sealed(folder: Path, sub: str, listed: set[str]) -> None:
+    """`sub` must hold exactly the shards the manifest will list: readers trust the manifest."""
+    present = {path.name for path in (folder / sub).iterdir()} if (folder / sub).is_dir() else set()
+    if listed - present:
+        raise RunFailed(f"{folder / sub} lost {sorted(listed - present)[0]} while sealing; re-run the command")
+    stray = sorted(present - listed)
+    if stray:
+        raise UserError(
+            f"{folder / sub} holds {stray[0]}"
+            + (f" and {len(stray) - 1} more" if len(stray) > 1 else "")
+            + ", which this run did not write; move it out of the dataset folder and run the command again"
+        )
 
 
 def row_counts(records_in: int, kept: int, by_reason: dict[str, int], unreadable: int = 0) -> dict:
@@ -190,5 +250,12 @@ def manifest(
 
 
 def finish(folder: Path, manifest: dict) -> None:
+    """Write the manifest last, naming the folder's id and every file curate wrote there, then
+    drop the run state and the lock."""
+    job = read_json(folder / STATE / "job.json") or {}
+    foreign = set(job.get("foreign", ()))
+    manifest["folder_id"] = ownership.folder_id(folder)
+    manifest["files"] = sorted((ownership.entries(folder) - foreign - {STATE}) | {MANIFEST})
     write_json_atomic(folder / MANIFEST, manifest)
     shutil.rmtree(folder / STATE, ignore_errors=True)
+    ownership.release(folder)

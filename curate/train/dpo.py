@@ -19,12 +19,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.errors import UserError
 from curate.instruct.templates import template_for
-from curate.train import batches, checkpoint
+from curate.train import batches, checkpoint, run_folder
 from curate.train.data import PREFERENCE, PreferencePair, collate_preference, tokenize_preference
 from curate.train.distributed import Distributed
 from curate.train.dpo_losses import LOSSES, dpo_loss
@@ -138,7 +137,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     dist = Distributed.from_environment()
     device = dist.device(settings.device)
     use_bf16 = settings.use_bf16(device)
-    Path(settings.output).mkdir(parents=True, exist_ok=True)
+    run_folder.claim(settings.output, dist)
     torch.manual_seed(settings.seed)
     model, tokenizer = load_model(settings.model, device)
     disable_dropout(model)

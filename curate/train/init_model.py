@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -66,8 +65,7 @@ from curate.io.fingerprint import fingerprint
 from curate.io.input_file import InputFile
 from curate.io.readers import READERS, ReaderOptions, read_file
 from curate.io.sources import expand_inputs
-
-INIT_FILE = "curate_init.json"
+from curate.train.model_folder import check_model_folder, write_model_folder
 
 BOS = "<|endoftext|>"
 IM_START = "<|im_start|>"
@@ -345,17 +343,6 @@ def parameter_count(model) -> int:
 # ------------------------------------------------------------------------------ folder
 
 
-def _check_output(output: Path, overwrite: bool) -> None:
-    if output.exists() and not output.is_dir():
-        raise UserError(f"output {output} exists and is not a folder")
-    if not output.is_dir() or not any(output.iterdir()):
-        return
-    if not (output / INIT_FILE).is_file():
-        raise UserError(f"{output} is not empty and was not written by curate init-model; choose a new or empty folder")
-    if not overwrite:
-        raise UserError(f"{output} already holds a model; pass --overwrite to replace it, or choose another folder")
-
-
 def _save(model, tokenizer, folder: Path) -> None:
     from transformers.utils import logging as transformers_logging
 
@@ -416,7 +403,7 @@ def init_model(
     if max_documents is not None and max_documents < 1:
         raise UserError(f"--max-documents must be at least 1, not {max_documents}")
     check_vocab_size(vocab_size, len(SPECIAL_TOKENS))
-    _check_output(output, overwrite)
+    check_model_folder(output, overwrite)
 
     started = time.perf_counter()
     stats = CorpusStats()
@@ -467,19 +454,10 @@ def init_model(
         "versions": _versions(),
     }
 
-    staging = output.with_name(f".{output.name}.init-model.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        staging.mkdir(parents=True)
-        _save(model, tokenizer, staging)
+    def save(folder: Path) -> None:
+        _save(model, tokenizer, folder)
         info["seconds"] = {"tokenizer": round(tokenizer_seconds, 3), "total": round(time.perf_counter() - started, 3)}
-        with atomic_path(staging / INIT_FILE) as tmp:
-            tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if output.exists():
-            shutil.rmtree(output)
-        staging.rename(output)
-    except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise UserError(f"cannot write the model to {output}: {error.strerror or error}") from None
+
+    write_model_folder(output, info, save)
     info["output"] = str(output)
     return info

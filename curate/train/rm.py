@@ -29,12 +29,11 @@ import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from curate.errors import UserError
 from curate.instruct.templates import template_for
 from curate.llm.reward_model import load_reward_model
-from curate.train import batches, checkpoint
+from curate.train import batches, checkpoint, run_folder
 from curate.train.data import PREFERENCE
 from curate.train.data.reward import collate_pairs, tokenize_pairs
 from curate.train.distributed import Distributed
@@ -112,7 +111,7 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     dist = Distributed.from_environment()
     device = dist.device(settings.device)
     use_bf16 = settings.use_bf16(device)
-    Path(settings.output).mkdir(parents=True, exist_ok=True)
+    run_folder.claim(settings.output, dist)
     torch.manual_seed(settings.seed)
     model, tokenizer, head_initialised = load_reward_model(
         settings.model, device, settings.seed, progress=progress and dist.is_main

@@ -5,9 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from curate.pipeline import ownership
 from curate.train.checkpoint import save_checkpoint
 from curate.train.distributed import Distributed
 from curate.train.optim import Optimization
+
+
+def claim(output: Path, dist: Distributed) -> None:
+    """Make the run folder (new or empty) curate's, or check it is, and lock it for this run
+    (pipeline/ownership.py): a folder of other files is refused, so metrics.jsonl,
+    checkpoint-N/ and final/ never replace a user's own; only the main process writes it."""
+    if dist.is_main:
+        ownership.claim(Path(output), "run folder", "is not a curate training run folder")
 
 
 class MetricsLog:

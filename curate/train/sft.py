@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from curate.errors import UserError
 from curate.instruct.templates import template_for
-from curate.train import batches, checkpoint
+from curate.train import batches, checkpoint, run_folder
 from curate.train.data import collate_sft, pack, tokenize_sft
 from curate.train.distributed import Distributed
 from curate.train.flops import Speed
@@ -82,7 +81,7 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     dist = Distributed.from_environment()
     device = dist.device(settings.device)
     use_bf16 = settings.use_bf16(device)
-    Path(settings.output).mkdir(parents=True, exist_ok=True)
+    run_folder.claim(settings.output, dist)
     torch.manual_seed(settings.seed)
     model, tokenizer = load_model(settings.model, device)
     template = template_for(tokenizer, settings.template, settings.model)
