@@ -95,6 +95,17 @@ def time_curate(paths: list[Path], workers: int, scratch: Path) -> float:
     return elapsed
 
 
+def time_fingerprints(paths: list[Path]) -> float:
+    """What every run pays to know its inputs: the whole-file xxh3 of each (io/fingerprint.py),
+    which the curate runs above include."""
+    from curate.io.fingerprint import fingerprint
+
+    started = time.perf_counter()
+    for path in paths:
+        fingerprint(path)
+    return time.perf_counter() - started
+
+
 def time_datasets(paths: list[Path], scratch: Path) -> float:
     import datasets
 
@@ -133,12 +144,18 @@ def main() -> None:
             f"curate, {args.workers} processes": time_curate(paths, args.workers, scratch),
             "datasets load_dataset('json') + to_parquet": time_datasets(paths, scratch),
         }
+        hashing = time_fingerprints(paths)
     peer = results["datasets load_dataset('json') + to_parquet"]
     print(f"{'run':<45} {'seconds':>8} {'MB/s':>8} {'docs/s':>10} {'vs peer':>8}")
     for name, seconds in results.items():
         print(
             f"{name:<45} {seconds:8.2f} {raw_bytes / 1e6 / seconds:8.1f} {docs / seconds:10,.0f} {peer / seconds:7.2f}x"
         )
+    one = results["curate, 1 process"]
+    print(
+        f"input fingerprints (xxh3 of every byte, {on_disk / 1e6:,.0f} MB on disk): {hashing:.3f} s, "
+        f"{on_disk / 1e6 / hashing:,.0f} MB/s, {100 * hashing / one:.1f}% of the 1-process run"
+    )
 
 
 if __name__ == "__main__":

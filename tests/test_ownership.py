@@ -161,3 +161,20 @@ def test_two_runs_started_together_leave_exactly_the_manifests_shards(tmp_path, 
         present = sorted(path.name for path in (out / sub).iterdir()) if (out / sub).exists() else []
         assert present == listed
     assert len(read_rows(out)) == sealed["counts"]["kept"]
+
+
+def test_an_input_edited_in_place_with_its_size_and_mtime_restored_is_seen(tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", DOCS)
+    out = tmp_path / "out"
+    _filter(source, out)
+    stat = source.stat()
+    data = bytearray(source.read_bytes())
+    middle = data.index(b"number 20")
+    data[middle : middle + 9] = b"NUMBER 20"  # the same size, in the middle of the file
+    source.write_bytes(bytes(data))
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert source.stat().st_size == stat.st_size and source.stat().st_mtime_ns == stat.st_mtime_ns
+    output = _one_line(_filter(source, out, expect=2))
+    assert "made from other inputs or options" in output
+    _filter(source, out, "--overwrite")
+    assert any("NUMBER 20" in row["text"] for row in read_rows(out))
