@@ -24,6 +24,7 @@ from pathlib import Path
 
 import xxhash
 
+from curate.corpus.fasttext_header import NotAFastTextModel, check_fasttext_file
 from curate.errors import RunFailed, UserError
 from curate.user_cache import cache_dir
 
@@ -136,6 +137,10 @@ def load_model(path: Path):
     key, version = str(path.resolve()), (stat.st_size, stat.st_mtime_ns)
     known_version, model = _loaded.get(key, (None, None))
     if model is None or known_version != version:
+        try:
+            check_fasttext_file(path)  # fastText's loader trusts every size in the file
+        except NotAFastTextModel as error:
+            raise UserError(f"{path} is not a fastText model file (.bin or .ftz): {error}") from None
         # some fasttext releases print a deprecation notice on every load; it is noise here
         with contextlib.redirect_stderr(io.StringIO()):
             try:

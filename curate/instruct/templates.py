@@ -25,9 +25,10 @@ import jinja2
 import xxhash
 from jinja2 import nodes
 from jinja2.ext import Extension, loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from curate.errors import UserError
+from curate.instruct.template_budget import MAX_TEMPLATE_CHARS, BudgetExceeded
+from curate.instruct.template_limits import BudgetedSandbox, render_within_budget
 
 # The project's own templates; `--template NAME` looks here first.
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -84,11 +85,6 @@ class _SafeNamespace(jinja2.utils.Namespace):
             raise jinja2.exceptions.SecurityError(f"a template may not set the attribute {name!r}")
 
 
-def _tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False) -> str:
-    # jinja2's own tojson escapes HTML characters (<, >, &, '); chat templates expect plain JSON.
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-
 def _raise_exception(message: str):
     raise jinja2.exceptions.TemplateError(message)
 
@@ -98,14 +94,12 @@ def _strftime_now(format: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def sandbox() -> ImmutableSandboxedEnvironment:
+def sandbox() -> BudgetedSandbox:
     """The environment every template renders in: the options and globals chat templates
     are written against (trim_blocks, lstrip_blocks, loop controls, tojson, raise_exception,
-    strftime_now, namespace), inside jinja2's immutable sandbox."""
-    environment = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[_GenerationTags, loopcontrols]
-    )
-    environment.filters["tojson"] = _tojson
+    strftime_now, namespace), inside jinja2's immutable sandbox with a time and memory
+    budget per rendering (template_limits.py)."""
+    environment = BudgetedSandbox(trim_blocks=True, lstrip_blocks=True, extensions=[_GenerationTags, loopcontrols])
     environment.globals["raise_exception"] = _raise_exception
     environment.globals["strftime_now"] = _strftime_now
     environment.globals["namespace"] = _SafeNamespace
@@ -126,10 +120,21 @@ class ChatTemplate:
     special_tokens: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if len(self.source) > MAX_TEMPLATE_CHARS:
+            raise TemplateError(
+                f"template {self.name} is {len(self.source):,} characters; templates may be at most "
+                f"{MAX_TEMPLATE_CHARS:,} (real chat templates are under 30,000)"
+            )
         try:
             _compile(self.source)
         except jinja2.exceptions.TemplateSyntaxError as error:
             raise TemplateError(f"template {self.name}: line {error.lineno}: {error.message}") from None
+        except BudgetExceeded as error:  # a constant jinja2 folds while compiling
+            raise TemplateError(
+                f"template {self.name}: {error}; templates render within a time and memory budget"
+            ) from None
+        except (RecursionError, MemoryError):
+            raise TemplateError(f"template {self.name} is nested too deeply to compile") from None
 
     def render(self, messages: Sequence[Mapping], add_generation_prompt: bool = False, **variables) -> str:
         """The conversation as text, exactly as `apply_chat_template(..., tokenize=False)` gives it."""
@@ -142,7 +147,13 @@ class ChatTemplate:
         context.setdefault("tools", None)
         context.setdefault("documents", None)
         try:
-            return _compile(self.source).render(**context)
+            return render_within_budget(_compile(self.source), context)
+        except BudgetExceeded as error:
+            raise TemplateError(
+                f"template {self.name}: {error}; templates render within a time and memory budget"
+            ) from None
+        except RecursionError:
+            raise TemplateError(f"template {self.name} recursed too deeply (a macro calling itself?)") from None
         except jinja2.exceptions.SecurityError as error:
             raise TemplateError(
                 f"template {self.name} tried something the sandbox forbids ({error}); "

@@ -178,8 +178,12 @@ class LocalBackend:
         return tokenizer, template
 
     def _load_model(self) -> Any:
+        from safetensors import SafetensorError
         from transformers import AutoModelForCausalLM
 
+        from curate.llm.model_files import check_model_folder
+
+        check_model_folder(self._source(), AutoModelForCausalLM)
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 self._source(),
@@ -188,7 +192,7 @@ class LocalBackend:
                 device_map=str(self._device),
                 local_files_only=_offline(),
             )
-        except (OSError, ValueError, KeyError, ImportError) as error:
+        except (OSError, ValueError, KeyError, ImportError, SafetensorError) as error:
             raise self._load_error("model", error) from None
         return model.eval()
 

@@ -50,8 +50,12 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
     (TRL's default for reward models; bf16 then comes from autocast, not from the weights).
     """
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from curate.llm.model_files import check_model_folder
+
+    check_model_folder(name, AutoModelForSequenceClassification)
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         torch.manual_seed(seed)
@@ -59,7 +63,7 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 name, num_labels=1, use_safetensors=True, dtype=dtype or torch.float32, output_loading_info=True
             )
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, SafetensorError) as error:
         raise UserError(f"cannot load the model {name}: {first_line(error)}") from None
     missing = sorted(info.get("missing_keys") or ())
     body = [key for key in missing if not _is_head(key)]

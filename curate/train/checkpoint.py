@@ -8,12 +8,14 @@ position. The state file holds only tensors and plain values and is loaded with
 
 from __future__ import annotations
 
+import pickle
 import random
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
-from curate.errors import RunFailed
+from curate.errors import RunFailed, UserError
 from curate.io.atomic import atomic_path
 from curate.train.optim import Optimization
 
@@ -83,7 +85,36 @@ def load_state(folder: Path) -> dict:
     path = Path(folder) / STATE_FILE
     if not path.is_file():
         raise RunFailed(f"{folder} is not a curate checkpoint (no {STATE_FILE})")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    _check_state_archive(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        # weights_only refuses anything but tensors and plain values; say so in one line
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"{path} cannot be resumed from: it is not a trainer state curate wrote ({reason[:200]}); "
+            "remove that checkpoint folder to resume from an earlier one"
+        ) from None
+
+
+def _check_state_archive(path: Path) -> None:
+    """torch.save writes a zip of uncompressed records: refuse anything else before torch reads
+    it, so a crafted archive cannot declare more data than the file holds."""
+    problem = None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        problem = f"not a torch.save archive ({error})"
+    else:
+        if any(record.compress_type != zipfile.ZIP_STORED for record in records):
+            problem = "its records are compressed, which torch.save never does"
+        elif sum(record.file_size for record in records) > path.stat().st_size:
+            problem = "its records declare more bytes than the file holds"
+    if problem is not None:
+        raise UserError(
+            f"{path} cannot be resumed from: {problem}; remove that checkpoint folder to resume from an earlier one"
+        )
 
 
 def latest_checkpoint(run: Path) -> Path | None:
@@ -96,12 +127,16 @@ def latest_checkpoint(run: Path) -> Path | None:
 
 def restore(checkpoint: Path, model, optimizer, scheduler) -> int:
     """Load a checkpoint's weights, optimizer, scheduler and RNG into the live objects; its step."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     state = load_state(checkpoint)
     weights = {}
     for path in sorted(Path(checkpoint).glob("*.safetensors")):
-        weights.update(load_file(str(path)))
+        try:
+            weights.update(load_file(str(path)))
+        except SafetensorError as error:
+            raise UserError(f"{path} is not a readable safetensors file: {str(error).splitlines()[0]}") from None
     missing, unexpected = model.load_state_dict(weights, strict=False)
     tied = set(getattr(model, "_tied_weights_keys", None) or [])
     if unexpected or [key for key in missing if key not in tied and "lm_head" not in key]:

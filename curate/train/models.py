@@ -10,13 +10,17 @@ from curate.train.settings import TrainSettings
 
 def load_model(name: str, device, dtype=None):
     """A causal LM from a folder or Hugging Face id; safetensors weights only."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from curate.llm.model_files import check_model_folder
+
     quiet_transformers()
+    check_model_folder(name, AutoModelForCausalLM)
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True, dtype=dtype)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, SafetensorError) as error:
         raise UserError(f"cannot load the model {name}: {first_line(error)}") from None
     return model.to(device), tokenizer
 
