@@ -135,13 +135,3 @@ def test_bad_text_field_leaves_no_folder_behind(tmp_path):
     run_cli(
         "filter", "--steps", "clean", tmp_path / "in.parquet", "-o", tmp_path / "out", "--text-field", "body"
     )  # no --overwrite needed
-
-
-def test_output_inside_an_input_folder_is_refused(tmp_path):
-    write_jsonl(tmp_path / "corpus/a.jsonl", [{"text": "x"}])
-    run_cli("filter", "--steps", "clean", tmp_path / "corpus", "-o", tmp_path / "corpus/out")
-    write_jsonl(tmp_path / "corpus/b.jsonl", [{"text": "y"}])
-    result = run_cli(
-        "filter", "--steps", "clean", tmp_path / "corpus", "-o", tmp_path / "corpus/out", "--overwrite", expect=2
-    )
-    assert "is inside the output folder" in result.output

@@ -13,6 +13,7 @@ from curate.instruct.record_step import RecordStep, SpansNotFound
 from curate.instruct.render_layouts import RenderLayout
 from curate.instruct.spans import assistant_spans
 from curate.instruct.templates import ChatTemplate
+from curate.io import markdown
 
 SPAN = pa.struct([pa.field("start", pa.int32()), pa.field("end", pa.int32())])
 
@@ -99,5 +100,5 @@ class RenderStep(RecordStep):
             "assistant turns; their spans cover the text as rendered, which is what the model is trained on.",
             "",
         ]
-        lines += [f"- row `{example['id']}`: message(s) {example['messages']}" for example in examples]
+        lines += [f"- row {markdown.cell(example['id'])}: message(s) {example['messages']}" for example in examples]
         return lines

@@ -10,9 +10,10 @@ bad record with its file and line (the user's to fix, not a row to quarantine).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
@@ -20,12 +21,12 @@ import pyarrow.parquet as pq
 
 from curate.errors import UserError
 from curate.instruct import formats
-from curate.io.fingerprint import fingerprint
+from curate.io.fingerprint import fingerprint, input_fingerprint
 from curate.io.input_file import InputFile
 from curate.io.manifest import read_manifest
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.readers.registry import RECORD_FORMATS
-from curate.io.sources import expand_inputs
+from curate.io.sources import SkippedInput, expand_inputs, skipped_note
 from curate.pipeline.folder import KEPT
 
 RECORDS = ReaderOptions(records=True)
@@ -36,11 +37,14 @@ TEXT = "text"  # the kind of plain {"text": ...} rows (pretraining style), when 
 @dataclass
 class Rows:
     """What `read_rows` found: the inputs' format (TEXT for plain text rows), their
-    fingerprints, and the canonical rows with their place ("FILE: line N"), read lazily."""
+    fingerprints, and the canonical rows with their place ("FILE: line N"), read lazily;
+    `skipped` lists the files of input folders and globs that were not read, with why
+    (`SkippedInput.to_json()` for a manifest's `skipped_inputs`)."""
 
     format: str
     fingerprints: list[dict]
     rows: Iterator[tuple[dict, str]]
+    skipped: list[SkippedInput] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -66,14 +70,17 @@ def read_rows(
     if shards is not None:
         return Rows(RENDERED, [fingerprint(shard) for shard in shards], _rendered_rows(shards))
     files = expand_inputs(inputs, input_format)
-    fingerprints = [fingerprint(item.path) for item in files]
+    note = skipped_note(files.skipped)
+    if note:
+        print(note, file=sys.stderr)
+    fingerprints = [input_fingerprint(item) for item in files]
     try:
         source = source_format(files, from_format, RECORDS)
     except UnknownFormat as error:
         if not (text_rows and isinstance(error.record.get(TEXT), str)):
             raise
-        return Rows(TEXT, fingerprints, _text_rows(files))
-    return Rows(source, fingerprints, _canonical_rows(files, source, what))
+        return Rows(TEXT, fingerprints, _text_rows(files), files.skipped)
+    return Rows(source, fingerprints, _canonical_rows(files, source, what), files.skipped)
 
 
 class UnknownFormat(UserError):
@@ -99,7 +106,7 @@ def source_format(inputs: list[InputFile], given: str | None, reader: ReaderOpti
     for input_file in inputs:
         if input_file.format not in RECORD_FORMATS:
             raise UserError(
-                f"{input_file.path} is a {input_file.format} file; instruction data is read from JSON Lines, JSON "
+                f"{input_file.source} is a {input_file.format} file; instruction data is read from JSON Lines, JSON "
                 "or Parquet records (pass --input-format jsonl for JSON Lines under another name)"
             )
     if given:
@@ -113,11 +120,11 @@ def source_format(inputs: list[InputFile], given: str | None, reader: ReaderOpti
         if detected is None:
             columns = ", ".join(list(record)[:8])
             raise UnknownFormat(
-                f"cannot tell the format of {input_file.path} from its first record (columns: {columns}); "
+                f"cannot tell the format of {input_file.source} from its first record (columns: {columns}); "
                 f"pass --from ({', '.join(formats.READ_FORMATS)})",
                 record,
             )
-        found[detected] = str(input_file.path)
+        found[detected] = input_file.source
     if not found:
         raise UserError("no input holds a readable record")
     if len(found) > 1:
@@ -145,12 +152,12 @@ def _records(files: list[InputFile]) -> Iterator[tuple[dict, str, str, str | Non
         for batch in read_file(input_file, RECORDS):
             if batch.rejected is not None and batch.rejected.num_rows:
                 bad = batch.rejected.slice(0, 1).to_pylist()[0]
-                raise UserError(f"{input_file.path}: {place(bad['meta'])} is not a readable record ({bad['reason']})")
+                raise UserError(f"{input_file.source}: {place(bad['meta'])} is not a readable record ({bad['reason']})")
             columns = batch.docs.select(["id", "text", "meta"]).to_pydict()
             # JSON records come parsed by the reader; Parquet rows are read back from their JSON text
             records = batch.parsed if batch.parsed is not None else map(orjson.loads, columns["text"])
             for record, row_id, meta in zip(records, columns["id"], columns["meta"]):
-                yield record, meta, f"{input_file.path}: {place(meta)}", row_id
+                yield record, meta, f"{input_file.source}: {place(meta)}", row_id
 
 
 def _canonical_rows(files: list[InputFile], fmt: str, what: str) -> Iterator[tuple[dict, str]]:

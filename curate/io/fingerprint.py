@@ -14,6 +14,9 @@ from pathlib import Path
 
 import xxhash
 
+from curate.errors import UserError
+from curate.io.input_file import InputFile
+
 _CHUNK_BYTES = 1 << 23
 
 
@@ -27,3 +30,12 @@ def fingerprint(path: Path) -> dict:
         while read := handle.readinto(buffer):
             digest.update(view[:read])
     return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "xxh3_128": digest.hexdigest()}
+
+
+def input_fingerprint(input_file: InputFile) -> dict:
+    """An input's fingerprint with its path as valid UTF-8 text; one line if it cannot be read."""
+    try:
+        found = fingerprint(input_file.path)
+    except OSError as error:
+        raise UserError(f"cannot read input {input_file.source}: {error.strerror or error}") from None
+    return found | {"path": input_file.source}

@@ -34,3 +34,14 @@ def cell(value: object, limit: int | None = None) -> str:
     if limit is not None and len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return text(flat)
+
+
+def code(value: object) -> str:
+    """`value` as an inline code span on one line: shown verbatim (no escapes to read past),
+    fenced by more backticks than any run inside it, so the data cannot close the span. In a
+    table cell a `|` still ends the cell (GitHub splits cells first), so it becomes `¦`."""
+    flat = " ".join(str(value).split()).replace("|", "¦")
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {flat} " if flat.startswith("`") or flat.endswith("`") else flat
+    return f"{fence}{padded}{fence}"

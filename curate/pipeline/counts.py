@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from curate.io.readers.batch import TOO_LONG
 
 # Document lengths in characters, in fixed log-spaced bins (4 a decade, 1 to 10M) so every
 # task counts into the same bins and the histograms of tasks simply add up. Bin i holds
@@ -46,6 +49,21 @@ def reason_bytes(table: pa.Table | None, column: str = "text") -> dict[str, int]
         pa.table({"reason": table.column("reason"), "size": sizes}).group_by("reason").aggregate([("size", "sum")])
     )
     return {reason: int(size) for reason, size in zip(grouped["reason"].to_pylist(), grouped["size_sum"].to_pylist())}
+
+
+def too_long_bytes(table: pa.Table | None) -> dict[str, int]:
+    """What over-long documents held beyond the start that `raw` keeps (their meta's `bytes`)."""
+    if table is None or "raw" not in table.column_names:
+        return {}
+    long = table.filter(pc.equal(table.column("reason"), TOO_LONG))
+    if long.num_rows == 0:
+        return {}
+    kept = long.column("raw").to_pylist()
+    held = sum(
+        orjson.loads(meta).get("bytes", len(raw or b"")) - len(raw or b"")
+        for meta, raw in zip(long.column("meta").to_pylist(), kept)
+    )
+    return {TOO_LONG: held}
 
 
 def merge(total: dict, part: dict) -> dict:

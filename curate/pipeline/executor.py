@@ -13,12 +13,17 @@ and the files after the budget is spent are never opened.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from curate.errors import RunFailed, UserError
-from curate.io.fingerprint import fingerprint
+from curate.io.fingerprint import input_fingerprint
+from curate.io.input_file import path_text, utf8_safe, utf8_text
 from curate.io.manifest import read_manifest
+from curate.io.readers.batch import TOO_LONG
+from curate.io.sources import SkippedInput, mark_output, skipped_note
 from curate.pipeline import counts, folder
 from curate.pipeline.folder import Clock, FolderState
 from curate.pipeline.identity import job_identity
@@ -45,7 +50,8 @@ def run_job(
     clock = Clock()
     _refuse_inputs_inside_output(job)
     kept_schema, rejected_schema = plan_schemas(job)  # before touching OUT: bad options leave nothing behind
-    input_fingerprints = [fingerprint(item.path) for item in job.inputs]
+    input_fingerprints = [input_fingerprint(item) for item in job.inputs]
+    skipped = mark_output(job.skipped, job.output)
     flags = {}
     if job.dry_run:
         flags["dry_run"] = True  # no shards: a report of what a real run would keep
@@ -53,11 +59,12 @@ def run_job(
         flags["sample"] = job.sample  # counts are of the first `sample` documents only
     # dry_run and sample are in the options when the CLI made the job; named here for jobs built in code
     identity = job_identity(job.command, job.options, inputs=input_fingerprints, **flags)
-    job_info = {"command": job.command_line, "tasks": len(job.inputs)}
+    job_info = {"command": utf8_text(job.command_line), "tasks": len(job.inputs)}
     if job.dry_run:
         job_info["dry_run"] = True  # an unfinished dry run holds nothing worth keeping
     state = folder.prepare(job.output, identity, overwrite, job_info)
     if state is FolderState.COMPLETE:
+        _note_skipped(skipped, job.output)
         return JobResult(job.output, read_manifest(job.output), skipped=True)
 
     done = folder.finished_tasks(job.output)
@@ -101,16 +108,17 @@ def run_job(
         counts.merge(by_reason, step["rejected"])
     manifest = folder.manifest(
         command=job.command,
-        command_line=job.command_line,
-        options=job.options,
+        command_line=utf8_text(job.command_line),
+        options=utf8_safe(job.options),
         identity=identity,
         inputs=input_fingerprints,
         schemas=(kept_schema, rejected_schema),
         shards=folder.seal(job.output, markers, kept_schema, job.dry_run),
         counts=folder.row_counts(
-            merged["read"]["records"], merged["kept"]["docs"], by_reason, sum(merged["read"]["rejected"].values())
+            merged["read"]["records"], merged["kept"]["docs"], by_reason, _unreadable(merged["read"]["rejected"])
         ),
         flags=flags,
+        extra={"skipped_inputs": [entry.to_json() for entry in skipped]},
     )
     task_seconds = sum(marker["counts"]["seconds"] for marker in markers)
     manifest["timings"] = clock.timings(workers, len(done), task_seconds)
@@ -119,7 +127,19 @@ def run_job(
     if job.finishing is not None:
         job.finishing(job.output, manifest)
     folder.finish(job.output, manifest)
+    _note_skipped(skipped, job.output)
     return JobResult(job.output, manifest, skipped=False)
+
+
+def _unreadable(read_rejected: dict[str, int]) -> int:
+    """Records the readers could not read (kept whole in `raw`); an over-long one was read."""
+    return sum(rows for reason, rows in read_rejected.items() if reason != TOO_LONG)
+
+
+def _note_skipped(skipped: list[SkippedInput], output: Path) -> None:
+    note = skipped_note(skipped, see=path_text(output / "report.md"))
+    if note:
+        print(note, file=sys.stderr)
 
 
 def _run_sampled(tasks: list[Task], progress: Progress, sample: int, done: dict[int, dict]) -> None:
@@ -134,7 +154,9 @@ def _refuse_inputs_inside_output(job: Job) -> None:
     output = job.output.resolve()
     for item in job.inputs:
         if output in item.path.resolve().parents:
-            raise UserError(f"input {item.path} is inside the output folder {job.output}; write the output elsewhere")
+            raise UserError(
+                f"input {item.source} is inside the output folder {path_text(job.output)}; write the output elsewhere"
+            )
 
 
 def _merged_counts(markers: list[dict]) -> dict:

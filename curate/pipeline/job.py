@@ -12,6 +12,7 @@ from curate.errors import RunFailed
 from curate.io.input_file import InputFile
 from curate.io.readers import ReaderOptions, input_schema
 from curate.io.schema import rejected_schema
+from curate.io.sources import SkippedInput
 from curate.io.writer import WriterOptions
 from curate.pipeline.step import Step
 
@@ -35,6 +36,14 @@ class Job:
     # records, not documents, leave them out: those lengths and a one-step funnel say nothing
     # the report's tables do not, and drawing them costs more than converting 5,000 records.
     charts: bool = True
+    # Files met in the input folders and globs and not read, with why (io/sources.py); taken from
+    # `inputs` when it is sources.Inputs. Listed in the manifest and report, never in the job's
+    # identity: the output folder appearing inside an input folder must not make it stale.
+    skipped: list[SkippedInput] | None = None
+
+    def __post_init__(self) -> None:
+        if self.skipped is None:
+            self.skipped = list(getattr(self.inputs, "skipped", ()))
 
 
 @dataclass

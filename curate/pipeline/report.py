@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from curate.io import markdown
 from curate.io.atomic import atomic_path
 from curate.io.manifest import write_json_atomic
+from curate.io.readers.batch import RAW_PREFIX_BYTES, TOO_LONG
 from curate.pipeline import counts
 from curate.pipeline.plots import write_charts
 from curate.pipeline.step import Step
+
+SKIPPED_SHOWN = 50  # skipped files report.md lists one by one
 
 
 def build_report(manifest: dict, merged: dict, steps: list[Step], notes: dict[str, list[dict]]) -> dict:
@@ -47,6 +51,8 @@ def build_report(manifest: dict, merged: dict, steps: list[Step], notes: dict[st
         "dry_run": bool(manifest.get("dry_run")),
         "sample": manifest.get("sample"),
         "inputs": {"files": len(manifest["inputs"]), "bytes": sum(item["size"] for item in manifest["inputs"])},
+        # files met in input folders and globs and not read, with why (io/sources.py)
+        "skipped_inputs": manifest.get("skipped_inputs", []),
         "counts": manifest["counts"],
         "read_bytes": read["bytes"],
         "kept_bytes": merged["kept"]["bytes"],
@@ -80,7 +86,7 @@ def share(part: int, whole: int) -> str:
 
 def heading(report: dict) -> list[str]:
     """The first lines of every report.md: the command and the command line that ran it."""
-    return [f"# curate {report['command']}: report", "", f"`{report['command_line']}`", ""]
+    return [f"# curate {report['command']}: report", "", markdown.code(report["command_line"]), ""]
 
 
 def _summary(report: dict) -> list[str]:
@@ -95,6 +101,10 @@ def _summary(report: dict) -> list[str]:
         + (f", of which {counts_['unreadable']:,} unreadable" if counts_["unreadable"] else "")
         + "."
     ]
+    skipped = report.get("skipped_inputs") or []
+    if skipped:
+        files = sum(entry.get("files", 1) for entry in skipped)
+        lines += ["", f"{files:,} file{'' if files == 1 else 's'} in the input folders not read: see Skipped inputs."]
     if report.get("sample"):
         lines += ["", f"**Sampled: first {report['sample']:,} documents** of the input, in input order."]
     if report.get("dry_run"):
@@ -149,6 +159,30 @@ def _lengths_table(report: dict) -> list[str]:
     return lines
 
 
+def _skipped_section(skipped: list[dict]) -> list[str]:
+    """The files the input folders and globs held that were not read, and why: counts by reason,
+    then the first SKIPPED_SHOWN of them (all are in report.json and the manifest)."""
+    if not skipped:
+        return []
+    by_reason: dict[str, int] = {}
+    for entry in skipped:
+        by_reason[entry["reason"]] = by_reason.get(entry["reason"], 0) + entry.get("files", 1)
+    lines = ["", "## Skipped inputs", "", "| reason | files |", "|---|---:|"]
+    lines += [
+        f"| {markdown.cell(reason)} | {count:,} |"
+        for reason, count in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    lines += ["", "| path | reason | why |", "|---|---|---|"]
+    for entry in skipped[:SKIPPED_SHOWN]:
+        files = f" ({entry['files']:,} files)" if "files" in entry else ""
+        lines.append(
+            f"| {markdown.cell(entry['path'])}{files} | {markdown.cell(entry['reason'])} | {markdown.cell(entry['detail'])} |"
+        )
+    if len(skipped) > SKIPPED_SHOWN:
+        lines += ["", f"... and {len(skipped) - SKIPPED_SHOWN:,} more, listed in report.json and _manifest.json."]
+    return lines
+
+
 def render_markdown(report: dict, sections: list[list[str]] = ()) -> str:
     charts = report.get("charts", [])
     lines = [*heading(report), *_summary(report)]
@@ -168,6 +202,9 @@ def render_markdown(report: dict, sections: list[list[str]] = ()) -> str:
             "",
             "Every dropped row is in `rejected/` with its `reason`; unreadable input keeps its bytes in `raw`.",
         ]
+        if TOO_LONG in report["counts"]["by_reason"]:
+            lines[-1] += f" A `{TOO_LONG}` document keeps only its first {RAW_PREFIX_BYTES // 1024} KiB there."
+    lines += _skipped_section(report.get("skipped_inputs") or [])
     lines += ["", "## Document lengths", ""]
     if "lengths.png" in charts:
         lines += ["![lengths](lengths.png)", ""]

@@ -114,6 +114,7 @@ def run_task(task: Task) -> dict:
         if batch.rejected is not None:
             counts.merge(read["rejected"], counts.reason_counts(batch.rejected))
             counts.merge(read["rejected_bytes"], counts.reason_bytes(batch.rejected, "raw"))
+            counts.merge(read["rejected_bytes"], counts.too_long_bytes(batch.rejected))
             rejected_writer.write(batch.rejected)
         table, table_bytes = batch.docs, counts.text_bytes(batch.docs)
         read["bytes"] += table_bytes

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from curate.io.markdown import cell, code
 from curate.pipeline.plots import write_cluster_sizes
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("`", "'")
 
 
 def _settings_line(described: dict) -> str:
@@ -82,6 +79,6 @@ def dedup_section(described: dict, snippets: dict[str, str], line_counts: dict[s
             ]
             for member in members:
                 text = snippets.get(str(member["ordinal"]), "")
-                lines.append(f"| `{_cell(str(member['id']))}` | {member['decision']} | {_cell(text)} |")
+                lines.append(f"| {code(member['id'])} | {cell(member['decision'])} | {cell(text)} |")
             lines.append("")
     return lines

@@ -28,6 +28,13 @@ class ReaderOptions:
     records: bool = False
     batch_rows: int = 4096
     batch_bytes: int = 32 << 20
+    # Longer documents (characters; whole records in record mode) are rejected as they are
+    # read, as TOO_LONG, keeping only the first RAW_PREFIX_BYTES of their bytes. None: no limit.
+    max_doc_chars: int | None = None
+
+
+TOO_LONG = "too_long:chars"
+RAW_PREFIX_BYTES = 64 << 10
 
 
 @dataclass
@@ -65,12 +72,30 @@ class BatchBuilder:
     texts: list = field(default_factory=list)
     metas: list = field(default_factory=list)
     text_chars: int = 0  # characters, close enough to bytes for bounding a batch
-    rejected: list = field(default_factory=list)  # (reason, raw, meta)
+    rejected: list = field(default_factory=list)  # (reason, raw, meta, id)
     parsed: list = field(default_factory=list)  # record mode: each document's parsed record
     records: int = 0
     total_records: int = 0
 
-    def add(self, doc_id: str | None, text: str, meta: str = "{}", parsed: dict | None = None) -> None:
+    def add(
+        self,
+        doc_id: str | None,
+        text: str,
+        meta: str = "{}",
+        parsed: dict | None = None,
+        *,
+        where: dict | None = None,
+        raw: bytes | None = None,
+    ) -> None:
+        """Add a document; one over `max_doc_chars` becomes a TOO_LONG row instead, `where` (the
+        record's place) and its length in its meta, the start of `raw` (or of `text`) in raw."""
+        limit = self.options.max_doc_chars
+        if limit is not None and len(text) > limit:
+            prefix = raw[:RAW_PREFIX_BYTES] if raw is not None else _text_prefix(text)
+            size = len(raw) if raw is not None else len(text.encode("utf-8", "surrogatepass"))
+            found = {**(where or {}), "chars": len(text), "bytes": size}
+            self.reject(TOO_LONG, prefix, found, doc_id if doc_id is not None else content_id(text))
+            return
         if parsed is not None:
             self.parsed.append(parsed)
         self.ids.append(doc_id if doc_id is not None else content_id(text))
@@ -79,8 +104,8 @@ class BatchBuilder:
         self.text_chars += len(text)
         self.records += 1
 
-    def reject(self, reason: str, raw: bytes | None, where: dict) -> None:
-        self.rejected.append((reason, raw, json_dumps(where)))
+    def reject(self, reason: str, raw: bytes | None, where: dict, doc_id: str | None = None) -> None:
+        self.rejected.append((reason, raw, json_dumps(where), doc_id))
         self.records += 1
 
     @property
@@ -100,11 +125,11 @@ class BatchBuilder:
         )
         rejected = None
         if self.rejected:
-            reasons, raws, wheres = zip(*self.rejected)
+            reasons, raws, wheres, ids = zip(*self.rejected)
             n = len(reasons)
             rejected = pa.table(
                 {
-                    "id": pa.nulls(n, pa.string()),
+                    "id": pa.array(ids, pa.string()),
                     "text": pa.nulls(n, pa.string()),
                     "source": pa.array([self.source] * n, pa.string()),
                     "meta": pa.array(wheres, pa.string()),
@@ -148,6 +173,9 @@ def add_record(builder: BatchBuilder, obj: object, raw: bytes | None, where: dic
     doc_id = obj.get(options.id_field)
     if doc_id is not None and not isinstance(doc_id, str):
         doc_id = json_dumps(doc_id) if isinstance(doc_id, (list, dict)) else str(doc_id)
+    if options.max_doc_chars is not None and len(text) > options.max_doc_chars:
+        builder.add(doc_id, text, where=where, raw=raw)  # rejected: no need to encode the other fields
+        return
     rest = {key: value for key, value in obj.items() if key != options.text_field and key != options.id_field}
     builder.add(doc_id, text, json_dumps(rest) if rest else "{}")
 
@@ -157,7 +185,12 @@ def add_whole_record(builder: BatchBuilder, obj: dict, raw: bytes | None, where:
     record_id = obj.get(builder.options.id_field)
     if record_id is not None and not isinstance(record_id, str):
         record_id = json_dumps(record_id)
-    builder.add(record_id, text.strip(), json_dumps(where), obj if from_json else None)
+    builder.add(record_id, text.strip(), json_dumps(where), obj if from_json else None, where=where, raw=raw)
+
+
+def _text_prefix(text: str) -> bytes:
+    # a character is at most 4 bytes: encode no more of a long text than the prefix keeps
+    return text[:RAW_PREFIX_BYTES].encode("utf-8", "surrogatepass")[:RAW_PREFIX_BYTES]
 
 
 def unparseable_reason(data: bytes) -> str:

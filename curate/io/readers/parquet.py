@@ -11,7 +11,15 @@ import pyarrow.parquet as pq
 
 from curate.errors import UserError
 from curate.io.input_file import InputFile
-from curate.io.readers.batch import BatchBuilder, ReadBatch, ReaderOptions, add_record, content_id
+from curate.io.readers.batch import (
+    RAW_PREFIX_BYTES,
+    TOO_LONG,
+    BatchBuilder,
+    ReadBatch,
+    ReaderOptions,
+    add_record,
+    content_id,
+)
 from curate.io.schema import CORE_SCHEMA
 
 
@@ -81,12 +89,14 @@ def read_parquet(input_file: InputFile, options: ReaderOptions) -> Iterator[Read
     try:
         for record_batch in parquet.iter_batches(batch_size=options.batch_rows):
             table = _parquet_table(pa.Table.from_batches([record_batch]), renames, input_file.source)
-            rejected = None
-            if table.column("text").null_count:
-                missing = pc.is_null(table.column("text"))
-                rejected = table.filter(missing)
-                rejected = rejected.append_column("reason", pa.array(["missing:text"] * rejected.num_rows, pa.string()))
-                table = table.filter(pc.invert(missing))
+            table, missing = _split_off(table, pc.is_null(table.column("text")), "missing:text")
+            table, too_long = _split_off(table, _longer(table, options.max_doc_chars), TOO_LONG)
+            if too_long is not None:
+                # only the start of an over-long text is kept, as the other readers keep only the start of raw
+                cut = pc.utf8_slice_codeunits(too_long.column("text"), 0, RAW_PREFIX_BYTES)
+                too_long = too_long.set_column(too_long.column_names.index("text"), "text", cut)
+            parts = [part for part in (missing, too_long) if part is not None]
+            rejected = pa.concat_tables(parts) if len(parts) > 1 else (parts[0] if parts else None)
             done += record_batch.num_rows
             yield ReadBatch(table, rejected, record_batch.num_rows, size * done // total)
     except (pa.ArrowException, OSError) as error:
@@ -95,6 +105,21 @@ def read_parquet(input_file: InputFile, options: ReaderOptions) -> Iterator[Read
         builder.reject("empty:file", b"", {})
     if builder.records:
         yield builder.flush(size)
+
+
+def _longer(table: pa.Table, limit: int | None) -> pa.ChunkedArray | None:
+    if limit is None or table.num_rows == 0:
+        return None
+    return pc.fill_null(pc.greater(pc.utf8_length(table.column("text")), limit), False)
+
+
+def _split_off(table: pa.Table, mask: pa.ChunkedArray | None, reason: str) -> tuple[pa.Table, pa.Table | None]:
+    """(rows not in `mask`, rows in it with `reason`, or None when there are none)."""
+    if mask is None or not pc.any(mask).as_py():
+        return table, None
+    rejected = table.filter(mask)
+    rejected = rejected.append_column("reason", pa.array([reason] * rejected.num_rows, pa.string()))
+    return table.filter(pc.invert(mask)), rejected
 
 
 def _parquet_records(parquet: pq.ParquetFile, builder: BatchBuilder, size: int) -> Iterator[ReadBatch]:

@@ -11,7 +11,8 @@ from curate.io.streams import Line, TruncatedInput, read_all
 
 def _add_text_line(builder: BatchBuilder, line: Line) -> None:
     try:
-        builder.add(None, line.data.decode("utf-8"), json_dumps({"line": line.number}))
+        where = {"line": line.number}
+        builder.add(None, line.data.decode("utf-8"), json_dumps(where), where=where, raw=line.data)
     except UnicodeDecodeError:
         builder.reject("unparseable:utf8", line.data, {"line": line.number})
 
@@ -28,7 +29,7 @@ def read_text(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBat
     else:
         if data:
             try:
-                builder.add(None, data.decode("utf-8"))
+                builder.add(None, data.decode("utf-8"), raw=data)
             except UnicodeDecodeError:
                 builder.reject("unparseable:utf8", data, {})
     yield from builder.finish(input_file.path.stat().st_size)
