@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,46 +13,27 @@ from curate.llm.backend import FAILED, LENGTH, OK, ChatRequest, Sampling
 from curate.llm.cache import AnswerCache, CachedBackend, request_key
 from curate.llm.openai_compat import ClientSettings, OpenAIBackend, api_key, retry_after_seconds
 from tests.fake_openai_server import FakeOpenAIServer
+from tests.local_http import JSONHandler, LocalServer
 
 
 def ask(text: str, **sampling) -> ChatRequest:
     return ChatRequest.of([{"role": "user", "content": text}], Sampling(**sampling))
 
 
-class _StatusServer:
+class _StatusServer(LocalServer):
     """Answers every chat request with one fixed HTTP status and counts the requests."""
 
     def __init__(self, status: int) -> None:
         outer = self
         self.requests = 0
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             def do_POST(self) -> None:
                 outer.requests += 1
                 self.rfile.read(int(self.headers.get("content-length", 0)))
-                body = json.dumps({"error": {"message": f"status {status}", "type": "test"}}).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except ConnectionError:
-                    pass  # the client gave up on the run (a fatal status) and closed the socket
+                self.send_json(status, json.dumps({"error": {"message": f"status {status}", "type": "test"}}).encode())
 
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __exit__(self, *exc_info) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def test_retry_after_forms():

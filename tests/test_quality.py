@@ -152,3 +152,22 @@ def test_training_needs_documents_of_both_kinds(tmp_path):
 def test_one_preprocessing_for_training_and_scoring():
     assert quality_text("Hello\n\nWORLD\t x \r\n") == "hello world x"
     assert quality_text(None) == ""
+
+
+def test_training_replaces_only_a_model_curate_made(tmp_path):
+    docs = [{"text": f"document {i} about {'cats' if i % 2 else 'stock prices'} and more words"} for i in range(40)]
+    positive = write_jsonl(tmp_path / "hq.jsonl", docs[::2])
+    negative = write_jsonl(tmp_path / "lq.jsonl", docs[1::2])
+    train = ("quality", "train", "--positive", positive, "--negative", negative, *SMALL)
+    users = tmp_path / "mine.bin"
+    users.write_bytes(b"the user's own file")
+    result = run_cli(*train, "-o", users, expect=2)
+    assert "cannot prove it made it" in result.output and users.read_bytes() == b"the user's own file"
+
+    model = tmp_path / "quality.bin"
+    run_cli(*train, "-o", model)
+    run_cli(*train, "-o", model)  # curate's own model, proved by the hash in quality.bin.json: replaced
+    model.write_bytes(model.read_bytes() + b"edited")  # no longer the bytes curate wrote
+    run_cli(*train, "-o", model, expect=2)
+    (tmp_path / "other.bin.json").write_text('{"model": "someone else"}')
+    run_cli(*train, "-o", tmp_path / "other.bin", expect=2)

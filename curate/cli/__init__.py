@@ -6,7 +6,9 @@ imported only when they run (or their --help is asked for), so `curate --help` s
 
 from __future__ import annotations
 
+import errno
 import importlib
+import re
 
 import click
 
@@ -31,17 +33,57 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# An OS error naming a path that is not there, not the user's to use, or of the wrong kind
+# (a folder for a file...): the user named it, directly or as the output folder.
+_PATH_MISTAKES = frozenset(
+    {
+        errno.ENOENT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.ELOOP,
+        errno.ENAMETOOLONG,
+        errno.EROFS,
+        errno.EEXIST,
+        errno.ENOTEMPTY,
+        errno.ENXIO,
+    }
+)
+
+
 class _OneLineError(click.ClickException):
     """Printed by click as `Error: message`, no traceback, with our exit code."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
+        from curate.llm.redact import scrub  # a server's reply or a URL in a message may hold a secret
+
+        super().__init__(one_line(scrub(message)))
         self.exit_code = exit_code
+
+
+def one_line(message: str) -> str:
+    """`message` with its line breaks (and the indents after them) turned into single spaces."""
+    return re.sub(r"\s*\n\s*", " ", message.strip())
+
+
+def _checked_numbers(command: click.Command) -> None:
+    """Give every float option of `command` (and of its subcommands) the FiniteFloat type, and
+    every int option the Int64 type, keeping their ranges."""
+    from curate.cli.options import FiniteFloat, Int64
+
+    for param in command.params:
+        if isinstance(param.type, click.types.FloatParamType) and not isinstance(param.type, FiniteFloat):
+            param.type = FiniteFloat.like(param.type)
+        elif isinstance(param.type, click.types.IntParamType) and not isinstance(param.type, Int64):
+            param.type = Int64.like(param.type)
+    for subcommand in getattr(command, "commands", {}).values():
+        _checked_numbers(subcommand)
 
 
 class CurateGroup(click.Group):
     """Loads each command on first use (click's "lazy loading" pattern); turns curate's own
-    errors into one line and their exit code."""
+    errors, and a user's mistakes that escaped them, into one line and their exit code."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -50,7 +92,12 @@ class CurateGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attribute, _ = COMMANDS[name]
-        return getattr(importlib.import_module(module), attribute)
+        command = getattr(importlib.import_module(module), attribute)
+        # nan and inf pass click's float types and ranges, and any int passes its int type; no
+        # option of curate means nan, inf or more than 64 bits, so every number option of every
+        # command (and of every filter step) refuses them here, at parse time, whoever declares it
+        _checked_numbers(command)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # the short help from the table: listing the commands imports none of them
@@ -62,6 +109,25 @@ class CurateGroup(click.Group):
             return super().invoke(ctx)
         except (UserError, RunFailed) as error:
             raise _OneLineError(str(error), error.exit_code) from None
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            # click lists a missing option's choices one a line; the promise is one line
+            raise click.UsageError(one_line(error.format_message()), error.ctx) from None
+        # The safety net, for a mistake that escaped the code meant to catch it: an OS error
+        # naming a path, or bytes that are not UTF-8 (curate writes only UTF-8, so those are a
+        # user's file). Every other exception is a bug and keeps its traceback: a one-line
+        # "something failed" would hide where it is.
+        except OSError as error:
+            if error.filename is None:
+                raise
+            where = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
+            code = 2 if error.errno in _PATH_MISTAKES else 1
+            raise _OneLineError(f"{where}: {error.strerror or error}", code) from None
+        except UnicodeDecodeError as error:
+            raise _OneLineError(
+                f"a file is not UTF-8 text ({error.reason}, byte {error.start}); save it as UTF-8", 2
+            ) from None
         except KeyboardInterrupt:
             raise _OneLineError("interrupted; run the same command again to resume where it stopped", 130) from None
 

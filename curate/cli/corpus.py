@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from curate.cli.options import compose, executor_options, input_options, job_arguments, output_options
+from curate.cli.options import SEED, compose, executor_options, input_options, job_arguments, output_options
 from curate.cli.summary import summary
 from curate.corpus.filters.quality import TrainSettings as QualityTraining
 from curate.corpus.registry import FILTERS, all_step_options, build_steps
@@ -166,7 +166,7 @@ Examples:
     help="Jaccard similarity that makes a duplicate: picks bands and rows (datasketch's optimiser) "
     "unless given, and is what --verify checks (default: the bands' own, about 0.72).",
 )
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the MinHash hash functions.")
+@click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of the MinHash hash functions.")
 @click.option(
     "--lang",
     "language",
@@ -269,7 +269,7 @@ def quality_group() -> None:
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=QualityTraining.seed,
     show_default=True,
     help="Seed of the held-out split and of training.",

@@ -40,6 +40,58 @@ class ByteSize(click.ParamType):
         return int(number * base ** _POWERS[unit.rstrip("b").rstrip("i")])
 
 
+class _CheckedNumber:
+    """What FiniteFloat and Int64 share: made `like` a declared type, keeping its range, and
+    help that shows a range only where one was declared."""
+
+    def _describe_range(self) -> str:
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
+    @classmethod
+    def like(cls, declared: click.ParamType):
+        """This type with the range of `declared` (a number range, or a plain float or int type)."""
+        if isinstance(declared, click.types._NumberRangeBase):
+            return cls(declared.min, declared.max, declared.min_open, declared.max_open, declared.clamp)
+        checked = cls()
+        checked.name = declared.name  # help shows FLOAT or INTEGER, as declared
+        return checked
+
+
+class FiniteFloat(_CheckedNumber, click.FloatRange):
+    """A number within the range declared, never nan or inf.
+
+    click's FloatRange lets nan through any range (every comparison with nan is false) and inf
+    through an open end; no threshold, rate or ratio of curate means either. CurateGroup gives
+    every float option of every command this type (`FiniteFloat.like`), keeping its range.
+    """
+
+    def convert(self, value, param, ctx) -> float:
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class Int64(_CheckedNumber, click.IntRange):
+    """A whole number within the range declared and within 64 bits.
+
+    Every count, size and seed of curate ends up in a 64-bit integer (Parquet, JSON readers,
+    numpy, torch): a larger one fails far from the option that took it, as a traceback
+    (`inspect -n 99999999999999999999`). CurateGroup gives every int option this type."""
+
+    LIMIT = 2**63 - 1
+
+    def convert(self, value, param, ctx) -> int:
+        number = super().convert(value, param, ctx)
+        if not -self.LIMIT <= number <= self.LIMIT:
+            self.fail(f"{value!r} is too large (at most {self.LIMIT:,})", param, ctx)
+        return number
+
+
+# A seed: numpy, fastText and Python's random all take 0 .. 2**32 - 1 alike.
+SEED = click.IntRange(0, 2**32 - 1)
+
+
 def compose(*decorators: Callable) -> Callable:
     def apply(function: Callable) -> Callable:
         for decorator in reversed(decorators):
@@ -72,10 +124,24 @@ input_options = compose(
         type=click.Choice(["auto", *READERS]),
         default="auto",
         show_default=True,
-        help=f"Format of the inputs; auto reads it from each file name ({suffix_help()}, also .gz or .zst).",
+        help=f"Format of the inputs; auto reads it from each file name ({suffix_help()}, also .gz or .zst). "
+        "In a folder or glob, other files are not read but listed with why in report.md and the manifest: "
+        "other names, names starting with . or _, other compressions (.bz2, .xz, .zip...), WARC, unreadable "
+        "files, and curate folders inside it (name one as an input to read its kept rows).",
     ),
     click.option(
         "--text-field", default="text", show_default=True, help="Field (or column) holding the document text."
+    ),
+    click.option(
+        "--max-doc-chars",
+        type=click.IntRange(min=0),
+        default=1_000_000,
+        show_default=True,
+        metavar="N",
+        help="Reject longer documents as too_long:chars as they are read, before any step splits them into "
+        "words; rejected/ keeps their first 64 KiB. A million characters is some 400 pages, past any web page "
+        "or article worth training on, while one runaway 50 MB line costs the word and n-gram steps half a "
+        "minute and gigabytes. 0: no limit.",
     ),
     click.option(
         "--id-field",
@@ -127,7 +193,12 @@ executor_options = compose(
 
 
 def reader_options(params: dict) -> ReaderOptions:
-    return ReaderOptions(text_field=params["text_field"], id_field=params["id_field"], text_lines=params["text_lines"])
+    return ReaderOptions(
+        text_field=params["text_field"],
+        id_field=params["id_field"],
+        text_lines=params["text_lines"],
+        max_doc_chars=params.get("max_doc_chars") or None,  # 0, or a command without the option: no limit
+    )
 
 
 def writer_options(params: dict) -> WriterOptions:
@@ -135,15 +206,22 @@ def writer_options(params: dict) -> WriterOptions:
 
 
 def recorded_options(ctx: click.Context) -> dict:
-    """The command's parameters as JSON values, for the manifest."""
+    """The command's parameters as JSON values, for the manifest; URLs without their credentials."""
     recorded = {}
     for name, value in ctx.params.items():
         if isinstance(value, tuple):
-            value = [str(item) if isinstance(item, Path) else item for item in value]
+            value = [_recorded(str(item) if isinstance(item, Path) else item) for item in value]
         elif isinstance(value, Path):
             value = str(value)
-        recorded[name] = value
+        recorded[name] = _recorded(value)
     return recorded
+
+
+def _recorded(value: object) -> object:
+    """A value as curate writes or prints it: a URL without userinfo and query secrets (redact.py)."""
+    from curate.llm.redact import looks_like_url, redact_url
+
+    return redact_url(value) if looks_like_url(value) else value
 
 
 def option_words(param: click.Option, value: object) -> list[str]:
@@ -167,7 +245,7 @@ def command_line(ctx: click.Context) -> str:
             positional += [str(item) for item in (value or ())]
         elif value != param.default and value is not None and param.name not in ("progress", "overwrite"):
             words += option_words(param, value)
-    return shlex.join(words + positional)
+    return shlex.join(str(_recorded(word)) for word in words + positional)
 
 
 def run_arguments(ctx: click.Context, params: dict) -> dict:
@@ -221,7 +299,9 @@ def record_job_arguments(ctx: click.Context, params: dict) -> dict:
 client_options = compose(
     click.option(
         "--api-key-env", default=ClientOptions.api_key_env, show_default=True, metavar="NAME",
-        help="Environment variable holding the API key (never logged or written; local servers need none).",
+        callback=lambda ctx, param, value: _key_env_name(value),
+        help="Environment variable holding the API key (never logged or written: it and any credential in a "
+        "URL are removed from what the server sends back, every error and every file; local servers need none).",
     ),
     click.option("--concurrency", type=click.IntRange(min=1), default=ClientOptions.concurrency, show_default=True, help="Requests in flight at once."),
     click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Most requests per minute."),
@@ -233,10 +313,22 @@ client_options = compose(
         help="Folder of the answer cache (default: $CURATE_CACHE_DIR or the user cache, under llm/).",
     ),
     click.option("--no-cache", is_flag=True, help="Send every request; a killed run then cannot resume."),
+    click.option(
+        "--share-cache", is_flag=True,
+        help="Key cached answers by the model alone, not also by the server (scheme, host, port, path): for the "
+        "same model served at several hosts. Without it another server's answers are never reused, since it may "
+        "serve another model under the same name.",
+    ),
     click.option("--batch-size", type=click.IntRange(min=1), default=ClientOptions.batch_size, show_default=True, help="Local models: sequences generated together."),
     click.option("--device", default="auto", show_default=True, help="Local models: cuda, cpu or auto."),
     click.option("--dtype", type=click.Choice(DTYPES), default="auto", show_default=True, help="Local models: weights' dtype."),
 )  # fmt: skip
+
+
+def _key_env_name(value: str) -> str:
+    from curate.llm.openai_compat import check_key_env
+
+    return check_key_env(value)
 
 
 def train_options(default_lr: float, default_length: int):
@@ -358,7 +450,7 @@ def train_options(default_lr: float, default_length: int):
         ),
         click.option(
             "--seed",
-            type=int,
+            type=SEED,
             default=0,
             show_default=True,
             help="Seed of the split, the data order and the initialisation of new heads.",

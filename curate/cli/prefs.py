@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from curate.cli.options import (
+    SEED,
     client_options,
     client_settings,
     format_choices,
@@ -119,7 +120,11 @@ from curate.prefs.pairs import STRATEGIES
     help="Most tokens in one answer; cut answers are dropped.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of every sample, the judge's requests and best-random."
+    "--seed",
+    type=SEED,
+    default=0,
+    show_default=True,
+    help="Seed of every sample, the judge's requests and best-random.",
 )
 @click.option(
     "--best-of-n-out",

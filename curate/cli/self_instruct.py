@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from curate.cli.options import (
+    SEED,
     client_options,
     client_settings,
     format_choices,
@@ -152,7 +153,7 @@ from curate.llm.factory import BACKENDS, REMOTE
     help="Most tokens in one answer.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of the example sampling and of every request."
+    "--seed", type=SEED, default=0, show_default=True, help="Seed of the example sampling and of every request."
 )
 @click.option(
     "--prompt-template",
@@ -182,9 +183,10 @@ def self_instruct_command(ctx: click.Context, **params) -> None:
     --max-similarity. Runs until --num tasks are accepted. Writes Alpaca columns and
     `messages`; report.md shows requests, rejections, tokens and a novelty histogram.
 
-    Every answer is cached on disk, keyed by the whole request: a killed run resumes where
-    it stopped and re-running a finished one sends nothing. The API key is read from the
-    environment only (--api-key-env).
+    Every answer is cached on disk, keyed by the server and the whole request: a killed run
+    resumes where it stopped and re-running a finished one sends nothing. The API key is read
+    from the environment only (--api-key-env) and, like a URL's credentials, never printed or
+    written.
 
     \b
     Examples:

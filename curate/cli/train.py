@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from curate.cli.options import show_progress, train_options, train_settings
+from curate.cli.options import SEED, show_progress, train_options, train_settings
 from curate.train.dpo_losses import LOSSES
 from curate.train.dpo_reference import REFERENCE_MODES
 from curate.train.init_model import SIZES
@@ -46,7 +46,7 @@ from curate.train.settings import DPOSettings
     show_default=True,
     help="Tokens in the vocabulary, special and byte tokens included (fewer if the corpus runs out of merges).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random weights.")
 @click.option(
     "--text-field",
     default="text",

@@ -10,6 +10,7 @@ A format a trainer cannot read gets no file for that trainer; the card says so.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -126,13 +127,24 @@ def dataset_card(
         f"# {name}\n\n{spec.summary} Written by curate in its `{spec.name}` {_what(spec)}.",
         _columns_section(folder, spec),
         _counts_section(counts),
-        f"## How it was made\n\n```\n{command_line}\n```",
+        _made_section(command_line),
         _loading_section(),
         _trl_section(spec),
         _llamafactory_section(spec),
         _axolotl_section(spec, axolotl_problem),
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def _made_section(command_line: str) -> str:
+    """The command line in a code block: URL credentials removed, and a fence longer than any run
+    of backticks in it, so a path cannot end the block early."""
+    from curate.llm.redact import redact_urls
+
+    command_line = redact_urls(command_line)
+    longest = max((len(run) for run in re.findall(r"`+", command_line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"## How it was made\n\n{fence}\n{command_line}\n{fence}"
 
 
 def _what(spec: Layout | Format) -> str:

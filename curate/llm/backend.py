@@ -65,7 +65,7 @@ class Completion:
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    error: str | None = None  # why a FAILED request failed (no secrets: never the key or headers)
+    error: str | None = None  # why a FAILED request failed, redacted (redact.py): never the key or headers
     cached: bool = False
     retries: int = 0  # failed attempts before this answer
 
@@ -122,7 +122,9 @@ class Backend(Protocol):
     usage: Usage
 
     def identity(self) -> dict:
-        """What, besides the request, decides the answer (the model name): part of the cache key."""
+        """What, besides the request, decides the answer: part of the cache key. The model name,
+        and for a server its address without credentials under "server" (redact.server_identity),
+        which the cache leaves out when told to share answers across servers."""
         ...
 
     def complete(

@@ -1,7 +1,10 @@
 """A disk cache of model answers, keyed by the full request.
 
-The key is a hash of the backend's identity (the model), the messages and every sampling
-parameter, seed included. Each answer is committed as soon as it arrives, so a run that is
+The key is a hash of the backend's identity (the model and, for a server, its scheme, host,
+port and path, never its credentials), the messages and every sampling parameter, seed
+included. Another server answering to the same model name is another key, so it is never
+answered from this server's answers; `shared` (--share-cache) leaves the server out, for the
+same model served at several hosts. Each answer is committed as soon as it arrives, so a run that is
 killed keeps what it paid for: re-running sends only the requests with no cached answer,
 and a finished run replays from the cache without a single request. Failed requests are
 not cached, so a re-run tries them again.
@@ -24,6 +27,7 @@ from curate.errors import UserError
 from curate.llm.backend import FAILED, Backend, ChatRequest, Completion
 
 CACHE_FILE = "llm-answers.sqlite"
+SERVER = "server"  # the key of a backend's identity that names the server answering
 
 
 def request_key(identity: dict, request: ChatRequest) -> str:
@@ -84,13 +88,21 @@ class AnswerCache:
         self._db.close()
 
 
+def cache_identity(identity: dict, shared: bool = False) -> dict:
+    """The part of a backend's identity the cache keys by: all of it, or without the server when
+    answers are `shared` across servers (a key then matches one made without a server)."""
+    return {name: value for name, value in identity.items() if name != SERVER} if shared else identity
+
+
 class CachedBackend:
     """A backend whose answers come from the cache when it has them (no cache: every request
-    goes to the model). Adds every completion, cached or not, to the backend's usage."""
+    goes to the model). Adds every completion, cached or not, to the backend's usage. `shared`:
+    one server's answers serve another that has the same model name."""
 
-    def __init__(self, backend: Backend, cache: AnswerCache | None) -> None:
+    def __init__(self, backend: Backend, cache: AnswerCache | None, shared: bool = False) -> None:
         self.backend = backend
         self.cache = cache
+        self.shared = shared
         self.usage = backend.usage
 
     def identity(self) -> dict:
@@ -99,7 +111,7 @@ class CachedBackend:
     def complete(
         self, requests: list[ChatRequest], on_completion: Callable[[int, Completion], None] | None = None
     ) -> list[Completion]:
-        identity = self.backend.identity()
+        identity = cache_identity(self.backend.identity(), self.shared)
         keys = [request_key(identity, request) for request in requests]
         results: list[Completion | None] = [None] * len(requests)
         missing: list[int] = []

@@ -29,6 +29,7 @@ class ClientOptions:
     max_retries: int = ClientSettings.max_retries
     cache: Path | None = None  # None: the user cache's llm/ folder
     no_cache: bool = False
+    share_cache: bool = False  # answers keyed by the model alone, not the server: replicas share them
     batch_size: int = 8  # local models: sequences generated together
     device: str = "auto"
     dtype: str = "auto"
@@ -78,9 +79,10 @@ def require_key(kind: str, model: str, base_url: str | None, options: ClientOpti
 
 
 def make_backend(kind: str, model: str, base_url: str | None, options: ClientOptions) -> CachedBackend:
-    """A backend of `kind` for `model`, behind the answer cache unless `options.no_cache`."""
+    """A backend of `kind` for `model`, behind the answer cache unless `options.no_cache`; the
+    cache is keyed by the server too unless `options.share_cache`."""
     from curate.user_cache import cache_dir
 
     backend = BACKENDS[kind](model, base_url, options)
     cache = None if options.no_cache else AnswerCache(options.cache or cache_dir() / "llm")
-    return CachedBackend(backend, cache)
+    return CachedBackend(backend, cache, shared=options.share_cache)

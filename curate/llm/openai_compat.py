@@ -4,8 +4,10 @@
 The client's own retries are off (`max_retries=0`): retrying here lets the run count every
 retry by cause for the report, honour `Retry-After` on every retryable answer, and keep
 rate limits shared by all concurrent requests. The API key is read from the environment
-and only handed to the client; errors recorded for a request carry the status and the
-server's message, never headers or the key.
+and only handed to the client. Everything the server sends back passes `redact` (redact.py)
+here, where it enters curate: an error recorded for a request or raised for the run carries
+the status and the server's message without the key, credential fields or URL credentials,
+and an answer never holds the key.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import email.utils
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +24,11 @@ from urllib.parse import urlparse
 
 from curate.errors import UserError
 from curate.llm.backend import EMPTY, FAILED, ChatRequest, Completion, Usage, completion_status
+from curate.llm.redact import redact, redact_answer, redact_url, remember, remember_url, server_identity
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai client's, unless OPENAI_BASE_URL names another
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 # Statuses worth another try: the server was busy, overloaded or briefly broken.
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -48,15 +54,52 @@ class ClientSettings:
     backoff_max: float = 60.0
 
 
+def check_key_env(name: str) -> str:
+    """`name` if it can name an environment variable. The key itself given by mistake is refused
+    without being repeated: it would be printed here and recorded in the manifest."""
+    if not _ENV_NAME.fullmatch(name or ""):
+        raise UserError(
+            "--api-key-env takes the NAME of the environment variable that holds the key (letters, digits "
+            "and _), not the key itself"
+        )
+    return name
+
+
+def server_url(settings: ClientSettings) -> str:
+    """The API root requests go to: --base-url, else OPENAI_BASE_URL, else api.openai.com (as the
+    openai client chooses)."""
+    return settings.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+
+
+def check_base_url(url: str) -> None:
+    """An http(s) URL with a host and a valid port, or one line naming it (credentials removed)."""
+    problem = None
+    try:
+        parts = urlparse(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as error:
+        problem = str(error)
+    else:
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            problem = "an http:// or https:// URL with a host is needed"
+    if problem is not None:
+        raise UserError(f"the server URL {redact_url(url)} cannot be used: {redact(problem)}")
+
+
 def api_key(settings: ClientSettings) -> str:
-    """The key from the environment; local servers (vLLM, Ollama, llama.cpp) need none."""
+    """The key from the environment; local servers (vLLM, Ollama, llama.cpp) need none. The key
+    and the URL's credentials are remembered as secrets (redact.py) from here on."""
+    check_key_env(settings.api_key_env)
+    url = server_url(settings)
+    remember_url(url)
+    check_base_url(url)
     key = os.environ.get(settings.api_key_env)
     if key:
+        remember(key)
         return key
-    host = urlparse(settings.base_url).hostname if settings.base_url else None
-    if host in LOCAL_HOSTS:
+    if urlparse(url).hostname in LOCAL_HOSTS:
         return "not-needed"  # the client insists on a value; local servers ignore it
-    where = f"the server at {settings.base_url}" if settings.base_url else "api.openai.com"
+    where = "api.openai.com" if url == DEFAULT_BASE_URL else f"the server at {redact_url(url)}"
     raise UserError(f"no API key for {where}: set the environment variable {settings.api_key_env}")
 
 
@@ -144,8 +187,9 @@ class OpenAIBackend:
         self._jitter = random.Random()
 
     def identity(self) -> dict:
-        # the server's address is left out: the same model answers the same way wherever it is served
-        return {"backend": "openai", "model": self.settings.model}
+        # the server is part of it: another server may serve another model under the same name
+        # (the answer cache leaves it out when asked to share answers across servers)
+        return {"backend": "openai", "model": self.settings.model, "server": server_identity(server_url(self.settings))}
 
     def complete(
         self, requests: list[ChatRequest], on_completion: Callable[[int, Completion], None] | None = None
@@ -187,7 +231,7 @@ class OpenAIBackend:
 
         async def one(index: int, request: ChatRequest) -> None:
             async with gate:
-                completion = await self._with_retries(request, request_limit, token_limit)
+                completion = _redacted(await self._with_retries(request, request_limit, token_limit))
             results[index] = completion
             if on_completion is not None:
                 on_completion(index, completion)
@@ -257,7 +301,7 @@ class OpenAIBackend:
         except openai.APIStatusError as error:
             status = error.status_code
             if status in FATAL_STATUSES:
-                where = self.settings.base_url or "api.openai.com"
+                where = redact_url(server_url(self.settings))
                 raise UserError(
                     f"{where} answered {status} for model {self.settings.model!r}: {FATAL_STATUSES[status]} "
                     f"({_short(error)})"
@@ -288,6 +332,22 @@ def _completion(response) -> Completion:
     return Completion(text, completion_status(text, finish_reason), finish_reason, prompt_tokens, completion_tokens)
 
 
+def _redacted(completion: Completion) -> Completion:
+    """A completion as curate keeps it: the error without secrets, the answer without the key."""
+    if completion.error:
+        completion.error = redact(completion.error)
+    completion.text = redact_answer(completion.text)
+    return completion
+
+
 def _short(error: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(error).split())
+    """An error of the client as one line without secrets (redacted before it is cut, so no
+    prefix of a key survives), with the underlying cause of a connection error."""
+    import openai
+
+    text = str(error)
+    cause = error.__cause__ or error.__context__
+    if isinstance(error, openai.APIConnectionError) and cause is not None and str(cause):
+        text += f" ({type(cause).__name__}: {cause})"
+    text = " ".join(redact(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -21,6 +21,7 @@ from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.interop import write_interop_files
 from curate.instruct.rows import read_rows
+from curate.instruct.spans import message_text
 from curate.io.manifest import read_manifest
 from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.writer import WriterOptions
@@ -44,6 +45,7 @@ PAIRS_SCHEMA = PAIRS_SCHEMA.append(pa.field("rationale_chosen", pa.string())).ap
 BEST_SCHEMA = formats.output_schema("messages").append(pa.field("score", pa.float64()))
 # Options that change how requests are sent or where things are kept, not which rows come out.
 TRANSPORT_OPTIONS = RUNTIME_OPTIONS | CLIENT_OPTION_NAMES | {"policy_base_url", "judge_base_url", "best_of_n_out"}
+EXAMPLES = 3  # pairs and judge failures quoted in report.md
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,14 @@ def prefs_dataset(
     rng = random.Random(settings.seed)
     pair_rows, best_rows, best_rejected = [], [], []
     scores, pair_counts = [], Counter()
+    examples: dict[str, list[dict]] = {"pairs": [], "judge_failures": []}  # quoted in report.md
     for prompt, group, verdicts in zip(prompts, groups, judgements):
         for position, (candidate, verdict) in enumerate(zip(group, verdicts)):
             if verdict.score is None:
+                if verdict.rationale and len(examples["judge_failures"]) < EXAMPLES:
+                    examples["judge_failures"].append(
+                        {"reason": verdict.failure, "answer": candidate.text, "reply": verdict.rationale}
+                    )
                 rejected_rows.append(
                     _rejected(
                         f"{prompt.id}#{_label(candidate, position)}",
@@ -186,6 +193,8 @@ def prefs_dataset(
                 _rejected(prompt.id, drop.reason, drop.detail, {"prompt": prompt.messages, "answers": texts})
             )
         for pair in pairs:
+            if len(examples["pairs"]) < EXAMPLES:
+                examples["pairs"].append(_pair_example(prompt, group, verdicts, pair))
             pair_rows.append(_pair_row(prompt, group, verdicts, pair, len(pair_rows)))
         if best_folder is not None:
             _best_of_n(prompt, group, verdicts, settings.min_score, best_rows, best_rejected)
@@ -209,7 +218,7 @@ def prefs_dataset(
         output, command=SOURCE, kept=pair_rows, kept_schema=PAIRS_SCHEMA, rejected=rejected_rows,
         extra={"models": identity_parts, "llm": usage, "prefs": run}, **folder_facts,
     )  # fmt: skip
-    write_prefs_report(output, manifest, scores)
+    write_prefs_report(output, manifest, scores, examples)
     write_interop_files(output, "preference", output.resolve().name, manifest["counts"], command_line)
     folder.finish(output, manifest)
     best_result = None
@@ -267,6 +276,16 @@ def _pair_row(prompt: cand.Prompt, group: list, verdicts: list, pair, number: in
     arrow["rationale_chosen"] = verdicts[pair.chosen].rationale
     arrow["rationale_rejected"] = verdicts[pair.rejected].rationale
     return arrow
+
+
+def _pair_example(prompt: cand.Prompt, group: list, verdicts: list, pair) -> dict:
+    return {
+        "prompt": message_text(prompt.messages[-1]),
+        "chosen": group[pair.chosen].text,
+        "rejected": group[pair.rejected].text,
+        "score_chosen": verdicts[pair.chosen].score,
+        "score_rejected": verdicts[pair.rejected].score,
+    }
 
 
 def _best_of_n(prompt, group, verdicts, min_score, kept: list, rejected: list) -> None:

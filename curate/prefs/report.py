@@ -1,16 +1,22 @@
-"""report.json, report.md and scores.png of a prefs run."""
+"""report.json, report.md and scores.png of a prefs run.
+
+Prompts, answers and judge replies are data: report.md quotes them through io/markdown.py,
+so a `<script>` or `![x](http://...)` in an answer shows as those characters.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from curate.io.markdown import cell
 from curate.pipeline import plots
 from curate.pipeline.report import heading, write_report_files
 
 SCORES = "scores.png"
 
 
-def write_prefs_report(folder: Path, manifest: dict, scores: list[float]) -> None:
+def write_prefs_report(folder: Path, manifest: dict, scores: list[float], examples: dict | None = None) -> None:
+    """`examples`: {"pairs": [...], "judge_failures": [...]}, a few of each, quoted in report.md."""
     run, counts, llm = manifest["prefs"], manifest["counts"], manifest["llm"]
     report = {
         "command": manifest["command"],
@@ -21,6 +27,7 @@ def write_prefs_report(folder: Path, manifest: dict, scores: list[float]) -> Non
         "scores": {"count": len(scores), "min": min(scores, default=None), "max": max(scores, default=None),
                    "mean": round(sum(scores) / len(scores), 4) if scores else None},
         "timings": manifest["timings"],
+        "examples": examples or {},
     }  # fmt: skip
     chart = _draw_scores(folder, scores)
     report["charts"] = [chart] if chart else []
@@ -91,8 +98,47 @@ def render_markdown(report: dict) -> str:
             + ", ".join(f"{reason} {count:,}" for reason, count in failures.items())
             + ".",
         ]
+    lines += _examples(report.get("examples") or {})
     lines += ["", f"Ran in {report['timings']['seconds']} s."]
     return "\n".join(lines) + "\n"
+
+
+def _examples(examples: dict) -> list[str]:
+    """A few pairs and judge replies, every piece of data as text (cell), never as markup."""
+    lines = []
+    pairs, failures = examples.get("pairs") or [], examples.get("judge_failures") or []
+    if pairs:
+        lines += [
+            "",
+            "## Examples",
+            "",
+            f"The first {len(pairs)} pairs (all are in `data/`):",
+            "",
+            "| prompt | chosen | score | rejected | score |",
+            "|---|---|---:|---|---:|",
+        ]
+        lines += [
+            f"| {cell(pair['prompt'], 120)} | {cell(pair['chosen'], 160)} | {cell(_number(pair['score_chosen']))} "
+            f"| {cell(pair['rejected'], 160)} | {cell(_number(pair['score_rejected']))} |"
+            for pair in pairs
+        ]
+    if failures:
+        lines += [
+            "",
+            f"Judge replies without a usable score (the first {len(failures)}; each candidate is in `rejected/`):",
+            "",
+            "| reason | answer judged | the judge's reply |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {cell(failure['reason'])} | {cell(failure['answer'], 120)} | {cell(failure['reply'], 200)} |"
+            for failure in failures
+        ]
+    return lines
+
+
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
 def _draw_scores(folder: Path, scores: list[float]) -> str | None:

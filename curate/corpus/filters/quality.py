@@ -23,7 +23,8 @@ import pyarrow as pa
 from curate.corpus import fasttext_models
 from curate.corpus.filters.spec import FilterSpec
 from curate.errors import UserError
-from curate.io.manifest import write_json_atomic
+from curate.io.fingerprint import fingerprint
+from curate.io.manifest import read_json, write_json_atomic
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.schema import set_column
 from curate.io.sources import expand_inputs
@@ -192,6 +193,7 @@ def train_quality_model(
     settings, reader = settings or TrainSettings(), reader or ReaderOptions()
     if output.is_dir():
         raise UserError(f"-o: {output} is a folder; give the model file to write, e.g. {output / 'quality.bin'}")
+    _check_replaceable(output)
     texts = {POSITIVE: read_texts(positive, reader, input_format), NEGATIVE: read_texts(negative, reader, input_format)}
     for label, option in ((POSITIVE, "--positive"), (NEGATIVE, "--negative")):
         if not texts[label]:
@@ -239,5 +241,27 @@ def train_quality_model(
     if held_out:
         step = QualityClassifier(str(output))
         report["metrics"] = evaluate(step.scores([text for text, _ in held_out]), [truth for _, truth in held_out])
+    report["model_xxh3_128"] = fingerprint(output)["xxh3_128"]  # proves the file is curate's, to replace it
     write_json_atomic(Path(f"{output}.json"), report)
     return report
+
+
+def _check_replaceable(output: Path) -> None:
+    """Refuse to replace a model file, or its `.json` report, unless the report proves curate
+    wrote them: it names the file and holds the hash of the bytes now there."""
+    report_path = Path(f"{output}.json")
+    if not output.exists() and not report_path.exists():
+        return
+    report = read_json(report_path) if report_path.is_file() else None
+    made = (
+        isinstance(report, dict)
+        and report.get("model") == str(output)
+        and isinstance(report.get("model_xxh3_128"), str)
+        and (not output.exists() or (output.is_file() and fingerprint(output)["xxh3_128"] == report["model_xxh3_128"]))
+    )
+    if not made:
+        existing = output if output.exists() else report_path
+        raise UserError(
+            f"-o: {existing} exists and curate cannot prove it made it (its report {report_path.name} must name the "
+            "model and hold its hash); curate replaces only what it made: choose another path or remove it"
+        )

@@ -1,15 +1,22 @@
-"""report.json, report.md and novelty.png of a self-instruct run."""
+"""report.json, report.md and novelty.png of a self-instruct run.
+
+Instructions, inputs, outputs and the model's answers are data: report.md quotes them through
+io/markdown.py, so markup a model wrote shows as its characters.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from curate.instruct.self_instruct.grow import Outcome, SelfInstructSettings
+from curate.io.markdown import cell
 from curate.pipeline import plots
 from curate.pipeline.report import heading, share, write_report_files
 
 NOVELTY = "novelty.png"
 BINS = 20  # ROUGE-L histogram bins over [0, 1]
+EXAMPLES = 5  # accepted tasks quoted in report.md (and one rejected per reason)
 
 
 def novelty_histogram(similarities: list[float]) -> list[int]:
@@ -33,10 +40,30 @@ def write_self_instruct_report(folder: Path, manifest: dict, outcome: Outcome, s
             "accepted_mean": _mean([item.similarity for item in outcome.accepted]),
         },
         "timings": manifest["timings"],
+        "examples": examples(outcome),
     }
     chart = _draw_novelty(folder, histogram, settings.max_similarity)
     report["charts"] = [chart] if chart else []
     write_report_files(folder, report, render_markdown(report))
+
+
+def examples(outcome: Outcome) -> dict:
+    """The first accepted tasks, and the first rejected task (or answer) of each reason."""
+    accepted = [item.task.as_dict() for item in outcome.accepted[:EXAMPLES]]
+    rejected: dict[str, dict] = {}
+    for item in outcome.rejected:
+        if item.reason not in rejected:
+            rejected[item.reason] = {"reason": item.reason, "text": _instruction(item.raw), "detail": item.detail}
+    return {"accepted": accepted, "rejected": list(rejected.values())}
+
+
+def _instruction(raw: str) -> str:
+    """A rejected task's instruction (raw holds the task as JSON), or the whole answer."""
+    try:
+        task = json.loads(raw)
+    except ValueError:
+        return raw
+    return task.get("instruction", raw) if isinstance(task, dict) else raw
 
 
 def _mean(values: list[float]) -> float | None:
@@ -97,9 +124,42 @@ def render_markdown(report: dict) -> str:
     for position, count in enumerate(novelty["candidates"]):
         if count:
             lines.append(f"| {edges[position]:.2f} - {edges[position + 1]:.2f} | {count:,} |")
+    lines += _examples(report.get("examples") or {})
     timings = report["timings"]
     lines += ["", f"Ran in {timings['seconds']} s."]
     return "\n".join(lines) + "\n"
+
+
+def _examples(examples: dict) -> list[str]:
+    """Tasks and answers quoted as text (cell), never as markup."""
+    accepted, rejected = examples.get("accepted") or [], examples.get("rejected") or []
+    if not accepted and not rejected:
+        return []
+    lines = ["", "## Examples"]
+    if accepted:
+        lines += [
+            "",
+            f"The first {len(accepted)} accepted tasks (all are in `data/`):",
+            "",
+            "| instruction | input | output |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {cell(task['instruction'], 160)} | {cell(task['input'], 80)} | {cell(task['output'], 160)} |"
+            for task in accepted
+        ]
+    if rejected:
+        lines += [
+            "",
+            "One rejected task (or answer) per reason:",
+            "",
+            "| reason | task or answer | detail |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {cell(item['reason'])} | {cell(item['text'], 160)} | {cell(item['detail'], 160)} |" for item in rejected
+        ]
+    return lines
 
 
 def _draw_novelty(folder: Path, histogram: list[int], threshold: float) -> str | None:
