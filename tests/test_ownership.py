@@ -178,3 +178,23 @@ def test_an_input_edited_in_place_with_its_size_and_mtime_restored_is_seen(tmp_p
     assert "made from other inputs or options" in output
     _filter(source, out, "--overwrite")
     assert any("NUMBER 20" in row["text"] for row in read_rows(out))
+
+
+def test_a_file_added_to_an_unfinished_run_is_never_taken_for_curates(tmp_path):
+    from curate.pipeline import folder
+
+    out = tmp_path / "out"
+    assert folder.prepare(out, "job-a", overwrite=False) is folder.FolderState.FRESH
+    (out / "data").mkdir()
+    (out / "data" / "mine.tmp").write_text("a user's file in data/")
+    (out / "NOTES.txt").write_text("added while the run was stopped")
+    folder.ownership.release(out)
+    # resumed and sealed: the note is not listed among curate's files
+    assert folder.prepare(out, "job-a", overwrite=False) is folder.FolderState.RESUME
+    folder.finish(out, {"counts": {}})
+    assert "NOTES.txt" not in manifest(out)["files"]
+    # killed again, then replaced with --overwrite: the user's files stay
+    assert folder.prepare(out, "job-b", overwrite=True) is folder.FolderState.FRESH
+    folder.ownership.release(out)
+    assert folder.prepare(out, "job-c", overwrite=True) is folder.FolderState.FRESH
+    assert (out / "NOTES.txt").is_file() and (out / "data" / "mine.tmp").is_file()

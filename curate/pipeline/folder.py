@@ -58,6 +58,8 @@ def prepare(folder: Path, identity: str, overwrite: bool, job_info: dict | None 
             if finished is not None:
                 ownership.release(folder)  # nothing to write
                 return FolderState.COMPLETE
+            # files that appeared while the run was stopped are the user's: never listed as ours
+            _add_foreign(folder, job)
             return FolderState.RESUME
         # A dry run's folder holds a report and no data: any later run may replace it.
         if not overwrite and not recorded.get("dry_run"):
@@ -100,12 +102,18 @@ def _recorded(folder: Path, identifier: str) -> tuple[dict | None, dict | None]:
 
 def clear(folder: Path, finished: dict | None, job: dict | None) -> None:
     """Remove what curate wrote into its `folder`: what the manifest lists as curate's files,
-    or for an unfinished run whatever is there that was not there when the run began."""
-    if finished is not None:
-        made = set(finished.get("files", ())) | {MANIFEST}
-    else:
-        made = ownership.entries(folder) - set((job or {}).get("foreign", ()))
+    or for an unfinished run its state and shard parts only (anything else there may be the
+    user's, added while it was stopped)."""
+    made = set(finished.get("files", ())) | {MANIFEST} if finished is not None else {KEPT, REJECTED}
     ownership.clear_made(folder, made | {STATE}, subfolders=(KEPT, REJECTED))
+
+
+def _add_foreign(folder: Path, job: dict) -> None:
+    """Record in the run state every top-level name that is not the run's own (its state and
+    shard folders): a file added while a killed run was stopped is never swept into `files`."""
+    foreign = set(job.get("foreign", ())) | (ownership.entries(folder) - {STATE, KEPT, REJECTED})
+    if foreign != set(job.get("foreign", ())):
+        write_json_atomic(folder / STATE / "job.json", {**job, "foreign": sorted(foreign)})
 
 
 def state_path(folder: Path, name: str) -> Path:

@@ -33,7 +33,7 @@ MARKER = ".curate-folder"
 LOCK = ".curate.lock"
 INTERNAL = frozenset({MARKER, LOCK})
 # Parquet files curate names in data/ and rejected/: sealed shards, task parts, temporaries.
-SHARD_NAME = re.compile(r"(shard-\d{5}\.parquet|part-\d{5}-.*\.parquet|.*\.tmp)")
+SHARD_NAME = re.compile(r"(shard-\d{5}\.parquet|part-\d{5}-[\w.-]*\.parquet(\.tmp)?|\.shard-\d{5}\.parquet\.tmp)")
 
 _held: dict[str, int] = {}  # realpath of a folder -> the descriptor holding its lock
 _recipe: list[str] = []  # the recipe running now, written into the markers of folders it makes

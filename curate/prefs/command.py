@@ -27,7 +27,7 @@ from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.writer import WriterOptions
 from curate.llm.backend import Sampling
 from curate.llm.factory import CLIENT_OPTION_NAMES, ClientOptions, make_backend, require_key
-from curate.pipeline import folder, in_memory
+from curate.pipeline import folder, in_memory, ownership
 from curate.pipeline.folder import FolderState
 from curate.pipeline.identity import RUNTIME_OPTIONS, job_identity
 from curate.pipeline.job import JobResult
@@ -136,6 +136,9 @@ def prefs_dataset(
     if all(state is FolderState.COMPLETE for state in states):
         best = JobResult(best_folder, read_manifest(best_folder), skipped=True) if best_folder else None
         return JobResult(output, read_manifest(output), skipped=True), best
+    for target, state in zip(targets, states):
+        if state is FolderState.COMPLETE:  # written again with the other folder: hold its lock too
+            ownership.lock(Path(target))
 
     # ---- candidates
     requests = cand.requests_for(prompts, settings.n, settings.sampling, settings.seed)
