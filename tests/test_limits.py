@@ -259,3 +259,72 @@ def test_every_measured_filter_names_what_it_works_on():
     for name in _FILTER_ESTIMATES:
         parameters = _filter_signature(FILTERS[name]).parameters
         assert {"value", "s", "d"} & set(parameters), name
+
+
+def test_prompt_templates_and_rubrics_render_within_the_same_budget(tmp_path):
+    from curate.instruct.templates import PromptTemplate
+
+    for name, source in {
+        "loop": HOSTILE_TEMPLATES["nested loops"],
+        "centre": HOSTILE_TEMPLATES["centre a billion wide"],
+        "deep": "{% if 1 %}" * 200 + "x" + "{% endif %}" * 200,
+    }.items():
+        (tmp_path / f"{name}.jinja").write_text(source)
+        started = time.monotonic()
+        with pytest.raises(UserError) as refused:
+            PromptTemplate(tmp_path / f"{name}.jinja", "prompt template").render()
+        assert time.monotonic() - started < 30 and "\n" not in str(refused.value)
+
+
+def test_a_template_nested_past_pythons_limit_is_one_line():
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        ChatTemplate("{% for x in y %}" * 120 + "{% endfor %}" * 120, "deep.jinja")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"num_key_value_heads": 0}, {"num_attention_heads": 0}, {"vocab_size": -5}, {"num_hidden_layers": "2"}],
+    ids=["no kv heads", "no heads", "negative vocabulary", "layers as text"],
+)
+def test_a_broken_config_is_one_line(change, tiny_model, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from curate.llm.model_files import check_model_folder
+
+    config = json.loads((tiny_model / "config.json").read_text())
+    folder = _copy_with(tiny_model, tmp_path, config={**config, **change})
+    with pytest.raises(UserError, match="cannot build the model"):
+        check_model_folder(str(folder), AutoModelForCausalLM)
+
+
+def test_a_trainer_state_of_the_wrong_shape_is_one_line(tiny_model, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from curate.train.checkpoint import restore
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    optimizer = torch.optim.AdamW(model.parameters())
+    for number, state in enumerate([{}, [1, 2], {"progress": {"step": "abc"}}, {"progress": {"step": 9}}]):
+        folder = tmp_path / f"checkpoint-{number + 1}"
+        shutil.copytree(tiny_model, folder, ignore=shutil.ignore_patterns(".curate*"))
+        torch.save(state, folder / "trainer_state.pt")
+        with pytest.raises(UserError, match="does not fit this run"):
+            restore(folder, model, optimizer, None)
+
+
+@pytest.mark.parametrize(("field", "value"), [(8, 2_000_000_000), (0, 65536)], ids=["bucket", "dimension"])
+def test_a_fasttext_header_that_does_not_fit_its_matrices_is_refused(field, value, tmp_path):
+    pytest.importorskip("fasttext")
+    from curate.corpus.fasttext_models import train_supervised
+
+    lines = [f"__label__{i % 2} " + " ".join(f"w{(i * j) % 97}" for j in range(12)) for i in range(400)]
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+    train_supervised(tmp_path / "train.txt", tmp_path / "m.bin", epoch=1, dim=8, minn=2, maxn=3, bucket=5000)
+    data = bytearray((tmp_path / "m.bin").read_bytes())
+    args = list(struct.unpack_from("<12id", data, 8))
+    args[field] = value  # the header no longer says what the matrices hold: fastText would read past them
+    struct.pack_into("<12id", data, 8, *args)
+    (tmp_path / "m.bin").write_bytes(bytes(data))
+    with pytest.raises(NotAFastTextModel, match="header implies"):
+        check_fasttext_file(tmp_path / "m.bin")

@@ -99,3 +99,11 @@ def test_a_recipe_rebuilds_only_folders_it_made(data):
     # ... but not by another recipe
     other = _recipe(data / "other.yaml", "steps:\n" + STEP.replace("OUT", "mine"))
     assert "pass --overwrite" in _one_line_error(data, other.read_text(), "other.yaml")
+
+
+def test_a_recipe_nested_too_deeply_is_one_line(tmp_path):
+    from tests.conftest import run_cli
+
+    (tmp_path / "deep.yaml").write_text("steps: " + "[" * 20000 + "]" * 20000 + "\n")
+    result = run_cli("run", tmp_path / "deep.yaml", expect=2)
+    assert "nested too deeply" in result.output and "Traceback" not in result.output

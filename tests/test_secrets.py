@@ -399,3 +399,23 @@ def test_the_dataset_card_keeps_the_command_line_in_its_block_without_credential
     card = dataset_card(Path("/nonexistent"), get_format("preference"), "x", {"in": 0}, command, None)
     assert "card-pw" not in card and "card-token" not in card and "http://127.0.0.1:1/v1" in card
     assert "````\ncurate prefs" in card  # a fence longer than the backticks inside
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:se/cret99@127.0.0.1:9/v1",
+        "http://u:se#cret99@127.0.0.1:9/v1",
+        "http://u:se?cret99@127.0.0.1:9/v1",
+        "http//u:secret99@127.0.0.1:9/v1",
+        "u:secret99@127.0.0.1:9/v1",
+        "http://127.0.0.1:9/v1;sess=secret99",
+    ],
+)
+def test_a_malformed_url_never_shows_its_credentials(url):
+    assert "cret99" not in redaction.redact_url(url)
+    result = CliRunner().invoke(
+        cli, ["self-instruct", "--seeds", str(SEEDS), "-o", "/tmp/never-written", "--num", "1", "--model", "m",
+              "--base-url", url],
+    )  # fmt: skip
+    assert "cret99" not in result.output and "Traceback" not in result.output

@@ -105,3 +105,45 @@ def test_dedup_report_shows_quoted_html_and_images_as_text(tmp_path):
     report = (out / "report.md").read_text()
     assert "evil.example" in report  # quoted, as text
     assert "<img" not in report and "<script" not in report and "![pixel]" not in report
+
+
+def test_inspect_a_named_pipe_is_one_line_not_a_hang(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    assert "not a file or folder" in one_error_line(run_cli("inspect", tmp_path / "pipe.jsonl", expect=2))
+
+
+def test_a_nul_byte_in_a_path_is_one_line(tmp_path):
+    one_error_line(run_cli("filter", "--steps", "clean", WEB, "-o", f"{tmp_path}/o\0x", expect=2))
+
+
+def test_a_shard_size_beyond_64_bits_is_refused(tmp_path):
+    result = run_cli(
+        "filter", "--steps", "clean", WEB, "-o", tmp_path / "o", "--shard-size", "9" * 30 + "TiB", expect=2
+    )
+    assert "--shard-size" in one_error_line(result)
+
+
+def test_a_file_whose_name_looks_like_a_glob_is_read(tmp_path):
+    write_jsonl(tmp_path / "part[1].jsonl", [{"text": "a document with brackets in its file name"}])
+    run_cli("filter", "--steps", "clean", tmp_path / "part[1].jsonl", "-o", tmp_path / "o")
+
+
+def test_an_edited_word_list_or_model_an_option_names_makes_the_folder_stale(tmp_path):
+    docs = write_jsonl(tmp_path / "in.jsonl", [{"text": "hello world " * 20}])
+    (tmp_path / "words.txt").write_text("hello\nworld\n")
+    args = ("filter", "--steps", "badwords", docs, "-o", tmp_path / "o", "--badwords", tmp_path / "words.txt")
+    run_cli(*args)
+    (tmp_path / "words.txt").write_text("zzzzzz\n")
+    result = run_cli(*args, expect=2)  # not "already complete": the list changed, so the folder is stale
+    assert "--overwrite" in one_error_line(result)
+
+
+def test_a_dataset_cards_heading_is_text(tmp_path):
+    pairs = Path(__file__).resolve().parents[1] / "sample_data/preferences/pairs.jsonl"
+    out = tmp_path / "<img src=x onerror=alert(1)>"
+    run_cli("convert", pairs, "-o", out, "--to", "preference")
+    body = (out / "README.md").read_text().split("\n---\n", 1)[1]  # after the YAML front matter
+    heading = next(line for line in body.splitlines() if line.startswith("# "))
+    assert "<img" not in heading and "&lt;img" in heading  # the command line below is in a code block

@@ -128,6 +128,10 @@ class CurateGroup(click.Group):
             raise _OneLineError(
                 f"a file is not UTF-8 text ({error.reason}, byte {error.start}); save it as UTF-8", 2
             ) from None
+        except ValueError as error:
+            if "null byte" not in str(error):
+                raise
+            raise _OneLineError("a path or value holds a NUL byte (\\0), which no file name can", 2) from None
         except KeyboardInterrupt:
             raise _OneLineError("interrupted; run the same command again to resume where it stopped", 130) from None
 

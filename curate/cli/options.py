@@ -37,7 +37,10 @@ class ByteSize(click.ParamType):
             self.fail(f"{value!r} is not a size like 256MB or 1GiB", param, ctx)
         number, unit = float(match.group(1)), (match.group(2) or "").lower()
         base = 1024 if "i" in unit else 1000
-        return int(number * base ** _POWERS[unit.rstrip("b").rstrip("i")])
+        size = number * base ** _POWERS[unit.rstrip("b").rstrip("i")]
+        if not size < 2**63:  # nan and inf too
+            self.fail(f"{value!r} is larger than any file (at most 8 EiB)", param, ctx)
+        return int(size)
 
 
 class _CheckedNumber:

@@ -69,16 +69,20 @@ def _check(reader: _Reader) -> None:
     dim = args[0]
     if not 0 < dim <= MAX_DIM:
         raise NotAFastTextModel(f"its vector dimension is {dim:,}")
-    _check_dictionary(reader)
+    words, labels, pruned = _check_dictionary(reader)
     (quantized,) = reader.unpack("<?", "matrix flag")
-    _check_matrix(reader, quantized, "input matrix")
+    # the loader indexes rows by these counts without a bounds check: a mismatch reads past the
+    # matrix (a crash, or silent garbage), so each matrix must have the shape the header implies
+    input_rows = words + args[8] if pruned < 0 else None  # a pruned dictionary keeps fewer rows
+    _check_matrix(reader, quantized, "input matrix", input_rows, dim)
     (quantized_output,) = reader.unpack("<?", "output flag")
-    _check_matrix(reader, quantized and quantized_output, "output matrix")
+    supervised = args[7] == 3  # fastText's model_name::sup
+    _check_matrix(reader, quantized and quantized_output, "output matrix", labels if supervised else words, dim)
     if reader.at != len(reader.data):
         raise NotAFastTextModel(f"{len(reader.data) - reader.at:,} bytes follow the model")
 
 
-def _check_dictionary(reader: _Reader) -> None:
+def _check_dictionary(reader: _Reader) -> tuple[int, int, int]:
     size, words, labels, _tokens = reader.unpack("<iiiq", "dictionary header")
     if not 0 <= size <= MAX_VOCAB_SIZE or words < 0 or labels < 0 or words + labels != size:
         raise NotAFastTextModel(
@@ -100,16 +104,17 @@ def _check_dictionary(reader: _Reader) -> None:
     if pruned < -1:  # -1: never pruned
         raise NotAFastTextModel("its prune index has a negative size")
     reader.skip(max(pruned, 0) * 8, "prune index")
+    return words, labels, pruned
 
 
-def _check_matrix(reader: _Reader, quantized: bool, what: str) -> None:
+def _check_matrix(reader: _Reader, quantized: bool, what: str, rows_expected: int | None, dim: int) -> None:
     if not quantized:
         rows, columns = reader.unpack("<qq", what)
-        _check_shape(rows, columns, what)
+        _check_shape(rows, columns, what, rows_expected, dim)
         reader.skip(rows * columns * 4, what)
         return
     with_norms, rows, columns, codes = reader.unpack("<?qqi", what)
-    _check_shape(rows, columns, what)
+    _check_shape(rows, columns, what, rows_expected, dim)
     reader.skip(codes, f"{what} codes")
     _check_quantizer(reader, what)
     if with_norms:
@@ -124,6 +129,9 @@ def _check_quantizer(reader: _Reader, what: str) -> None:
     reader.skip(dim * _KSUB * 4, f"{what} centroids")
 
 
-def _check_shape(rows: int, columns: int, what: str) -> None:
+def _check_shape(rows: int, columns: int, what: str, rows_expected: int | None, dim: int) -> None:
     if rows < 0 or not 0 <= columns <= MAX_DIM:
         raise NotAFastTextModel(f"its {what} is {rows:,} x {columns:,}")
+    if columns != dim or (rows_expected is not None and rows != rows_expected):
+        expected = f"{rows_expected:,}" if rows_expected is not None else "?"
+        raise NotAFastTextModel(f"its {what} is {rows:,} x {columns:,}, where its header implies {expected} x {dim:,}")

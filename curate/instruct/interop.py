@@ -19,6 +19,7 @@ import yaml
 
 from curate.instruct.formats import SFT, get_format, output_schema
 from curate.instruct.formats.base import Format, Layout
+from curate.io import markdown
 from curate.io.atomic import atomic_path
 
 DATA_DIR = "data"
@@ -124,7 +125,7 @@ def dataset_card(
     """A Hugging Face dataset card (README.md) for a dataset folder in `spec`'s layout."""
     sections = [
         _front_matter(spec, name),
-        f"# {name}\n\n{spec.summary} Written by curate in its `{spec.name}` {_what(spec)}.",
+        f"# {markdown.cell(name)}\n\n{spec.summary} Written by curate in its `{spec.name}` {_what(spec)}.",
         _columns_section(folder, spec),
         _counts_section(counts),
         _made_section(command_line),

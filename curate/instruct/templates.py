@@ -133,7 +133,7 @@ class ChatTemplate:
             raise TemplateError(
                 f"template {self.name}: {error}; templates render within a time and memory budget"
             ) from None
-        except (RecursionError, MemoryError):
+        except (RecursionError, MemoryError, SyntaxError):  # SyntaxError: Python's own nesting limit
             raise TemplateError(f"template {self.name} is nested too deeply to compile") from None
 
     def render(self, messages: Sequence[Mapping], add_generation_prompt: bool = False, **variables) -> str:
@@ -357,12 +357,18 @@ class PromptTemplate:
             raise UserError(f"{self.label} does not parse: line {error.lineno}: {error.message}") from None
         except jinja2.exceptions.TemplateError as error:
             raise UserError(f"{self.label} does not parse: {error}") from None
+        except (BudgetExceeded, RecursionError, MemoryError, SyntaxError):
+            raise UserError(f"{self.label} is nested too deeply to compile") from None
 
     def render(self, **variables) -> str:
         import jinja2
 
         try:
-            return self._template.render(**variables)
+            return render_within_budget(self._template, variables)
+        except BudgetExceeded as error:
+            raise UserError(f"{self.label}: {error}; templates render within a time and memory budget") from None
+        except RecursionError:
+            raise UserError(f"{self.label} recursed too deeply (a macro calling itself?)") from None
         except jinja2.exceptions.SecurityError as error:
             raise UserError(
                 f"{self.label} tried something the sandbox forbids ({error}); a prompt template may only read its variables"

@@ -149,6 +149,8 @@ def _data_file(path: Path, count: int) -> list[str]:
 def describe(path: Path, count: int = 3) -> str:
     if not path.exists():
         raise UserError(f"{path_text(path)} does not exist")
+    if not path.is_dir() and not path.is_file():
+        raise UserError(f"{path_text(path)} is not a file or folder (a pipe, socket or device); inspect reads files")
     if path.is_dir():
         if (path / MANIFEST).is_file():
             lines = _dataset_folder(path, count)

@@ -50,6 +50,7 @@ _ARCHIVES = {".zip": "zip", ".7z": "7-Zip", ".rar": "RAR", ".tar": "tar", ".tgz"
 _MAGIC = {
     b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x04\x22\x4d\x18": "LZ4",
     b"PK\x03\x04": "zip", b"7z\xbc\xaf\x27\x1c": "7-Zip", b"Rar!\x1a\x07": "RAR",
+    b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd",  # read when named .gz / .zst: rename the file
 }  # fmt: skip
 _BZIP2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")  # after "BZh" and the block size: a block, or the end
 
@@ -150,6 +151,11 @@ def _open_problem(path: Path) -> _Problem | None:
     if not path.name.lower().endswith(_COMPRESSION_SUFFIXES):
         for magic, kind in _MAGIC.items():
             if head.startswith(magic) and (kind != "bzip2" or head[4:10] in _BZIP2_BLOCKS):
+                if kind in ("gzip", "zstd"):
+                    suffix = ".gz" if kind == "gzip" else ".zst"
+                    return _Problem(
+                        COMPRESSION, f"{kind}-compressed, by its first bytes, but not named {suffix}: rename it"
+                    )
                 return _Problem(COMPRESSION, f"{kind}-compressed, by its first bytes; curate reads gzip and zstd files")
     return None
 
@@ -354,7 +360,7 @@ def expand_inputs(arguments: list[str], input_format: str = "auto") -> Inputs:
     for argument in arguments:
         shown = path_text(argument)
         before = len(scan.skipped)
-        if glob.has_magic(argument):
+        if glob.has_magic(argument) and not os.path.lexists(argument):  # a file named `a[1].jsonl` is that file
             if not glob.glob(argument, recursive=True):
                 raise UserError(f"input glob '{shown}' matches no file")
             if not scan.matches(argument):

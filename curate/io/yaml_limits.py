@@ -54,6 +54,8 @@ def load_yaml(path: Path, what: str) -> object:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise UserError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
+    except RecursionError:
+        raise UserError(f"{what} {path} is nested too deeply (a {what} is a few levels of keys and lists)") from None
     if _nodes(document, MAX_NODES + 1) > MAX_NODES:
         raise UserError(f"{what} {path} expands to more than {MAX_NODES:,} values (nested anchors?)")
     return document

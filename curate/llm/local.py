@@ -23,6 +23,7 @@ import xxhash
 
 from curate.errors import UserError
 from curate.instruct.templates import ChatTemplate, TemplateRenderError, loaded_tokenizer_template
+from curate.io.fingerprint import fingerprint
 from curate.llm.backend import FAILED, ChatRequest, Completion, Sampling, Usage, completion_status, derived_seed
 from curate.llm.devices import first_line, pick_device, pick_dtype
 
@@ -30,7 +31,6 @@ from curate.llm.devices import first_line, pick_device, pick_dtype
 _IDENTITY_SUFFIXES = (".safetensors", ".json", ".jinja", ".model", ".txt", ".tiktoken")
 # Files up to this size are hashed whole; larger ones (weight shards) by size and mtime, so
 # identity() costs nothing on a 100 GB model.
-_HASH_WHOLE_BELOW = 32 * 1024 * 1024
 # Checkpoint formats that are pickles (or not PyTorch): never loaded.
 _UNSAFE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.msgpack")
 # A Hugging Face cache blob is named by its content hash (sha256 for LFS files, git sha1 otherwise).
@@ -55,11 +55,9 @@ def _file_fingerprint(path: Path) -> str:
     resolved = path.resolve()
     if path.is_symlink() and _CONTENT_HASH_NAME.fullmatch(resolved.name):
         return resolved.name  # a hub cache snapshot links to blobs named by their content hash
-    stat = resolved.stat()
-    if stat.st_size < _HASH_WHOLE_BELOW:
-        return xxhash.xxh3_64_hexdigest(resolved.read_bytes())
-    # Cheap on huge shards; the price is a cache miss (never a stale answer) after a copy.
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
+    # every byte (xxh3 reads several GB/s): weights edited in place with their size and mtime
+    # restored must never be answered from the cache of the old ones
+    return fingerprint(resolved)["xxh3_128"]
 
 
 def weights_fingerprint(folder: Path) -> str:
@@ -192,7 +190,7 @@ class LocalBackend:
                 device_map=str(self._device),
                 local_files_only=_offline(),
             )
-        except (OSError, ValueError, KeyError, ImportError, SafetensorError) as error:
+        except (OSError, ValueError, KeyError, ImportError, RuntimeError, SafetensorError) as error:
             raise self._load_error("model", error) from None
         return model.eval()
 

@@ -13,7 +13,6 @@ A Hugging Face id is fetched by transformers and checked by safetensors only.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -53,8 +52,11 @@ def described_parameters(folder: Path, auto_class) -> int:
         config = AutoConfig.from_pretrained(str(folder))
         with torch.device("meta"):
             model = auto_class.from_config(config)
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
-        raise UserError(f"cannot read the config of {folder}: {str(error).splitlines()[0]}") from None
+    except Exception as error:
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserError(
+            f"cannot build the model the config of {folder} describes: {type(error).__name__}: {detail}"
+        ) from None
     return sum(parameter.numel() for parameter in model.parameters())
 
 

@@ -33,7 +33,7 @@ URL_REDACTED = "REDACTED"  # inside a URL: no characters that need escaping
 # query parameters that never hold a credential (Azure OpenAI's api-version); every other value is hidden
 SAFE_QUERY_NAMES = frozenset({"api-version", "api_version", "version"})
 SHORT_SECRET = 6  # shorter secrets are replaced only where they stand alone (not inside a longer word)
-ANSWER_SECRET = 8  # shorter secrets are left in model answers: too likely to be ordinary text
+ANSWER_SECRET = 4  # shorter secrets are left in model answers; those under SHORT_SECRET only as whole words
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_TEXT = 20_000  # characters of a reply kept for an error message (which shows far fewer)
 
@@ -69,6 +69,17 @@ def remember_url(url: str | None) -> None:
 def url_secrets(url: str | None) -> list[str]:
     if not url:
         return []
+    if "@" in url:  # the userinfo as `_without_userinfo` cuts it, whatever urllib makes of the URL
+        userinfo = url.partition("://")[2].rpartition("@")[0] if "://" in url else url.rpartition("@")[0]
+        raw = [userinfo, *userinfo.split(":", 1)]
+    else:
+        raw = []
+    if ";" in url:
+        raw += [piece.partition("=")[2] or piece for piece in url.partition(";")[2].split("?")[0].split(";")]
+    return [*(secret for secret in raw if secret), *_parsed_url_secrets(url)]
+
+
+def _parsed_url_secrets(url: str) -> list[str]:
     try:
         parts = urlsplit(url)
         username, password = parts.username, parts.password
@@ -154,8 +165,26 @@ def redact_answer(text: str) -> str:
     return _without_secrets(text, _SECRETS, ANSWER_SECRET)
 
 
+def _without_userinfo(url: str) -> str:
+    """`url` without whatever precedes its last `@` (after the scheme): a password holding `/`,
+    `#` or `?` unescaped, or a URL without `://`, still loses it (an `@` in a path or query
+    costs the URL's start, never a secret)."""
+    if "@" not in url:
+        return url
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    rest = rest.rpartition("@")[2]
+    return f"{scheme}://{rest}" if separator else rest
+
+
 def redact_url(url: str) -> str:
-    """`url` as curate records it: no userinfo, query values hidden (but `api-version`), no fragment."""
+    """`url` as curate records it: no userinfo, query values and `;` parameters hidden (but
+    `api-version`), no fragment."""
+    url = _without_userinfo(url)
+    if ";" in url:
+        head, _, tail = url.partition(";")
+        url = head + ";" + URL_REDACTED + ("?" + tail.split("?", 1)[1] if "?" in tail else "")
     try:
         parts = urlsplit(url)
         host = parts.netloc.rpartition("@")[2]

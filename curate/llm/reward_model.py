@@ -63,7 +63,7 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 name, num_labels=1, use_safetensors=True, dtype=dtype or torch.float32, output_loading_info=True
             )
-    except (OSError, ValueError, SafetensorError) as error:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
         raise UserError(f"cannot load the model {name}: {first_line(error)}") from None
     missing = sorted(info.get("missing_keys") or ())
     body = [key for key in missing if not _is_head(key)]

@@ -141,12 +141,24 @@ def restore(checkpoint: Path, model, optimizer, scheduler) -> int:
     tied = set(getattr(model, "_tied_weights_keys", None) or [])
     if unexpected or [key for key in missing if key not in tied and "lm_head" not in key]:
         raise RunFailed(f"{checkpoint} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    set_rng_state(state["rng"])
-    return int(state["progress"]["step"])
+    try:
+        step = state["progress"]["step"]
+        named = Path(checkpoint).name.removeprefix("checkpoint-")
+        if type(step) is not int or (named.isdigit() and step != int(named)) or step < 0:
+            raise ValueError(f"its step {step!r} is not the checkpoint's")
+        if optimizer is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
+        # a state torch.load accepted but that does not hold what curate saves, or not for this run
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"{Path(checkpoint) / STATE_FILE} does not fit this run ({type(error).__name__}: {detail[:200]}); "
+            "remove that checkpoint folder to resume from an earlier one"
+        ) from None
+    return step
 
 
 def resume(run: Path, model, optimization: Optimization) -> tuple[int, Path | None]:

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -64,7 +65,7 @@ from curate.io.atomic import atomic_path
 from curate.io.fingerprint import fingerprint
 from curate.io.input_file import InputFile
 from curate.io.readers import READERS, ReaderOptions, read_file
-from curate.io.sources import expand_inputs
+from curate.io.sources import expand_inputs, skipped_note
 from curate.train.model_folder import check_model_folder, write_model_folder
 
 BOS = "<|endoftext|>"
@@ -126,6 +127,7 @@ class CorpusStats:
     characters: int = 0
     unreadable: int = 0  # records the readers could not parse (skipped)
     truncated: bool = False  # stopped at max_documents
+    skipped: list[dict] = field(default_factory=list)  # files in the corpus folders not read, with why
 
 
 def record_texts(record: object, text_field: str = "text") -> list[str]:
@@ -190,7 +192,12 @@ def corpus_texts(
     """The non-empty texts of the corpus inputs (files, folders, globs; JSONL, JSON, Parquet,
     text, WET; a curate dataset folder means its kept rows), in input order, counting into
     `stats`. A JSON record without `text_field` gives every string it holds."""
-    for item in expand_inputs(list(corpus)):
+    inputs = expand_inputs(list(corpus))
+    stats.skipped = [entry.to_json() for entry in inputs.skipped]
+    note = skipped_note(inputs.skipped, see="curate_init.json")
+    if note:
+        print(note, file=sys.stderr)
+    for item in inputs:
         stats.files.append(fingerprint(item.path))
         for texts in _file_documents(item, text_field):
             if max_documents is not None and stats.records >= max_documents:
@@ -450,6 +457,7 @@ def init_model(
             "characters": stats.characters,
             "unreadable": stats.unreadable,
             "stopped_at_max_documents": stats.truncated,
+            "skipped_inputs": stats.skipped,
         },
         "versions": _versions(),
     }

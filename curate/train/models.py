@@ -20,7 +20,7 @@ def load_model(name: str, device, dtype=None):
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True, dtype=dtype)
-    except (OSError, ValueError, SafetensorError) as error:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
         raise UserError(f"cannot load the model {name}: {first_line(error)}") from None
     return model.to(device), tokenizer
 
