@@ -31,6 +31,13 @@ needs_shared = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets():
+    """The secrets a test makes curate remember are forgotten after it (they are per process)."""
+    yield
+    redaction._SECRETS.clear()
+
+
 class EchoServer(LocalServer):
     """A hostile OpenAI-compatible server: every chat request of a model in `failing` gets
     `status` with a body that echoes the request's headers and path; the others get a 200 whose

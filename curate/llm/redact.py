@@ -33,7 +33,7 @@ URL_REDACTED = "REDACTED"  # inside a URL: no characters that need escaping
 # query parameters that never hold a credential (Azure OpenAI's api-version); every other value is hidden
 SAFE_QUERY_NAMES = frozenset({"api-version", "api_version", "version"})
 SHORT_SECRET = 6  # shorter secrets are replaced only where they stand alone (not inside a longer word)
-ANSWER_SECRET = 4  # shorter secrets are left in model answers; those under SHORT_SECRET only as whole words
+ANSWER_SECRET = 8  # shorter secrets are left in model answers: too likely to be ordinary words ("user")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_TEXT = 20_000  # characters of a reply kept for an error message (which shows far fewer)
 
