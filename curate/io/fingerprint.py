@@ -20,16 +20,33 @@ from curate.io.input_file import InputFile
 _CHUNK_BYTES = 1 << 23
 
 
+# Hashes taken in this process, by what the kernel says about the file: a run names the same
+# file several times (an input read by two steps, a model folder both in the job identity and
+# in the answer cache's key) and each is read once. The change time is in the key and no user
+# can set it back (`touch -d` and utime set it to now), so an edit is never served a stale hash.
+_known: dict[tuple, str] = {}
+
+
+def _stat_key(stat: os.stat_result) -> tuple:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def fingerprint(path: Path) -> dict:
     """`path`, size, mtime and the xxh3-128 of the whole file."""
-    digest = xxhash.xxh3_128()
-    buffer = bytearray(_CHUNK_BYTES)
-    view = memoryview(buffer)
     with open(path, "rb") as handle:
         stat = os.fstat(handle.fileno())
-        while read := handle.readinto(buffer):
-            digest.update(view[:read])
-    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "xxh3_128": digest.hexdigest()}
+        key = _stat_key(stat)
+        digest = _known.get(key)
+        if digest is None:
+            hasher = xxhash.xxh3_128()
+            buffer = bytearray(_CHUNK_BYTES)
+            view = memoryview(buffer)
+            while read := handle.readinto(buffer):
+                hasher.update(view[:read])
+            digest = hasher.hexdigest()
+            if _stat_key(os.fstat(handle.fileno())) == key:  # not written to while it was read
+                _known[key] = digest
+    return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "xxh3_128": digest}
 
 
 def input_fingerprint(input_file: InputFile) -> dict:
