@@ -31,7 +31,9 @@ from curate.io.atomic import atomic_path
 
 MARKER = ".curate-folder"
 LOCK = ".curate.lock"
-INTERNAL = frozenset({MARKER, LOCK})
+# with the marker's temporary name (io/atomic.py): a run checking a folder while another writes
+# its marker must not take that half-written file for a user's
+INTERNAL = frozenset({MARKER, LOCK, f".{MARKER}.tmp"})
 # Parquet files curate names in data/ and rejected/: sealed shards, task parts, temporaries.
 SHARD_NAME = re.compile(r"(shard-\d{5}\.parquet|part-\d{5}-[\w.-]*\.parquet(\.tmp)?|\.shard-\d{5}\.parquet\.tmp)")
 
