@@ -10,7 +10,6 @@ bad record with its file and line (the user's to fix, not a row to quarantine).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field, replace
@@ -26,7 +25,7 @@ from curate.io.input_file import InputFile
 from curate.io.manifest import read_manifest
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.readers.registry import RECORD_FORMATS
-from curate.io.sources import SkippedInput, expand_inputs, skipped_note
+from curate.io.sources import SkippedInput, expand_inputs, print_skipped
 from curate.pipeline.folder import KEPT
 
 RECORDS = ReaderOptions(records=True)
@@ -70,9 +69,7 @@ def read_rows(
     if shards is not None:
         return Rows(RENDERED, [fingerprint(shard) for shard in shards], _rendered_rows(shards))
     files = expand_inputs(inputs, input_format)
-    note = skipped_note(files.skipped)
-    if note:
-        print(note, file=sys.stderr)
+    print_skipped(files.skipped)
     fingerprints = [input_fingerprint(item) for item in files]
     try:
         source = source_format(files, from_format, RECORDS)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -448,6 +449,13 @@ def skipped_note(skipped: list[SkippedInput], see: str | None = None) -> str | N
     places = list(dict.fromkeys(path_text(entry.within) for entry in skipped))
     shown = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
     return f"skipped {_files(skipped)} in {shown}: {_reasons(skipped)}" + (f"; see {see}" if see else "")
+
+
+def print_skipped(skipped: list[SkippedInput], see: str | None = None) -> None:
+    """`skipped_note` on stderr, when a file was skipped."""
+    note = skipped_note(skipped, see)
+    if note:
+        print(note, file=sys.stderr)
 
 
 def mark_output(skipped: list[SkippedInput], output: Path) -> list[SkippedInput]:

@@ -13,17 +13,15 @@ and the files after the budget is spent are never opened.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 from curate.errors import RunFailed, UserError
 from curate.io.fingerprint import input_fingerprint
 from curate.io.input_file import path_text, utf8_safe, utf8_text
 from curate.io.manifest import read_manifest
 from curate.io.readers.batch import TOO_LONG
-from curate.io.sources import SkippedInput, mark_output, skipped_note
+from curate.io.sources import mark_output, print_skipped
 from curate.pipeline import counts, folder
 from curate.pipeline.folder import Clock, FolderState
 from curate.pipeline.identity import job_identity
@@ -64,7 +62,7 @@ def run_job(
         job_info["dry_run"] = True  # an unfinished dry run holds nothing worth keeping
     state = folder.prepare(job.output, identity, overwrite, job_info)
     if state is FolderState.COMPLETE:
-        _note_skipped(skipped, job.output)
+        print_skipped(skipped, see=path_text(job.output / "report.md"))
         return JobResult(job.output, read_manifest(job.output), skipped=True)
 
     done = folder.finished_tasks(job.output)
@@ -127,19 +125,13 @@ def run_job(
     if job.finishing is not None:
         job.finishing(job.output, manifest)
     folder.finish(job.output, manifest)
-    _note_skipped(skipped, job.output)
+    print_skipped(skipped, see=path_text(job.output / "report.md"))
     return JobResult(job.output, manifest, skipped=False)
 
 
 def _unreadable(read_rejected: dict[str, int]) -> int:
     """Records the readers could not read (kept whole in `raw`); an over-long one was read."""
     return sum(rows for reason, rows in read_rejected.items() if reason != TOO_LONG)
-
-
-def _note_skipped(skipped: list[SkippedInput], output: Path) -> None:
-    note = skipped_note(skipped, see=path_text(output / "report.md"))
-    if note:
-        print(note, file=sys.stderr)
 
 
 def _run_sampled(tasks: list[Task], progress: Progress, sample: int, done: dict[int, dict]) -> None:

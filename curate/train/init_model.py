@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -65,7 +64,7 @@ from curate.io.atomic import atomic_path
 from curate.io.fingerprint import fingerprint
 from curate.io.input_file import InputFile
 from curate.io.readers import READERS, ReaderOptions, read_file
-from curate.io.sources import expand_inputs, skipped_note
+from curate.io.sources import expand_inputs, print_skipped
 from curate.train.model_folder import check_model_folder, write_model_folder
 
 BOS = "<|endoftext|>"
@@ -194,9 +193,7 @@ def corpus_texts(
     `stats`. A JSON record without `text_field` gives every string it holds."""
     inputs = expand_inputs(list(corpus))
     stats.skipped = [entry.to_json() for entry in inputs.skipped]
-    note = skipped_note(inputs.skipped, see="curate_init.json")
-    if note:
-        print(note, file=sys.stderr)
+    print_skipped(inputs.skipped, see="curate_init.json")
     for item in inputs:
         stats.files.append(fingerprint(item.path))
         for texts in _file_documents(item, text_field):

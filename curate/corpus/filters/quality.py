@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from curate.io.fingerprint import fingerprint
 from curate.io.manifest import read_json, write_json_atomic
 from curate.io.readers import ReaderOptions, read_file
 from curate.io.schema import set_column
-from curate.io.sources import expand_inputs, skipped_note
+from curate.io.sources import expand_inputs, print_skipped
 from curate.pipeline.step import Step, StepOutput, split_by_rule
 
 POSITIVE = "hq"
@@ -146,9 +145,7 @@ def read_texts(arguments: list[str], reader: ReaderOptions, input_format: str = 
     """The preprocessed, non-empty texts of the documents in these files, folders or globs."""
     texts = []
     inputs = expand_inputs(arguments, input_format)
-    note = skipped_note(inputs.skipped)
-    if note:
-        print(note, file=sys.stderr)
+    print_skipped(inputs.skipped)
     for item in inputs:
         for batch in read_file(item, reader):
             texts += [text for text in map(quality_text, batch.docs.column("text").to_pylist()) if text]
