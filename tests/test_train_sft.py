@@ -64,7 +64,7 @@ def test_sft_loss_equals_trl_assistant_only_loss(tiny_model, tmp_path):
     datasets = pytest.importorskip("datasets")
     from curate.instruct.templates import load_template
     from curate.train import data
-    from curate.train.sft import token_loss_sum
+    from curate.train.lean_loss import LeanCausalLM
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_model)
     model = transformers.AutoModelForCausalLM.from_pretrained(tiny_model)
@@ -74,10 +74,11 @@ def test_sft_loss_equals_trl_assistant_only_loss(tiny_model, tmp_path):
     specials = {key: str(value) for key, value in tokenizer.special_tokens_map.items() if isinstance(value, str)}
     examples, _ = data.tokenize_sft(rows, tokenizer, load_template("chatml", specials), 256)
     batch = data.collate_sft(examples, tokenizer.pad_token_id, packed=False)
-    with torch.no_grad():
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        total, count = token_loss_sum(logits, batch["labels"])
-    ours = (total / count).item()
+    with torch.no_grad():  # the loss the loop trains on: chunked, at the trained positions only
+        logps, _ = LeanCausalLM(model, chunk_tokens=7)(
+            {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}, batch["labels"]
+        )
+    ours = (-logps.sum() / logps.numel()).item()
 
     tokenizer.chat_template = TAGGED_CHATML
     config = trl.SFTConfig(
@@ -130,15 +131,22 @@ def test_a_resumed_run_logs_the_same_losses_as_an_uninterrupted_one(tiny_model, 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_model, tmp_path, monkeypatch):
     from curate.train import sft
 
-    real = sft.token_loss_sum
+    real = sft.token_scorer
     calls = []
 
-    def poisoned(logits, labels):
-        calls.append(1)
-        total, count = real(logits, labels)
-        return (total * float("nan"), count) if len(calls) == 3 else (total, count)
+    def poisoned_scorer(*args, **kwargs):
+        scorer = real(*args, **kwargs)
+        forward = scorer.forward
 
-    monkeypatch.setattr(sft, "token_loss_sum", poisoned)
+        def poisoned(inputs, labels):
+            calls.append(1)
+            logps, rows = forward(inputs, labels)
+            return (logps * float("nan"), rows) if len(calls) == 3 else (logps, rows)
+
+        scorer.forward = poisoned
+        return scorer
+
+    monkeypatch.setattr(sft, "token_scorer", poisoned_scorer)
     run = tmp_path / "run"
     with pytest.raises(RunFailed, match=r"the loss became nan at step 3.*checkpoint-2"):
         sft.train_sft(settings(tiny_model, run, save_every=1), progress=False)

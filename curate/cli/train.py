@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from curate.cli.options import SEED, show_progress, train_options, train_settings
+from curate.cli.options import SEED, show_progress
+from curate.cli.train_options import train_options, train_settings
 from curate.train.dpo_losses import LOSSES
 from curate.train.dpo_reference import REFERENCE_MODES
 from curate.train.init_model import SIZES

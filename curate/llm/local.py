@@ -24,6 +24,7 @@ import xxhash
 from curate.errors import UserError
 from curate.instruct.templates import ChatTemplate, TemplateRenderError, loaded_tokenizer_template
 from curate.io.fingerprint import fingerprint
+from curate.llm import adapters
 from curate.llm.backend import FAILED, ChatRequest, Completion, Sampling, Usage, completion_status, derived_seed
 from curate.llm.devices import first_line, pick_device, pick_dtype
 
@@ -61,12 +62,17 @@ def _file_fingerprint(path: Path) -> str:
 
 
 def weights_fingerprint(folder: Path) -> str:
-    """A hash of the files in a model folder that decide its answers (see `_file_fingerprint`)."""
+    """A hash of the files in a model folder that decide its answers (see `_file_fingerprint`);
+    for an adapter folder, of its base's too."""
     digest = xxhash.xxh3_64()
     files = [path for path in folder.iterdir() if path.is_file() and path.name.endswith(_IDENTITY_SUFFIXES)]
     files += sorted((folder / "additional_chat_templates").glob("*.jinja"))
     for path in sorted(files):
         digest.update(f"{path.relative_to(folder)}\0{_file_fingerprint(path)}\n".encode())
+    if adapters.is_adapter_folder(folder):
+        base = adapters.adapter_base(folder)
+        base_folder = Path(base).expanduser()
+        digest.update(f"base\0{weights_fingerprint(base_folder) if base_folder.is_dir() else base}\n".encode())
     return digest.hexdigest()
 
 
@@ -164,8 +170,11 @@ class LocalBackend:
     def _load_tokenizer(self) -> tuple[Any, ChatTemplate]:
         from transformers import AutoTokenizer
 
+        source = self._source()
+        if adapters.is_adapter_folder(source):
+            source = adapters.tokenizer_source(source, adapters.adapter_base(source))
         try:
-            tokenizer = AutoTokenizer.from_pretrained(self._source(), local_files_only=_offline())
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=_offline())
         except (OSError, ValueError, KeyError, ImportError) as error:
             raise self._load_error("tokenizer", error) from None
         template = loaded_tokenizer_template(tokenizer, f"{self._model_name} chat template")
@@ -176,15 +185,22 @@ class LocalBackend:
         return tokenizer, template
 
     def _load_model(self) -> Any:
+        return self._load_weights(self._source()).eval()
+
+    def _load_weights(self, source: str) -> Any:
+        """The model in `source`; an adapter folder (a `train-sft --lora` run's final/) is merged
+        into the base it names."""
         from safetensors import SafetensorError
         from transformers import AutoModelForCausalLM
 
         from curate.llm.model_files import check_model_folder
 
-        check_model_folder(self._source(), AutoModelForCausalLM)
+        if adapters.is_adapter_folder(source):
+            return adapters.load_merged(source, self._load_weights)
+        check_model_folder(source, AutoModelForCausalLM)
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                self._source(),
+                source,
                 use_safetensors=True,
                 dtype=self._dtype,  # `torch_dtype` in transformers 4.x; renamed in 5
                 device_map=str(self._device),
@@ -192,7 +208,7 @@ class LocalBackend:
             )
         except (OSError, ValueError, KeyError, ImportError, RuntimeError, SafetensorError) as error:
             raise self._load_error("model", error) from None
-        return model.eval()
+        return model
 
     # ------------------------------------------------------------------ the protocol
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from curate.errors import UserError
 from curate.instruct.templates import TemplateRenderError, template_for
+from curate.llm import adapters
 from curate.llm.devices import first_line, pick_device
 
 
@@ -42,12 +43,14 @@ def _is_head(key: str) -> bool:
     return key.split(".")[0] in ("score", "classifier")
 
 
-def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bool = False):
+def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bool = False, load_in_4bit: bool = False):
     """(model, tokenizer, head_initialised): a one-label sequence classifier with pad_token_id set.
 
     The score head is initialised from `seed` (torch's generator is seeded right before the
     load, as TRL's `set_seed` does) when the checkpoint has none. `dtype` None loads float32
     (TRL's default for reward models; bf16 then comes from autocast, not from the weights).
+    An adapter folder (a `train-rm --lora` run's final/) is merged into the base it names, its
+    trained score head included; `load_in_4bit` loads the weights in NF4 (QLoRA, CUDA only).
     """
     import torch
     from safetensors import SafetensorError
@@ -55,14 +58,28 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
 
     from curate.llm.model_files import check_model_folder
 
+    if adapters.is_adapter_folder(name):
+        base = adapters.adapter_base(name)
+        model, _, head_initialised = load_reward_model(base, device, seed, dtype, progress, load_in_4bit)
+        with _quiet_transformers(progress):
+            model = adapters.attach_adapter(model, name)
+        tokenizer = AutoTokenizer.from_pretrained(adapters.tokenizer_source(name, base))
+        trained_head = adapters.adapter_config(name).get("task_type") == adapters.CLASSIFIER_TASK
+        return model, _with_pad(model, tokenizer, name), head_initialised and not trained_head
     check_model_folder(name, AutoModelForSequenceClassification)
+    placement = {}
+    if load_in_4bit:
+        from curate.train.lora import quantization_config
+
+        placement = {"quantization_config": quantization_config(), "device_map": {"": device}}
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         torch.manual_seed(seed)
         with _quiet_transformers(progress):
             model, info = AutoModelForSequenceClassification.from_pretrained(
-                name, num_labels=1, use_safetensors=True, dtype=dtype or torch.float32, output_loading_info=True
-            )
+                name, num_labels=1, use_safetensors=True, dtype=dtype or torch.float32, output_loading_info=True,
+                **placement,
+            )  # fmt: skip
     except (OSError, ValueError, RuntimeError, SafetensorError) as error:
         raise UserError(f"cannot load the model {name}: {first_line(error)}") from None
     missing = sorted(info.get("missing_keys") or ())
@@ -74,14 +91,21 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
         )
     if model.config.num_labels != 1:
         raise UserError(f"{name} has {model.config.num_labels} labels; a reward model has one")
+    tokenizer = _with_pad(model, tokenizer, name)
+    return (model if load_in_4bit else model.to(device)), tokenizer, any(_is_head(key) for key in missing)
+
+
+def _with_pad(model, tokenizer, name: str):
+    """The tokenizer, with the eos token as pad token when it has none, and the model's
+    config told which it is: the reward is read at the last token that is not pad_token_id
+    (GenericForSequenceClassification)."""
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise UserError(f"{name}: the tokenizer has neither a pad nor an eos token to pad with")
         tokenizer.pad_token = tokenizer.eos_token
-    # The reward is read at the last token that is not pad_token_id (GenericForSequenceClassification).
     model.config.get_text_config().pad_token_id = tokenizer.pad_token_id
     model.config.pad_token_id = tokenizer.pad_token_id
-    return model.to(device), tokenizer, any(_is_head(key) for key in missing)
+    return tokenizer
 
 
 def right_pad(sequences: Sequence[Sequence[int]], pad_id: int):

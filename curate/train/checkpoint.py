@@ -53,21 +53,30 @@ def quiet_transformers() -> None:
     transformers_logging.disable_progress_bar()
 
 
-def save_checkpoint(folder: Path, model, tokenizer, optimizer, scheduler, progress: dict) -> Path:
-    """Write the checkpoint into `folder` whole: written beside it, then renamed into place."""
+def save_checkpoint(
+    folder: Path, model, tokenizer, optimizer, scheduler, progress: dict, gathered: tuple | None = None
+) -> Path:
+    """Write the checkpoint into `folder` whole: written beside it, then renamed into place.
+
+    `gathered` is `fsdp.full_state(model, optimizer)` for a sharded model, which every process
+    gathers before the main one writes; without it the model and optimizer are read here.
+    """
     import torch
 
+    from curate.train.fsdp import full_state
+
     quiet_transformers()
+    weights, optimizer_state = gathered if gathered is not None else full_state(model, optimizer)
     folder = Path(folder)
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    model.save_pretrained(staging, safe_serialization=True)
+    model.save_pretrained(staging, safe_serialization=True, **({"state_dict": weights} if weights else {}))
     if tokenizer is not None:
         tokenizer.save_pretrained(staging)
     state = {"progress": progress, "rng": rng_state()}
-    if optimizer is not None:
-        state["optimizer"] = optimizer.state_dict()
+    if optimizer_state is not None:
+        state["optimizer"] = optimizer_state
     if scheduler is not None:
         state["scheduler"] = scheduler.state_dict()
     with atomic_path(staging / STATE_FILE) as tmp:
@@ -125,29 +134,35 @@ def latest_checkpoint(run: Path) -> Path | None:
     return candidates[-1] if candidates else None
 
 
-def restore(checkpoint: Path, model, optimizer, scheduler) -> int:
-    """Load a checkpoint's weights, optimizer, scheduler and RNG into the live objects; its step."""
+def restore_weights(checkpoint: Path, model) -> None:
+    """Load a checkpoint's weights into the model (before it is sharded or wrapped)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    state = load_state(checkpoint)
     weights = {}
     for path in sorted(Path(checkpoint).glob("*.safetensors")):
         try:
             weights.update(load_file(str(path)))
         except SafetensorError as error:
             raise UserError(f"{path} is not a readable safetensors file: {str(error).splitlines()[0]}") from None
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    tied = set(getattr(model, "_tied_weights_keys", None) or [])
-    if unexpected or [key for key in missing if key not in tied and "lm_head" not in key]:
+    missing, unexpected = load_weights(model, weights)
+    if unexpected or missing:
         raise RunFailed(f"{checkpoint} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+
+
+def restore_state(checkpoint: Path, model, optimizer, scheduler) -> int:
+    """Load a checkpoint's optimizer, scheduler and RNG states into the live objects (the
+    optimizer built for the model as it trains: sharded or not); its step."""
+    from curate.train.fsdp import load_optimizer_state
+
+    state = load_state(checkpoint)
     try:
         step = state["progress"]["step"]
         named = Path(checkpoint).name.removeprefix("checkpoint-")
         if type(step) is not int or (named.isdigit() and step != int(named)) or step < 0:
             raise ValueError(f"its step {step!r} is not the checkpoint's")
         if optimizer is not None:
-            optimizer.load_state_dict(state["optimizer"])
+            load_optimizer_state(model, optimizer, state["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
@@ -159,6 +174,29 @@ def restore(checkpoint: Path, model, optimizer, scheduler) -> int:
             "remove that checkpoint folder to resume from an earlier one"
         ) from None
     return step
+
+
+def restore(checkpoint: Path, model, optimizer, scheduler) -> int:
+    """Load a checkpoint's weights, optimizer, scheduler and RNG into the live objects; its step."""
+    load_state(checkpoint)  # a state that cannot be read is refused before any weight is touched
+    restore_weights(checkpoint, model)
+    return restore_state(checkpoint, model, optimizer, scheduler)
+
+
+def load_weights(model, weights: dict) -> tuple[list[str], list[str]]:
+    """Load a checkpoint's tensors into the model: a LoRA run's are PEFT adapter weights; the
+    (missing, unexpected) keys that matter (tied and base weights are not missing)."""
+    from curate.train.lora import is_peft_model
+
+    if is_peft_model(model):
+        from peft import set_peft_model_state_dict
+
+        result = set_peft_model_state_dict(model, weights)
+        adapter_keys = [key for key in result.missing_keys if "lora_" in key or "modules_to_save" in key]
+        return adapter_keys, list(result.unexpected_keys)
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    tied = set(getattr(model, "_tied_weights_keys", None) or [])
+    return [key for key in missing if key not in tied and "lm_head" not in key], list(unexpected)
 
 
 def resume(run: Path, model, optimization: Optimization) -> tuple[int, Path | None]:

@@ -7,6 +7,7 @@ The loops are imported when they run: torch and transformers load then, not befo
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 from curate.train.settings import TrainSettings
@@ -23,16 +24,26 @@ def train(method: str, settings: TrainSettings, progress: bool = True) -> list[s
     """Run the `method` loop with `settings`; what it did, one line each."""
     module, function = TRAINERS[method]
     result = getattr(importlib.import_module(module), function)(settings, progress=progress)
+    if os.environ.get("RANK", "0") != "0":
+        return []  # under torchrun the main process says what the run did, once
     lines = [f"train-{method}: {result['steps']} steps; {result['report'].summary()}"]
+    trainable, total = result["parameters"]
+    lines.append(f"  trained {trainable:,} of {total:,} parameters ({100 * trainable / max(total, 1):.2f}%)")
     if result.get("reference_logps"):
         reused = "reused" if result.get("reference_reused") else "computed"
         lines.append(f"  reference log-probs {reused}: {result['reference_logps']}")
-    if method == "rm":
+    loader = "AutoModelForSequenceClassification" if method == "rm" else "AutoModelForCausalLM"
+    what = "reward model" if method == "rm" else "model"
+    if settings.lora is not None:
         lines.append(
-            f"  final reward model: {result['final']} (AutoModelForSequenceClassification.from_pretrained loads it)"
+            f"  final adapter: {result['final']} (PeftModel.from_pretrained loads it; curate takes it as a model)"
         )
+        if result.get("merged"):
+            lines.append(f"  merged {what}: {result['merged']} ({loader}.from_pretrained and vLLM load it)")
+        else:
+            lines.append(f"  a plain {what}: curate merge-lora {result['final']} -o DIR")
     else:
-        lines.append(f"  final model: {result['final']} (AutoModelForCausalLM.from_pretrained loads it)")
+        lines.append(f"  final {what}: {result['final']} ({loader}.from_pretrained loads it)")
     output = Path(settings.output)
     lines.append(f"  metrics: {output / 'metrics.jsonl'}; curves: {output / 'loss.png'}")
     return lines

@@ -45,10 +45,15 @@ class Distributed:
             return torch.device("cpu")
         return torch.device(name)
 
-    def wrap(self, model, device):
-        """The model under DDP when there are several processes, else the model itself."""
+    def wrap(self, model, device, fsdp: bool = False, use_bf16: bool = False):
+        """The model under DDP when there are several processes, sharded in place with FSDP2
+        with `fsdp` (fsdp.py), else the model itself."""
         if not self.active:
             return model
+        if fsdp:
+            from curate.train.fsdp import shard
+
+            return shard(model, use_bf16)
         import torch
 
         return torch.nn.parallel.DistributedDataParallel(

@@ -16,25 +16,27 @@ the step's pairs; eval metrics the same names prefixed `eval_`.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from curate.errors import UserError
 from curate.instruct.templates import template_for
-from curate.train import batches, checkpoint, run_folder
+from curate.train import batches, run_folder
 from curate.train.data import PREFERENCE, PreferencePair, collate_preference, tokenize_preference
 from curate.train.distributed import Distributed
 from curate.train.dpo_losses import LOSSES, dpo_loss
 from curate.train.dpo_reference import REFERENCE_MODES, Reference, disable_dropout, prepare_references
 from curate.train.flops import Speed
+from curate.train.fsdp import gradient_sync
+from curate.train.lean_loss import token_scorer
 from curate.train.logps import completion_lengths, sequence_logps
-from curate.train.models import load_model, pad_id, prepare_for_training
-from curate.train.optim import Optimization
+from curate.train.lora import parameter_counts
+from curate.train.models import load_model, pad_id, with_adapters
 from curate.train.progress import TrainingProgress
 from curate.train.run_folder import RunFolder
 from curate.train.settings import DPOSettings
+from curate.train.startup import start
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -139,7 +141,9 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     use_bf16 = settings.use_bf16(device)
     run_folder.claim(settings.output, dist)
     torch.manual_seed(settings.seed)
-    model, tokenizer = load_model(settings.model, device)
+    model, tokenizer = load_model(settings.model, device, load_in_4bit=settings.load_in_4bit)
+    # LoRA first, then dropout off everywhere, the adapters' dropout included (TRL's order)
+    model = with_adapters(model, settings, "CAUSAL_LM", announce=progress and dist.is_main)
     disable_dropout(model)
     template = template_for(tokenizer, settings.template, settings.model)
 
@@ -154,17 +158,15 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     total_steps = batches.total_steps(settings, len(train_pairs), dist.world)
 
     # ---- the reference, taken before any checkpoint is loaded into the policy
+    scorer = token_scorer(model, device, settings.loss_chunk_tokens)  # never [2B, L, V] logits at once
     references = prepare_references(
-        settings, model, train_pairs, eval_pairs, template, pad, dist, device, use_bf16, progress
+        settings, scorer, train_pairs, eval_pairs, template, pad, dist, device, use_bf16, progress
     )
 
-    # ---- optimizer and schedule; resume restores them, the weights, the RNG and the data position
-    prepare_for_training(model, settings)
-    optimization = Optimization.adamw(model, settings.optimizer, total_steps, settings.max_grad_norm)
-    start_step, resumed_from = checkpoint.resume(settings.output, model, optimization) if settings.resume else (0, None)
-    wrapped = dist.wrap(model, device)
-    forward = torch.compile(wrapped) if settings.compile else wrapped
-    run = RunFolder(settings.output, settings, total_steps, start_step, resumed_from, dist)
+    # ---- wrap or shard, optimizer and schedule; resume restores them, the weights, the RNG and the data position
+    ready = start(settings, model, scorer, dist, device, use_bf16, total_steps)
+    optimization, start_step, resumed_from = ready.optimization, ready.start_step, ready.resumed_from
+    run = RunFolder(settings.output, settings, total_steps, start_step, resumed_from, dist, root=ready.wrapped)
     speed = Speed.of(model, settings.max_length, device, dist.world)
     if settings.ref == "live":
         speed = speed.scaled(4 / 3)  # plus the reference's forward pass: a third of a training step's FLOPs
@@ -185,9 +187,9 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
             indices, weight = dist.share(global_indices, settings.batch_size)
             batch = collate_preference([train_pairs[i] for i in indices], pad)
             sync = number == len(micro) - 1 or not dist.active
-            with contextlib.nullcontext() if sync else wrapped.no_sync():
+            with gradient_sync(ready.wrapped, sync):
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    policy_chosen, policy_rejected = sequence_logps(forward, batch, device)
+                    policy_chosen, policy_rejected = sequence_logps(ready.forward, batch, device)
                 ref_chosen, ref_rejected = references.train.logps(batch, indices, device, use_bf16)
                 chosen_lengths, rejected_lengths = (lengths.to(device) for lengths in completion_lengths(batch))
                 losses, chosen_rewards, rejected_rewards = dpo_loss(
@@ -215,7 +217,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
         }
         if run.evaluate_now(step):
             evaluated = evaluate(
-                model, eval_pairs, references.eval, pad, settings.batch_size, device,
+                scorer, eval_pairs, references.eval, pad, settings.batch_size, device,
                 settings.beta, settings.loss, use_bf16,
             )  # fmt: skip
             record.update({f"eval_{name}": value for name, value in (evaluated or {}).items()})
@@ -232,4 +234,6 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
         "resumed_from": resumed_from,
         "reference_logps": references.file,
         "reference_reused": references.reused,
+        "parameters": parameter_counts(model),
+        "merged": run.merged,
     }

@@ -11,6 +11,7 @@ the start of training.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import json
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from curate.errors import UserError
 from curate.train.logps import sequence_logps
+from curate.train.lora import is_peft_model
 from curate.train.models import load_model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,12 +37,18 @@ REFERENCE_DIR = "reference_logps"
 
 
 class Reference:
-    """The reference log-probabilities of a batch: from a frozen model (live) or precomputed per pair."""
+    """The reference log-probabilities of a batch: from a frozen model (live) or precomputed per pair.
 
-    def __init__(self, model=None, chosen: torch.Tensor | None = None, rejected: torch.Tensor | None = None) -> None:
+    With `adapter_off` the model is the LoRA policy itself, run with its adapters disabled: the
+    base weights are the reference, and no second copy of them is kept.
+    """
+
+    def __init__(
+        self, model=None, chosen: torch.Tensor | None = None, rejected: torch.Tensor | None = None, adapter_off=False
+    ) -> None:
         if (model is None) == (chosen is None or rejected is None):
             raise ValueError("a Reference is either a model or precomputed chosen and rejected log-probabilities")
-        self.model, self.chosen, self.rejected = model, chosen, rejected
+        self.model, self.chosen, self.rejected, self.adapter_off = model, chosen, rejected, adapter_off
 
     def logps(self, batch: dict, indices: Sequence[int], device, use_bf16: bool) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
@@ -48,8 +56,18 @@ class Reference:
         if self.model is None:
             picked = torch.as_tensor(list(indices), dtype=torch.long)
             return self.chosen[picked].to(device), self.rejected[picked].to(device)
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+        with torch.no_grad(), autocast, adapters_disabled(self.model, self.adapter_off):
             return sequence_logps(self.model, batch, device)
+
+
+def adapters_disabled(model, disabled: bool = True):
+    """A context in which a LoRA model (or a scorer holding one as `.model`) runs as its base
+    (peft's `disable_adapter`); a no-op for other models or when not `disabled`."""
+    peft_model = model if is_peft_model(model) else getattr(model, "model", None)
+    if disabled and peft_model is not None and is_peft_model(peft_model):
+        return peft_model.disable_adapter()
+    return contextlib.nullcontext()
 
 
 def frozen(model):
@@ -100,6 +118,8 @@ def model_fingerprint(name: str, model) -> str:
         return "files:" + weights_fingerprint(folder)
     digest = xxhash.xxh3_128()
     for key, tensor in sorted(model.state_dict().items()):
+        if "lora_" in key:
+            continue  # a LoRA policy's reference is its base: the adapters are not part of it
         raw = tensor.detach().contiguous().cpu().reshape(-1).view(torch.uint8)
         digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\n".encode())
         digest.update(raw.numpy().tobytes())
@@ -152,7 +172,7 @@ def compute_reference_logps(
     model.eval()
     chosen, rejected = [], []
     starts = range(0, len(pairs), batch_size)
-    with torch.no_grad():
+    with torch.no_grad(), adapters_disabled(model):
         for start in tqdm(starts, desc="reference log-probs", unit="batch", disable=not progress):
             batch = data.collate_preference(pairs[start : start + batch_size], pad_id)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
@@ -208,16 +228,25 @@ def prepare_references(
     settings, model, train_pairs, eval_pairs, template, pad_id: int, dist, device, use_bf16: bool, progress: bool
 ) -> References:
     """The reference for `settings.ref`: the policy's starting weights (or `settings.ref_model`),
-    frozen and run live, or precomputed over every pair. Call it before a checkpoint is loaded
-    into the policy: the policy's weights at that moment are the reference."""
+    frozen and run live, or precomputed over every pair. `model` is the policy's scorer
+    (lean_loss.token_scorer). Call it before a checkpoint is loaded into the policy: the
+    policy's weights at that moment are the reference."""
     import torch
+
+    from curate.train.lean_loss import token_scorer
 
     same_weights = settings.ref_model is None or settings.ref_model == settings.model
     if settings.ref == "live":
-        ref_model = frozen(copy.deepcopy(model)) if same_weights else load_reference(settings.ref_model, model, device)
+        if same_weights and is_peft_model(model.model):
+            reference = Reference(model=model, adapter_off=True)  # the base: the policy with its adapters off
+            return References(reference, reference)
+        if same_weights:
+            ref_model = frozen(copy.deepcopy(model))
+        else:
+            ref_model = token_scorer(load_reference(settings.ref_model, model.model, device), device)
         return References(Reference(model=ref_model), Reference(model=ref_model))
 
-    ref_model = model if same_weights else load_reference(settings.ref_model, model, device)
+    ref_model = model if same_weights else token_scorer(load_reference(settings.ref_model, model.model, device), device)
     key = reference_key(
         model_fingerprint(settings.ref_model or settings.model, ref_model),
         train_pairs, eval_pairs, template, settings.max_length, settings.max_prompt_length, use_bf16,

@@ -1,5 +1,6 @@
-"""The folder `curate init-model` writes: claimed and locked like every output folder
-(pipeline/ownership.py), and replaced only file by file, only the files it wrote."""
+"""The model folder `curate init-model` and `curate merge-lora` write: claimed and locked like
+every output folder (pipeline/ownership.py), and replaced only file by file, only the files
+curate wrote."""
 
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ def check_model_folder(output: Path, overwrite: bool) -> None:
         if output.exists() and not output.is_dir():
             raise UserError(f"output {output} exists and is not a folder")
         return
-    ownership.claim(output, "model folder", "was not written by curate init-model")
+    ownership.claim(output, "model folder", "was not written by curate init-model or merge-lora")
     if not ownership.entries(output) - {STAGING}:
         return
     previous = read_json(output / INIT_FILE)
     if previous is None or previous.get("folder_id") != ownership.folder_id(output):
-        raise UserError(f"{output} is not empty and was not written by curate init-model; choose a new or empty folder")
+        raise UserError(
+            f"{output} is not empty and was not written by curate init-model or merge-lora; choose a new or empty folder"
+        )
     if not overwrite:
         raise UserError(f"{output} already holds a model; pass --overwrite to replace it, or choose another folder")
 
@@ -40,7 +43,7 @@ def write_model_folder(output: Path, info: dict, save: Callable[[Path], None]) -
     """`save(folder)` writes the model and tokenizer into a staging folder inside `output`; its
     files then replace those an earlier init-model wrote, and `curate_init.json` (`info`, with
     the folder id and the files) is written last."""
-    ownership.claim(output, "model folder", "was not written by curate init-model")
+    ownership.claim(output, "model folder", "was not written by curate init-model or merge-lora")
     staging = output / STAGING
     try:
         shutil.rmtree(staging, ignore_errors=True)  # a killed run's, inside a folder curate claimed

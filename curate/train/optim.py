@@ -72,7 +72,10 @@ class Optimization:
         optimizer and the schedule, clear the gradients; the gradient norm before clipping."""
         import torch
 
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), self.max_grad_norm).item()
+        from curate.train.fsdp import full_tensor
+
+        # a sharded model's norm is a DTensor over every process's gradient shards
+        grad_norm = full_tensor(torch.nn.utils.clip_grad_norm_(model.parameters(), self.max_grad_norm)).item()
         check_finite(loss, step, last_checkpoint)
         self.optimizer.step()
         self.scheduler.step()

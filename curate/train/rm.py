@@ -25,7 +25,6 @@ template ends a turn with eos, the reward is read at the token before that trail
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,16 +32,18 @@ from dataclasses import dataclass
 from curate.errors import UserError
 from curate.instruct.templates import template_for
 from curate.llm.reward_model import load_reward_model
-from curate.train import batches, checkpoint, run_folder
+from curate.train import batches, run_folder
 from curate.train.data import PREFERENCE
 from curate.train.data.reward import collate_pairs, tokenize_pairs
 from curate.train.distributed import Distributed
 from curate.train.flops import Speed
-from curate.train.models import prepare_for_training
-from curate.train.optim import Optimization
+from curate.train.fsdp import gradient_sync
+from curate.train.lora import parameter_counts
+from curate.train.models import with_adapters
 from curate.train.progress import TrainingProgress
 from curate.train.run_folder import RunFolder
 from curate.train.settings import TrainSettings
+from curate.train.startup import start
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,10 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     run_folder.claim(settings.output, dist)
     torch.manual_seed(settings.seed)
     model, tokenizer, head_initialised = load_reward_model(
-        settings.model, device, settings.seed, progress=progress and dist.is_main
+        settings.model, device, settings.seed, progress=progress and dist.is_main, load_in_4bit=settings.load_in_4bit
     )
+    # with --lora, peft keeps the score head trainable beside the adapters (SEQ_CLS's modules_to_save)
+    model = with_adapters(model, settings, "SEQ_CLS", announce=progress and dist.is_main)
     torch.manual_seed(settings.seed)
     template = template_for(tokenizer, settings.template, settings.model)
     if settings.template:
@@ -136,13 +139,11 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     ]
     total_steps = batches.total_steps(settings, len(train_pairs), dist.world)
 
-    # ---- optimizer and schedule; resume restores them, the weights, the RNG and the data position
-    prepare_for_training(model, settings)
-    optimization = Optimization.adamw(model, settings.optimizer, total_steps, settings.max_grad_norm)
-    start_step, resumed_from = checkpoint.resume(settings.output, model, optimization) if settings.resume else (0, None)
-    wrapped = dist.wrap(model, device)
-    forward = torch.compile(wrapped) if settings.compile else wrapped
-    run = RunFolder(settings.output, settings, total_steps, start_step, resumed_from, dist)
+    # ---- wrap or shard, optimizer and schedule; resume restores them, the weights, the RNG and the data position
+    # (the score head outputs one value per position: no vocabulary-wide logits to keep lean)
+    ready = start(settings, model, model, dist, device, use_bf16, total_steps)
+    optimization, start_step, resumed_from = ready.optimization, ready.start_step, ready.resumed_from
+    run = RunFolder(settings.output, settings, total_steps, start_step, resumed_from, dist, root=ready.wrapped)
     speed = Speed.of(model, settings.max_length, device, dist.world)
     center = settings.center_rewards_coefficient
 
@@ -164,9 +165,9 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
             # gradients are averaged over processes: scale by the world size so the step's
             # gradient is the sum over every pair of the global batch, over their count
             sync = number == len(micro) - 1 or not dist.active
-            with contextlib.nullcontext() if sync else wrapped.no_sync():
+            with gradient_sync(ready.wrapped, sync):
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    r_chosen, r_rejected = rewards(forward, batch, device)
+                    r_chosen, r_rejected = rewards(ready.forward, batch, device)
                 losses = pair_losses(r_chosen, r_rejected, batch["margin"], center) * weight
                 (losses.sum() * dist.world / pairs).backward()
             if weight:
@@ -211,4 +212,6 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
         "head_initialised": head_initialised,
         "train_pairs": len(train_pairs),
         "eval_pairs": len(eval_pairs),
+        "parameters": parameter_counts(model),
+        "merged": run.merged,
     }

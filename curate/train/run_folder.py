@@ -52,13 +52,22 @@ class RunFolder:
     truncation.json and the curves. Steps are counted from 1."""
 
     def __init__(
-        self, output: Path, settings, total_steps: int, start_step: int, resumed_from: Path | None, dist=None
+        self,
+        output: Path,
+        settings,
+        total_steps: int,
+        start_step: int,
+        resumed_from: Path | None,
+        dist=None,
+        root=None,
     ) -> None:
+        self.root = root  # the model as it trains: when FSDP shards it, every process gathers its checkpoints
         self.output = Path(output)
         self.settings = settings
         self.total_steps = total_steps
         self.dist = dist or Distributed()
         self.last_checkpoint = resumed_from  # named when a NaN stops the run
+        self.merged: Path | None = None  # RUN/merged, with --merge
         self.metrics = (
             MetricsLog(self.output / "metrics.jsonl", start_step if resumed_from else None)
             if self.dist.is_main
@@ -66,8 +75,13 @@ class RunFolder:
         )
 
     def evaluate_now(self, step: int) -> bool:
+        """Whether this process evaluates after `step`: the main one, or all of them when the
+        model is sharded (its layers gather their weights together)."""
+        from curate.train.fsdp import is_sharded
+
         every = self.settings.eval_every
-        return self.dist.is_main and ((every and step % every == 0) or step == self.total_steps)
+        sharded = self.root is not None and is_sharded(self.root)
+        return (self.dist.is_main or sharded) and bool((every and step % every == 0) or step == self.total_steps)
 
     def end_step(self, step: int, record: dict, model, tokenizer, optimization: Optimization) -> None:
         """Log the step's metrics (every `log_every` steps, the last and evaluated ones) and write
@@ -77,6 +91,7 @@ class RunFolder:
         if self.metrics is not None and (step % self.settings.log_every == 0 or last or evaluated):
             self.metrics.log(record)
         if self.settings.save_every and step % self.settings.save_every == 0 and not last:
+            gathered = self._gather(model, optimization.optimizer)
             if self.dist.is_main:
                 self.last_checkpoint = save_checkpoint(
                     self.output / f"checkpoint-{step}",
@@ -85,19 +100,38 @@ class RunFolder:
                     optimization.optimizer,
                     optimization.scheduler,
                     {"step": step},
+                    gathered,
                 )
             self.dist.barrier()
 
+    def _gather(self, model, optimizer) -> tuple | None:
+        """A sharded model's whole weights and optimizer state, gathered by every process (the
+        main one gets them); None when the model is not sharded."""
+        from curate.train.fsdp import full_state, is_sharded
+
+        if self.root is None or not is_sharded(self.root):
+            return None
+        weights, state = full_state(self.root, optimizer)
+        if self.root is not model:  # a loss module holding the model as `.model`
+            weights = {key.removeprefix("model."): value for key, value in weights.items()}
+        return weights, state
+
     def finish(self, model, tokenizer, truncation: dict, panels: tuple[tuple[str, ...], ...]) -> Path:
-        """Save `final/`, truncation.json and the curves (loss.png); the final folder."""
+        """Save `final/`, truncation.json and the curves (loss.png), and with --merge `merged/`
+        (the LoRA adapter merged into its base); the final folder."""
         from curate.io.manifest import write_json_atomic
         from curate.train.curves import write_curves
 
         final = self.output / "final"
+        gathered = self._gather(model, None)
         if self.dist.is_main:
             self.metrics.close()
-            save_checkpoint(final, model, tokenizer, None, None, {"step": self.total_steps})
+            save_checkpoint(final, model, tokenizer, None, None, {"step": self.total_steps}, gathered)
             write_json_atomic(self.output / "truncation.json", truncation)
             write_curves(self.output, panels)
+            if self.settings.merge:
+                from curate.train.merge import merge_adapter
+
+                self.merged = merge_adapter(final, self.output / "merged", overwrite=True)["output"]
         self.dist.barrier()
         return final

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curate.errors import UserError
+from curate.train.lora import LoraSettings
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,24 @@ class TrainSettings:
     gradient_checkpointing: bool = False
     compile: bool = False  # torch.compile the model's forward pass
     resume: bool = False
+    lora: LoraSettings | None = None  # None: train every weight
+    load_in_4bit: bool = False  # QLoRA: the frozen base in NF4 (CUDA only)
+    merge: bool = False  # with LoRA: also write RUN/merged, the adapter merged into the base
+    fsdp: bool = False  # shard parameters, gradients and optimizer state over the processes (FSDP2)
+    loss_chunk_tokens: int | None = None  # positions per chunk of the lean loss (None: ~256 MiB of logits)
 
     def check(self) -> None:
         """One clear sentence for a shared setting that cannot work."""
         if self.batch_size < 1 or self.grad_accum < 1:
             raise UserError("batch_size and grad_accum must be at least 1")
+        if self.load_in_4bit and self.lora is None:
+            raise UserError("--load-in-4bit trains adapters on a frozen 4-bit base: add --lora")
+        if self.merge and self.lora is None:
+            raise UserError("--merge merges a LoRA adapter into its base: it needs --lora")
+        if self.fsdp and self.load_in_4bit:
+            raise UserError("--fsdp does not shard 4-bit weights; use --lora without --load-in-4bit, or one GPU")
+        if self.lora is not None and (self.lora.r < 1 or self.lora.alpha <= 0 or not 0 <= self.lora.dropout < 1):
+            raise UserError("--lora-r must be at least 1, --lora-alpha above 0 and --lora-dropout in [0, 1)")
 
     def use_bf16(self, device) -> bool:
         """bf16 autocast: --bf16 when given, else on a GPU."""

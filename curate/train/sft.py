@@ -8,41 +8,28 @@ into micro-batches (and a packed run equals an unpacked one).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 
 from curate.errors import UserError
 from curate.instruct.templates import template_for
-from curate.train import batches, checkpoint, run_folder
+from curate.train import batches, run_folder
 from curate.train.data import collate_sft, pack, tokenize_sft
 from curate.train.distributed import Distributed
 from curate.train.flops import Speed
-from curate.train.models import load_model, model_inputs, pad_id, prepare_for_training
-from curate.train.optim import Optimization
+from curate.train.fsdp import gradient_sync
+from curate.train.lean_loss import token_scorer
+from curate.train.lora import parameter_counts
+from curate.train.models import load_model, model_inputs, pad_id, with_adapters
 from curate.train.progress import TrainingProgress
 from curate.train.run_folder import RunFolder
 from curate.train.settings import TrainSettings
+from curate.train.startup import start
 
 
 @dataclass(frozen=True)
 class SFTSettings(TrainSettings):
     packing: bool = True
-
-
-def token_loss_sum(logits, labels):
-    """Summed next-token cross-entropy over labels != -100, and how many tokens that is."""
-    import torch.nn.functional as F
-
-    shifted_logits = logits[:, :-1, :].float()
-    shifted_labels = labels[:, 1:]
-    loss = F.cross_entropy(
-        shifted_logits.reshape(-1, shifted_logits.size(-1)),
-        shifted_labels.reshape(-1),
-        ignore_index=-100,
-        reduction="sum",
-    )
-    return loss, int((shifted_labels != -100).sum())
 
 
 def _share(items: list, indices: list[int], dist, batch_size: int) -> list:
@@ -55,20 +42,20 @@ def _share(items: list, indices: list[int], dist, batch_size: int) -> list:
     return rows
 
 
-def evaluate(model, eval_batches: list[dict], device) -> float | None:
+def evaluate(scorer, eval_batches: list[dict], device) -> float | None:
+    """Mean next-token cross-entropy over the trained tokens of `eval_batches`."""
     import torch
 
     if not eval_batches:
         return None
-    model.eval()
+    scorer.eval()
     total, tokens = 0.0, 0
-    with torch.inference_mode():
+    with torch.no_grad():
         for batch in eval_batches:
-            logits = model(**model_inputs(batch, device)).logits
-            loss, count = token_loss_sum(logits, batch["labels"].to(device))
-            total += loss.item()
-            tokens += count
-    model.train()
+            logps, _ = scorer(model_inputs(batch, device), batch["labels"].to(device))
+            total -= logps.sum().item()
+            tokens += logps.numel()
+    scorer.train()
     return total / max(tokens, 1)
 
 
@@ -83,7 +70,8 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     use_bf16 = settings.use_bf16(device)
     run_folder.claim(settings.output, dist)
     torch.manual_seed(settings.seed)
-    model, tokenizer = load_model(settings.model, device)
+    model, tokenizer = load_model(settings.model, device, load_in_4bit=settings.load_in_4bit)
+    model = with_adapters(model, settings, "CAUSAL_LM", announce=progress and dist.is_main)
     template = template_for(tokenizer, settings.template, settings.model)
 
     # ---- data: every process tokenises everything and takes its share of each global batch
@@ -106,13 +94,11 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     ]
     total_steps = batches.total_steps(settings, len(train_items), dist.world)
 
-    # ---- optimizer and schedule; resume restores them, the weights, the RNG and the data position
-    prepare_for_training(model, settings)
-    optimization = Optimization.adamw(model, settings.optimizer, total_steps, settings.max_grad_norm)
-    start_step, resumed_from = checkpoint.resume(settings.output, model, optimization) if settings.resume else (0, None)
-    wrapped = dist.wrap(model, device)
-    forward = torch.compile(wrapped) if settings.compile else wrapped
-    run = RunFolder(settings.output, settings, total_steps, start_step, resumed_from, dist)
+    # ---- wrap or shard, optimizer and schedule; resume restores them, the weights, the RNG and the data position
+    scorer = token_scorer(model, device, settings.loss_chunk_tokens)  # the loss, never [B, L, V] logits at once
+    ready = start(settings, model, scorer, dist, device, use_bf16, total_steps)
+    optimization, start_step, resumed_from = ready.optimization, ready.start_step, ready.resumed_from
+    run = RunFolder(settings.output, settings, total_steps, start_step, resumed_from, dist, root=ready.wrapped)
     speed = Speed.of(model, settings.max_length, device, dist.world)
 
     # ---- the loop
@@ -133,10 +119,10 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
             # gradients are averaged over processes: scale by the world size so the step's
             # gradient is the sum over every trained token of the global batch, over their count
             sync = number == len(micro) - 1 or not dist.active
-            with contextlib.nullcontext() if sync else wrapped.no_sync():
+            with gradient_sync(ready.wrapped, sync):
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    logits = forward(**model_inputs(batch, device)).logits
-                loss_sum, _ = token_loss_sum(logits, batch["labels"].to(device))
+                    logps, _ = ready.forward(model_inputs(batch, device), batch["labels"].to(device))
+                loss_sum = -logps.sum()
                 (loss_sum * dist.world / max(trained, 1)).backward()
             local_loss += loss_sum.item()
             local_tokens += int(batch["input_ids"].numel())
@@ -154,10 +140,17 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
             "mfu": mfu,
         }
         if run.evaluate_now(step):
-            record["eval_loss"] = evaluate(model, eval_batches, device)
+            record["eval_loss"] = evaluate(scorer, eval_batches, device)
         run.end_step(step, record, model, tokenizer, optimization)
         bar.update(record)
     bar.close()
     final = run.finish(model, tokenizer, report.as_dict(), panels=(("loss", "eval_loss"),))
     dist.close()
-    return {"final": final, "steps": total_steps, "report": report, "resumed_from": resumed_from}
+    return {
+        "final": final,
+        "steps": total_steps,
+        "report": report,
+        "resumed_from": resumed_from,
+        "parameters": parameter_counts(model),
+        "merged": run.merged,
+    }
