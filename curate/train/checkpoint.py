@@ -64,6 +64,7 @@ def save_checkpoint(
     import torch
 
     from curate.train.fsdp import full_state
+    from curate.train.lora import is_peft_model
 
     quiet_transformers()
     weights, optimizer_state = gathered if gathered is not None else full_state(model, optimizer)
@@ -71,7 +72,10 @@ def save_checkpoint(
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    model.save_pretrained(staging, safe_serialization=True, **({"state_dict": weights} if weights else {}))
+    options = {"state_dict": weights} if weights else {}
+    if is_peft_model(model):
+        options["save_embedding_layers"] = False  # curate never resizes the vocabulary: adapters only
+    model.save_pretrained(staging, safe_serialization=True, **options)
     if tokenizer is not None:
         tokenizer.save_pretrained(staging)
     state = {"progress": progress, "rng": rng_state()}

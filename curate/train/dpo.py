@@ -141,7 +141,7 @@ def train_dpo(settings: DPOSettings, progress: bool = True) -> dict[str, Any]:
     use_bf16 = settings.use_bf16(device)
     run_folder.claim(settings.output, dist)
     torch.manual_seed(settings.seed)
-    model, tokenizer = load_model(settings.model, device, load_in_4bit=settings.load_in_4bit)
+    model, tokenizer = load_model(settings.model, device, settings.weights_dtype(), settings.load_in_4bit)
     # LoRA first, then dropout off everywhere, the adapters' dropout included (TRL's order)
     model = with_adapters(model, settings, "CAUSAL_LM", announce=progress and dist.is_main)
     disable_dropout(model)

@@ -43,7 +43,7 @@ class LoraSettings:
 
 def require_peft() -> None:
     if importlib.util.find_spec("peft") is None:
-        raise UserError("--lora needs the peft package: pip install 'curate[lora]'")
+        raise UserError("--lora needs the peft package: pip install 'curate[train]'")
 
 
 def quantization_config():

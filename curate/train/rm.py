@@ -115,7 +115,12 @@ def train_rm(settings: RMSettings, progress: bool = True) -> dict:
     run_folder.claim(settings.output, dist)
     torch.manual_seed(settings.seed)
     model, tokenizer, head_initialised = load_reward_model(
-        settings.model, device, settings.seed, progress=progress and dist.is_main, load_in_4bit=settings.load_in_4bit
+        settings.model,
+        device,
+        settings.seed,
+        settings.weights_dtype(),
+        progress and dist.is_main,
+        settings.load_in_4bit,
     )
     # with --lora, peft keeps the score head trainable beside the adapters (SEQ_CLS's modules_to_save)
     model = with_adapters(model, settings, "SEQ_CLS", announce=progress and dist.is_main)

@@ -62,6 +62,14 @@ class TrainSettings:
         if self.lora is not None and (self.lora.r < 1 or self.lora.alpha <= 0 or not 0 <= self.lora.dropout < 1):
             raise UserError("--lora-r must be at least 1, --lora-alpha above 0 and --lora-dropout in [0, 1)")
 
+    def weights_dtype(self):
+        """The dtype to load the weights in: float32 master weights for a full fine-tune (bf16
+        comes from autocast, AdamW's moments stay float32); a LoRA run's frozen base in its
+        checkpoint's own dtype (bf16 for most published models), its adapters float32 (peft)."""
+        import torch
+
+        return "auto" if self.lora is not None else torch.float32
+
     def use_bf16(self, device) -> bool:
         """bf16 autocast: --bf16 when given, else on a GPU."""
         return self.bf16 if self.bf16 is not None else device.type == "cuda"

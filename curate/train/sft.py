@@ -70,7 +70,7 @@ def train_sft(settings: SFTSettings, progress: bool = True) -> dict:
     use_bf16 = settings.use_bf16(device)
     run_folder.claim(settings.output, dist)
     torch.manual_seed(settings.seed)
-    model, tokenizer = load_model(settings.model, device, load_in_4bit=settings.load_in_4bit)
+    model, tokenizer = load_model(settings.model, device, settings.weights_dtype(), settings.load_in_4bit)
     model = with_adapters(model, settings, "CAUSAL_LM", announce=progress and dist.is_main)
     template = template_for(tokenizer, settings.template, settings.model)
 
