@@ -102,6 +102,14 @@ def load_reference(name: str, policy, device):
     return reference
 
 
+def same_model(first: str, second: str) -> bool:
+    """Whether two --model values name the same model: the same hub id, or the same folder however written."""
+    if first == second:
+        return True
+    a, b = Path(first).expanduser(), Path(second).expanduser()
+    return a.is_dir() and b.is_dir() and a.resolve() == b.resolve()
+
+
 def model_fingerprint(name: str, model) -> str:
     """The identity of a model's weights: its folder's file hashes, or a hash of its tensors.
 
@@ -235,7 +243,7 @@ def prepare_references(
 
     from curate.train.lean_loss import token_scorer
 
-    same_weights = settings.ref_model is None or settings.ref_model == settings.model
+    same_weights = settings.ref_model is None or same_model(settings.ref_model, settings.model)
     if settings.ref == "live":
         if same_weights and is_peft_model(model.model):
             reference = Reference(model=model, adapter_off=True)  # the base: the policy with its adapters off
