@@ -239,3 +239,19 @@ def test_bad_lora_target_is_one_line(tiny_model, tmp_path):
         "--max-steps", "1", "--no-progress", expect=2,
     )  # fmt: skip
     assert "--lora-target" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_the_qlora_preparation_runs_on_a_plain_model(tiny_model):
+    """`--load-in-4bit` needs CUDA to load; the preparation it runs after loading (peft's
+    prepare_model_for_kbit_training, then the adapters, with checkpointing) is checked here."""
+    from curate.train.lora import apply_lora, parameter_counts
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_model)
+    wrapped = apply_lora(model, LORA, "CAUSAL_LM", str(tiny_model), quantized=True, checkpointing=True)
+    wrapped.train()
+    trainable, total = parameter_counts(wrapped)
+    assert trainable == lora_parameters(wrapped) and 0 < trainable < total
+    ids = torch.randint(0, 400, (2, 16), generator=torch.Generator().manual_seed(0))
+    wrapped(input_ids=ids, labels=ids).loss.backward()
+    grads = [p.grad for name, p in wrapped.named_parameters() if "lora_B" in name]  # A gets none while B = 0
+    assert grads and all(grad is not None and grad.abs().sum() > 0 for grad in grads)

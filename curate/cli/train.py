@@ -124,6 +124,9 @@ def train_sft_command(**params) -> None:
       curate train-sft out/quickstart/chatml -o runs/sft --model models/tiny --max-steps 100 --lr 1e-3
       curate train-sft out/sft -o runs/qwen --model Qwen/Qwen2.5-0.5B-Instruct --epochs 2 --batch-size 4 --grad-accum 8
       torchrun --nproc-per-node 8 -m curate train-sft out/sft -o runs/sft8 --model models/base
+      curate train-sft out/sft -o runs/lora --model meta-llama/Llama-3.1-8B-Instruct --lora --lora-r 16 --merge
+      curate train-sft out/sft -o runs/qlora --model meta-llama/Llama-3.1-8B-Instruct --lora --load-in-4bit
+      torchrun --nproc-per-node 8 -m curate train-sft out/sft -o runs/full8b --model meta-llama/Llama-3.1-8B --fsdp
     """
     from curate.train.sft import SFTSettings
 
@@ -175,6 +178,7 @@ def train_dpo_command(**params) -> None:
     Examples:
       curate train-dpo out/quickstart/preferences -o runs/dpo --model runs/sft/final --max-steps 100 --lr 1e-4
       curate train-dpo out/prefs -o runs/dpo --model runs/sft/final --beta 0.1 --loss ipo --batch-size 4 --grad-accum 8
+      curate train-dpo out/prefs -o runs/dpo-lora --model runs/lora/final --lora --lr 5e-6   # reference: adapters off
     """
     settings = DPOSettings(
         **train_settings(params), max_prompt_length=params["max_prompt_length"], beta=params["beta"],
@@ -206,8 +210,9 @@ def train_rm_command(**params) -> None:
     RUN/final (AutoModelForSequenceClassification loads it).
 
     \b
-    Example:
+    Examples:
       curate train-rm out/quickstart/preferences -o runs/rm --model out/quickstart/model --max-steps 100 --lr 1e-3
+      curate train-rm out/prefs -o runs/rm-lora --model Qwen/Qwen2.5-7B-Instruct --lora --lr 1e-4   # adapters + score head
     """
     from curate.train.rm import RMSettings
 
