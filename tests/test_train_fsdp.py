@@ -33,6 +33,17 @@ def losses(run: Path, name: str = "loss") -> list[float]:
     return [record[name] for record in read_metrics(run / "metrics.jsonl")]
 
 
+def killed_copy(run: Path, step: int, killed: Path) -> Path:
+    """`run` as a run killed right after its checkpoint-`step`/: the checkpoint, the folder's
+    marker, and the metrics logged up to that step."""
+    killed.mkdir()
+    shutil.copy(run / ".curate-folder", killed / ".curate-folder")
+    shutil.copytree(run / f"checkpoint-{step}", killed / f"checkpoint-{step}")
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (killed / "metrics.jsonl").write_text("\n".join(lines[:step]) + "\n")
+    return killed
+
+
 def test_fsdp_sft_equals_one_process_and_resumes(tiny_model, tmp_path):
     common = [
         str(SEEDS), "--model", str(tiny_model), "--template", "chatml", "--max-length", "256", "--max-steps", "6",
@@ -52,12 +63,7 @@ def test_fsdp_sft_equals_one_process_and_resumes(tiny_model, tmp_path):
         assert torch.allclose(ours, theirs, atol=1e-4), name
 
     # a run killed after its step-3 checkpoint resumes, sharded, to the same curve
-    killed = tmp_path / "killed"
-    killed.mkdir()
-    shutil.copy(tmp_path / "two" / ".curate-folder", killed / ".curate-folder")
-    shutil.copytree(tmp_path / "two" / "checkpoint-3", killed / "checkpoint-3")
-    lines = (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()
-    (killed / "metrics.jsonl").write_text("\n".join(lines[:3]) + "\n")
+    killed = killed_copy(tmp_path / "two", 3, tmp_path / "killed")
     run_on_processes([*sharded, "-o", str(killed), "--resume"], REPO, processes=2)
     assert losses(killed) == pytest.approx(one, abs=1e-4)
 
@@ -85,11 +91,6 @@ def test_fsdp_lora_dpo_saves_the_whole_adapter(tiny_model, tmp_path):
     for name in lora_weights:
         assert torch.allclose(ours.get_parameter(name), theirs.get_parameter(name), atol=1e-4), name
 
-    killed = tmp_path / "killed"
-    killed.mkdir()
-    shutil.copy(tmp_path / "two" / ".curate-folder", killed / ".curate-folder")
-    shutil.copytree(tmp_path / "two" / "checkpoint-2", killed / "checkpoint-2")
-    lines = (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()
-    (killed / "metrics.jsonl").write_text("\n".join(lines[:2]) + "\n")
+    killed = killed_copy(tmp_path / "two", 2, tmp_path / "killed")
     run_on_processes([*sharded, "-o", str(killed), "--resume"], REPO, processes=2)
     assert losses(killed) == pytest.approx(losses(tmp_path / "one"), abs=1e-4)

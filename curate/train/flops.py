@@ -8,10 +8,15 @@ from dataclasses import dataclass
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "4090": 165e12}
 
 
-def flops_per_token(parameters: int, layers: int, hidden: int, sequence: int) -> float:
+def flops_per_token(parameters: int, layers: int, hidden: int, sequence: int, trainable: int | None = None) -> float:
     """Training FLOPs per token: 6N for the matmuls (forward + backward) plus causal attention,
-    12 * layers * hidden * sequence / 2 (the PaLM appendix count, halved for the causal mask)."""
-    return 6 * parameters + 6 * layers * hidden * sequence
+    12 * layers * hidden * sequence / 2 (the PaLM appendix count, halved for the causal mask).
+
+    With frozen weights (LoRA) their weight gradients are never computed: 2N forward, 2N for
+    the activations' gradients, 2 per trainable parameter for the weight gradients.
+    """
+    trained = parameters if trainable is None else trainable
+    return 4 * parameters + 2 * trained + 6 * layers * hidden * sequence
 
 
 def peak_flops(device_name: str) -> float | None:
@@ -37,10 +42,13 @@ class Speed:
     def of(cls, model, sequence: int, device, world: int = 1) -> Speed:
         import torch
 
+        from curate.train.lora import parameter_counts
+
         config = model.config.get_text_config()
-        parameters = sum(parameter.numel() for parameter in model.parameters())
+        trainable, parameters = parameter_counts(model)
         peak = peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
-        return cls(flops_per_token(parameters, config.num_hidden_layers, config.hidden_size, sequence), peak, world)
+        per_token = flops_per_token(parameters, config.num_hidden_layers, config.hidden_size, sequence, trainable)
+        return cls(per_token, peak, world)
 
     def scaled(self, factor: float) -> Speed:
         """The same, with `factor` times the FLOPs per token (a reference model's forward pass, say)."""
