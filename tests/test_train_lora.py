@@ -255,3 +255,24 @@ def test_the_qlora_preparation_runs_on_a_plain_model(tiny_model):
     wrapped(input_ids=ids, labels=ids).loss.backward()
     grads = [p.grad for name, p in wrapped.named_parameters() if "lora_B" in name]  # A gets none while B = 0
     assert grads and all(grad is not None and grad.abs().sum() > 0 for grad in grads)
+
+
+def test_hostile_adapter_folders_are_one_line(sft_run, tmp_path):
+    """A loop of adapters naming each other, and a rank the weights do not hold (peft would
+    build adapters of that size before reading the file), are refused before anything loads."""
+    _, result = sft_run
+
+    def adapter_copy(name: str, **config_changes) -> Path:
+        folder = tmp_path / name
+        shutil.copytree(result["final"], folder)
+        config = json.loads((folder / "adapter_config.json").read_text()) | config_changes
+        (folder / "adapter_config.json").write_text(json.dumps(config))
+        return folder
+
+    first = adapter_copy("first", base_model_name_or_path=str(tmp_path / "second"))
+    adapter_copy("second", base_model_name_or_path=str(first))
+    itself = adapter_copy("itself", base_model_name_or_path=str(tmp_path / "itself"))
+    inflated = adapter_copy("inflated", r=1_000_000)
+    for folder, message in ((first, "loop"), (itself, "names itself"), (inflated, "declares rank 1000000")):
+        refused = run_cli("merge-lora", folder, "-o", tmp_path / f"{folder.name}-merged", expect=2)
+        assert message in refused.output and len(refused.output.strip().splitlines()) == 1, refused.output

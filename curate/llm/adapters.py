@@ -19,6 +19,7 @@ from curate.llm.devices import first_line
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 MAX_CONFIG_BYTES = 1 << 20
+MAX_CHAIN = 8  # adapters on adapters, each merged into the one below
 # peft task types -> what the merged model is
 CAUSAL_TASK, CLASSIFIER_TASK = "CAUSAL_LM", "SEQ_CLS"
 
@@ -42,17 +43,45 @@ def adapter_config(folder: str | Path) -> dict:
         raise UserError(f"{path} does not name its base model (base_model_name_or_path)")
     if not (folder / ADAPTER_WEIGHTS).is_file():
         raise UserError(f"{folder} has no {ADAPTER_WEIGHTS}; curate loads adapter weights from safetensors only")
+    _check_ranks(folder, config)
     return config
+
+
+def _check_ranks(folder: Path, config: dict) -> None:
+    """peft builds every adapter the config describes before it reads the weights: refuse ranks
+    larger than the weights file's own, which would allocate more than the file holds."""
+    from safetensors import SafetensorError, safe_open
+
+    path = folder / ADAPTER_WEIGHTS
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            names = [name for name in weights.keys() if ".lora_A." in name]  # noqa: SIM118 (not a mapping)
+            ranks = [weights.get_slice(name).get_shape()[0] for name in names]
+    except (SafetensorError, OSError, IndexError) as error:
+        raise UserError(f"{path} is not a readable safetensors file: {str(error).splitlines()[0]}") from None
+    declared = [config.get("r", 8), *(config.get("rank_pattern") or {}).values()]
+    if any(not isinstance(rank, int) or isinstance(rank, bool) or rank < 1 for rank in declared):
+        raise UserError(f"{folder / ADAPTER_CONFIG}: every LoRA rank must be a positive whole number")
+    if ranks and max(declared) > max(ranks):
+        raise UserError(
+            f"{folder / ADAPTER_CONFIG} declares rank {max(declared)} but its weights hold rank {max(ranks)} at most"
+        )
 
 
 def adapter_base(folder: str | Path, base: str | None = None) -> str:
     """The base model an adapter folder was trained on (`base` overrides it), which must exist
     when it is a path."""
     named = base or adapter_config(folder)["base_model_name_or_path"]
-    if Path(named).expanduser().resolve() == Path(folder).expanduser().resolve():
-        raise UserError(
-            f"the adapter {folder} names itself as its base model; pass the base model's folder with --base"
-        )
+    chain = [Path(folder).expanduser().resolve()]
+    link = Path(named).expanduser()
+    while is_adapter_folder(link):  # an adapter trained on an adapter: each is merged into the one below
+        if link.resolve() in chain or len(chain) > MAX_CHAIN:
+            raise UserError(
+                f"the adapter {folder} names itself, a loop or a chain of over {MAX_CHAIN} adapters as its base; "
+                "pass the base model's folder with --base"
+            )
+        chain.append(link.resolve())
+        link = Path(adapter_config(link)["base_model_name_or_path"]).expanduser()
     if (named.startswith(("/", ".", "~")) or named.count("/") > 1) and not Path(named).expanduser().is_dir():
         raise UserError(
             f"the adapter {folder} was trained on {named}, which is not here; pass the base model's folder with --base"
