@@ -71,6 +71,12 @@ def _check_ranks(folder: Path, config: dict) -> None:
 def adapter_base(folder: str | Path, base: str | None = None) -> str:
     """The base model an adapter folder was trained on (`base` overrides it), which must exist
     when it is a path."""
+    return adapter_chain(folder, base)[1]
+
+
+def adapter_chain(folder: str | Path, base: str | None = None) -> tuple[list[Path], str]:
+    """The folders an adapter stands on (itself, then each adapter it names as its base, then
+    the base model's folder when it is one) and the base it names (`base` overrides it)."""
     named = base or adapter_config(folder)["base_model_name_or_path"]
     chain = [Path(folder).expanduser().resolve()]
     link = Path(named).expanduser()
@@ -82,11 +88,13 @@ def adapter_base(folder: str | Path, base: str | None = None) -> str:
             )
         chain.append(link.resolve())
         link = Path(adapter_config(link)["base_model_name_or_path"]).expanduser()
+    if link.is_dir():
+        chain.append(link.resolve())
     if (named.startswith(("/", ".", "~")) or named.count("/") > 1) and not Path(named).expanduser().is_dir():
         raise UserError(
             f"the adapter {folder} was trained on {named}, which is not here; pass the base model's folder with --base"
         )
-    return named
+    return chain, named
 
 
 def attach_adapter(model, folder: str | Path, merge: bool = True):

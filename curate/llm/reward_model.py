@@ -61,10 +61,13 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
     if adapters.is_adapter_folder(name):
         base = adapters.adapter_base(name)
         model, _, head_initialised = load_reward_model(base, device, seed, dtype, progress, load_in_4bit)
-        with _quiet_transformers(progress):
-            model = adapters.attach_adapter(model, name)
-        tokenizer = AutoTokenizer.from_pretrained(adapters.tokenizer_source(name, base))
         trained_head = adapters.adapter_config(name).get("task_type") == adapters.CLASSIFIER_TASK
+        with _quiet_transformers(progress):
+            if trained_head:
+                model = adapters.attach_adapter(model, name)
+            else:
+                _load_causal_adapter_body(model, name, base, load_in_4bit)
+        tokenizer = AutoTokenizer.from_pretrained(adapters.tokenizer_source(name, base))
         return model, _with_pad(model, tokenizer, name), head_initialised and not trained_head
     check_model_folder(name, AutoModelForSequenceClassification)
     placement = {}
@@ -93,6 +96,28 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
         raise UserError(f"{name} has {model.config.num_labels} labels; a reward model has one")
     tokenizer = _with_pad(model, tokenizer, name)
     return (model if load_in_4bit else model.to(device)), tokenizer, any(_is_head(key) for key in missing)
+
+
+def _load_causal_adapter_body(model, name: str, base: str, load_in_4bit: bool) -> None:
+    """A causal LM adapter (an SFT --lora run) as a reward model's start: the adapter is merged
+    into the causal base, whose body (all but the LM head) then replaces the classifier's."""
+    from transformers import AutoModelForCausalLM
+
+    if load_in_4bit or adapters.is_adapter_folder(base):
+        raise UserError(
+            f"{name} is a causal LM adapter on {'a 4-bit base' if load_in_4bit else 'another adapter'}; "
+            "merge it first (curate merge-lora) and start the reward model from the merged folder"
+        )
+    try:
+        causal = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True, dtype=model.dtype)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise UserError(f"cannot load the model {base}: {first_line(error)}") from None
+    merged = adapters.attach_adapter(causal, name)
+    prefix = model.base_model_prefix + "."
+    body = {key: value for key, value in merged.state_dict().items() if key.startswith(prefix)}
+    missing, _ = model.load_state_dict(body, strict=False)
+    if not body or [key for key in missing if not _is_head(key)]:
+        raise UserError(f"{name}: the causal model's weights do not fit {type(model).__name__}")
 
 
 def _with_pad(model, tokenizer, name: str):

@@ -72,7 +72,7 @@ def save_checkpoint(
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    options = {"state_dict": weights} if weights else {}
+    options = {"state_dict": _without_tied_copies(model, weights)} if weights else {}
     if is_peft_model(model):
         options["save_embedding_layers"] = False  # curate never resizes the vocabulary: adapters only
     model.save_pretrained(staging, safe_serialization=True, **options)
@@ -89,6 +89,16 @@ def save_checkpoint(
         shutil.rmtree(folder)
     staging.rename(folder)
     return folder
+
+
+def _without_tied_copies(model, weights: dict) -> dict:
+    """A gathered state dict holds a tied weight (lm_head tied to the embeddings) twice, as two
+    tensors; the copy is dropped, as save_pretrained drops it for a model's own state."""
+    config = getattr(model, "config", None)
+    if not getattr(config, "tie_word_embeddings", False):
+        return weights
+    tied = getattr(model, "all_tied_weights_keys", None) or getattr(model, "_tied_weights_keys", None) or {}
+    return {key: value for key, value in weights.items() if key not in tied}
 
 
 def load_state(folder: Path) -> dict:
@@ -149,9 +159,25 @@ def restore_weights(checkpoint: Path, model) -> None:
             weights.update(load_file(str(path)))
         except SafetensorError as error:
             raise UserError(f"{path} is not a readable safetensors file: {str(error).splitlines()[0]}") from None
-    missing, unexpected = load_weights(model, weights)
+    try:
+        missing, unexpected = load_weights(model, weights)
+    except RuntimeError as error:  # a tensor of another shape: another --lora-r, or another model
+        raise UserError(
+            f"{checkpoint} does not fit this run's model ({_size_mismatch(error)}); resume with the run's own "
+            "options, or start a new run in another folder"
+        ) from None
     if unexpected or missing:
-        raise RunFailed(f"{checkpoint} does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        raise UserError(
+            f"{checkpoint} does not fit this run's model: missing {missing[:3]}, unexpected {unexpected[:3]}; "
+            "resume with the run's own options, or start a new run in another folder"
+        )
+
+
+def _size_mismatch(error: RuntimeError) -> str:
+    """The first line of torch's load_state_dict error that names a tensor, not its preamble."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    named = [line for line in lines if "size mismatch" in line]
+    return (named or lines or [type(error).__name__])[0][:300]
 
 
 def restore_state(checkpoint: Path, model, optimizer, scheduler) -> int:

@@ -39,11 +39,14 @@ class Distributed:
     def device(self, name: str):
         import torch
 
+        from curate.llm.devices import pick_device
+
         if name == "auto":
             if torch.cuda.is_available():
                 return torch.device("cuda", self.local_rank)
             return torch.device("cpu")
-        return torch.device(name)
+        chosen = pick_device(name)
+        return torch.device("cuda", self.local_rank) if chosen.type == "cuda" and chosen.index is None else chosen
 
     def wrap(self, model, device, fsdp: bool = False, use_bf16: bool = False):
         """The model under DDP when there are several processes, sharded in place with FSDP2

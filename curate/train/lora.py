@@ -82,6 +82,7 @@ def apply_lora(
     require_peft()
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
+    _refuse_tied_targets(model, settings)
     if quantized:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
     config = LoraConfig(
@@ -101,6 +102,25 @@ def apply_lora(
     if checkpointing and not quantized:
         wrapped.enable_input_require_grads()
     return wrapped
+
+
+def _refuse_tied_targets(model, settings: LoraSettings) -> None:
+    """An adapter on an embedding its output layer shares (tied weights) would be merged into
+    both; peft warns and merges wrongly, so it is refused."""
+    targets = settings.target_modules()
+    config = getattr(model, "config", None)
+    if targets == ALL_LINEAR or not getattr(config, "tie_word_embeddings", False):
+        return
+    shared = {model.get_input_embeddings(), model.get_output_embeddings()}
+    if None in shared:  # a reward model: no output embedding shares the input's weights
+        return
+    tied = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if module in shared}
+    named = sorted(tied & set(targets))
+    if named:
+        raise UserError(
+            f"--lora-target {','.join(named)}: this model ties its input and output embeddings, "
+            "so an adapter there cannot be merged; target the attention and MLP layers (all-linear)"
+        )
 
 
 def parameter_counts(model) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from curate.errors import UserError
 from curate.llm import adapters
 from curate.train.model_folder import check_model_folder, write_model_folder
 
@@ -29,9 +30,11 @@ def merge_adapter(
 
     started = time.perf_counter()
     output = Path(output)
-    check_model_folder(output, overwrite)
     config = adapters.adapter_config(adapter)
-    base_name = adapters.adapter_base(adapter, base)
+    chain, base_name = adapters.adapter_chain(adapter, base)
+    if output.expanduser().resolve() in chain:
+        raise UserError(f"{output} is the adapter or a model it stands on; write the merged model to another folder")
+    check_model_folder(output, overwrite)
     place = torch.device(device)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     if config.get("task_type") == adapters.CLASSIFIER_TASK:

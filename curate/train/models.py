@@ -52,6 +52,8 @@ def with_adapters(model, settings: TrainSettings, task: str, announce: bool = Tr
         model = lora.apply_lora(
             model, settings.lora, task, settings.model, settings.load_in_4bit, settings.gradient_checkpointing
         )
+    else:  # a full fine-tune trains every weight, those of an adapter folder's merged base included
+        model.requires_grad_(True)
     if announce:
         print(lora.describe_parameters(model), file=sys.stderr, flush=True)
     return model

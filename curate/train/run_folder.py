@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from curate.pipeline import ownership
@@ -46,6 +47,26 @@ def read_metrics(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
+def _clear_earlier_checkpoints(output: Path) -> None:
+    """A new run in a run folder replaces the earlier run's checkpoint-N/ folders, so a later
+    --resume cannot continue from a step of another run. Only folders holding curate's trainer
+    state in this claimed folder are removed."""
+    import shutil
+
+    from curate.train.checkpoint import STATE_FILE
+
+    earlier = [
+        path
+        for path in output.glob("checkpoint-*")
+        if path.is_dir() and not path.is_symlink() and (path / STATE_FILE).is_file()
+        and path.name.removeprefix("checkpoint-").removesuffix(".tmp").isdigit()
+    ]  # fmt: skip
+    for path in earlier:
+        shutil.rmtree(path)
+    if earlier:
+        print(f"{output}: a new run; removed the earlier run's {len(earlier)} checkpoint folders", file=sys.stderr)
+
+
 class RunFolder:
     """What a loop writes into its run folder, from the main process only: a metrics.jsonl
     line per logged step, `checkpoint-N/` every `save_every` steps, and at the end `final/`,
@@ -68,6 +89,8 @@ class RunFolder:
         self.dist = dist or Distributed()
         self.last_checkpoint = resumed_from  # named when a NaN stops the run
         self.merged: Path | None = None  # RUN/merged, with --merge
+        if self.dist.is_main and resumed_from is None:
+            _clear_earlier_checkpoints(self.output)
         self.metrics = (
             MetricsLog(self.output / "metrics.jsonl", start_step if resumed_from else None)
             if self.dist.is_main
