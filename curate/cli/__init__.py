@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train-sft": ("curate.cli.train", "train_sft_command", "Supervised fine-tuning on instruction data."),
     "train-dpo": ("curate.cli.train", "train_dpo_command", "Direct Preference Optimisation on preference pairs."),
     "train-rm": ("curate.cli.train", "train_rm_command", "Train a reward model on preference pairs."),
+    "train-ppo": ("curate.cli.train_rl", "train_ppo_command", "PPO against a reward model, KL to the reference."),
+    "train-grpo": ("curate.cli.train_rl", "train_grpo_command", "GRPO or RLOO with reward models or functions."),
     "merge-lora": ("curate.cli.merge_lora", "merge_lora_command", "Merge a LoRA adapter into its base model."),
     "inspect": ("curate.cli.datasets", "inspect_command", "Show what a dataset folder or file holds."),
     "run": ("curate.cli.datasets", "run_command", "Run the commands of a recipe YAML in order."),

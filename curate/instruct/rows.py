@@ -143,6 +143,14 @@ def canonical_rows(record: dict, where: str, fmt: str, row_id: str | None = None
     return rows
 
 
+def raw_records(inputs: list[str], input_format: str = "auto") -> Iterator[tuple[dict, str]]:
+    """Every record of `inputs` as it is written (no format applied), with its place ("FILE: line N")."""
+    files = expand_inputs(inputs, input_format)
+    print_skipped(files.skipped)
+    for record, _, at, _ in _records(files):
+        yield record, at
+
+
 def _records(files: list[InputFile]) -> Iterator[tuple[dict, str, str, str | None]]:
     """(record, where it was read, "FILE: line N", its id) of every record; stops at a bad one."""
     for input_file in files:

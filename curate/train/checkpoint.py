@@ -54,12 +54,20 @@ def quiet_transformers() -> None:
 
 
 def save_checkpoint(
-    folder: Path, model, tokenizer, optimizer, scheduler, progress: dict, gathered: tuple | None = None
+    folder: Path,
+    model,
+    tokenizer,
+    optimizer,
+    scheduler,
+    progress: dict,
+    gathered: tuple | None = None,
+    companions: dict | None = None,
 ) -> Path:
     """Write the checkpoint into `folder` whole: written beside it, then renamed into place.
 
     `gathered` is `fsdp.full_state(model, optimizer)` for a sharded model, which every process
     gathers before the main one writes; without it the model and optimizer are read here.
+    `companions` are models trained beside it (PPO's value model), each saved in a subfolder.
     """
     import torch
 
@@ -78,6 +86,8 @@ def save_checkpoint(
     model.save_pretrained(staging, safe_serialization=True, **options)
     if tokenizer is not None:
         tokenizer.save_pretrained(staging)
+    for name, companion in (companions or {}).items():
+        companion.save_pretrained(staging / name, safe_serialization=True)
     state = {"progress": progress, "rng": rng_state()}
     if optimizer_state is not None:
         state["optimizer"] = optimizer_state

@@ -17,6 +17,8 @@ TRAINERS: dict[str, tuple[str, str]] = {
     "sft": ("curate.train.sft", "train_sft"),
     "dpo": ("curate.train.dpo", "train_dpo"),
     "rm": ("curate.train.rm", "train_rm"),
+    "ppo": ("curate.train.rl.ppo", "train_ppo"),
+    "grpo": ("curate.train.rl.grpo", "train_grpo"),
 }
 
 
@@ -46,6 +48,8 @@ def train(method: str, settings: TrainSettings, progress: bool = True) -> list[s
         lines.append(f"  final {what}: {result['final']} ({loader}.from_pretrained loads it)")
     output = Path(settings.output)
     lines.append(f"  metrics: {output / 'metrics.jsonl'}; curves: {output / 'loss.png'}")
+    if result.get("samples"):
+        lines.append(f"  samples (prompt, completion, reward per logged step): {result['samples']}")
     return lines
 
 

@@ -51,6 +51,7 @@ class LeanCausalLM(torch.nn.Module):
     def __init__(self, model, chunk_tokens: int | None = None):
         super().__init__()
         self.model = model
+        self.temperature = 1.0  # RL scores tokens as they were sampled: logits over the temperature
         _, head = causal_parts(model)
         self.chunk_tokens = chunk_tokens or max(1, CHUNK_BYTES // (4 * _vocab(head)))
 
@@ -73,6 +74,8 @@ class LeanCausalLM(torch.nn.Module):
             if cap is not None:
                 logits = torch.tanh(logits / cap) * cap
             logits = logits.float()
+            if self.temperature != 1.0:
+                logits = logits / self.temperature
             picked = logits.gather(-1, target_chunk.unsqueeze(-1)).squeeze(-1)
             return picked - torch.logsumexp(logits, dim=-1)
 
@@ -96,9 +99,10 @@ class PlainCausalLM(torch.nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.temperature = 1.0
 
     def forward(self, inputs: dict, labels: Tensor) -> tuple[Tensor, Tensor]:
-        logits = self.model(**inputs, use_cache=False).logits[:, :-1]
+        logits = self.model(**inputs, use_cache=False).logits[:, :-1] / self.temperature
         targets = labels[:, 1:].to(logits.device)
         mask = targets != -100
         picked = logits[mask].float()

@@ -81,7 +81,9 @@ class RunFolder:
         resumed_from: Path | None,
         dist=None,
         root=None,
+        companions: dict | None = None,
     ) -> None:
+        self.companions = companions  # models saved beside the trained one (PPO's value model)
         self.root = root  # the model as it trains: when FSDP shards it, every process gathers its checkpoints
         self.output = Path(output)
         self.settings = settings
@@ -124,6 +126,7 @@ class RunFolder:
                     optimization.scheduler,
                     {"step": step},
                     gathered,
+                    self.companions,
                 )
             self.dist.barrier()
 
@@ -149,7 +152,7 @@ class RunFolder:
         gathered = self._gather(model, None)
         if self.dist.is_main:
             self.metrics.close()
-            save_checkpoint(final, model, tokenizer, None, None, {"step": self.total_steps}, gathered)
+            save_checkpoint(final, model, tokenizer, None, None, {"step": self.total_steps}, gathered, self.companions)
             write_json_atomic(self.output / "truncation.json", truncation)
             write_curves(self.output, panels)
             if self.settings.merge:
