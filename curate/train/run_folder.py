@@ -84,6 +84,7 @@ class RunFolder:
         companions: dict | None = None,
     ) -> None:
         self.companions = companions  # models saved beside the trained one (PPO's value model)
+        self.progress_extra: dict = {}  # what else a loop resumes from (PPO's adaptive KL coefficient)
         self.root = root  # the model as it trains: when FSDP shards it, every process gathers its checkpoints
         self.output = Path(output)
         self.settings = settings
@@ -124,7 +125,7 @@ class RunFolder:
                     tokenizer,
                     optimization.optimizer,
                     optimization.scheduler,
-                    {"step": step},
+                    {"step": step, **self.progress_extra},
                     gathered,
                     self.companions,
                 )

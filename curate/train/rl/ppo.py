@@ -149,11 +149,15 @@ def train_ppo(settings: PPOSettings, progress: bool = True) -> dict:
     steps_per_rollout = settings.ppo_epochs * settings.mini_batches
     run = RLRun(settings, progress, optimizer_steps_per_step=steps_per_rollout, name="train-ppo", value=True)
     controller = AdaptiveKL(settings.kl_coef, settings.target_kl, settings.kl_horizon)
+    if run.resumed_from is not None:
+        from curate.train.checkpoint import load_state
+
+        controller.value = float(load_state(run.resumed_from)["progress"].get("kl_coef", settings.kl_coef))
     for step in run.steps():
         started = time.perf_counter()
         rollout, totals, each = run.rollout(run.next_prompts())
         generated = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), run.autocast():  # as the training forward computes them
             logprobs = run.policy_logps(rollout)
             reference = run.reference.logps(rollout, run.device)
             inputs, _ = run.inputs(rollout)
@@ -190,5 +194,6 @@ def train_ppo(settings: PPOSettings, progress: bool = True) -> dict:
             "kl_coef": controller.value,
         }
         controller.update(record["kl"], rows * run.dist.world)
+        run.folder.progress_extra = {"kl_coef": controller.value}
         run.end_step(step, record, rollout, totals)
     return run.finish()
