@@ -101,7 +101,7 @@ def train_grpo(settings: GRPOSettings, progress: bool = True) -> dict:
         generated = time.perf_counter()
         advantages = group_advantages(torch.tensor(totals, dtype=torch.float32), group, settings.advantage)
         mask = rollout.completion_mask
-        with torch.no_grad():
+        with torch.no_grad(), run.autocast():  # as the training forward computes them
             old = run.policy_logps(rollout) if settings.iterations > 1 else None
             reference = run.reference.logps(rollout, run.device) if run.reference is not None else None
         (step_tokens,) = run.dist.sum([float(mask.sum())])

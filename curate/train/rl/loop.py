@@ -148,7 +148,8 @@ class RLRun:
     def rollout(self, prompts: list) -> tuple[Rollout, list[float], dict]:
         """The policy's completions of `prompts` and their rewards (the missing-EOS penalty taken off)."""
         ids = encode_prompts(self.tokenizer, self.template, prompts, self.settings.max_prompt_tokens)
-        rollout = generate(self.policy, self.tokenizer, prompts, ids, self.settings.sampling, self.pad, self.device)
+        with self.autocast():
+            rollout = generate(self.policy, self.tokenizer, prompts, ids, self.settings.sampling, self.pad, self.device)
         totals, each = self.rewards.score(rollout.scored())
         return rollout, common.apply_missing_eos_penalty(totals, rollout, self.settings.missing_eos_penalty), each
 
