@@ -81,7 +81,7 @@ def test_a_verifiable_reward_is_learned_with_the_kl_under_max_kl(command, tiny_m
 @pytest.mark.parametrize("command", ["train-grpo", "train-ppo"])
 def test_a_killed_run_resumes_to_the_same_curve(command, tiny_model, tmp_path):
     options = ("--num-generations", "4", "--batch-size", "2", "--beta", "0.04") if command == "train-grpo" else (
-        "--batch-size", "4", "--ppo-epochs", "2")  # fmt: skip
+        "--batch-size", "4", "--ppo-epochs", "2", "--target-kl", "1")  # fmt: skip
     common = ("--model", tiny_model, "--reward", LOW_IDS, "--max-steps", "6", "--save-every", "3", "--lr", "3e-3")
     whole = tmp_path / "whole"
     run_cli(command, SEEDS, "-o", whole, *common, *options, *QUICK)
@@ -192,3 +192,21 @@ def test_reward_mistakes_are_one_line(reward, message, tiny_model, tmp_path):
         "--num-generations", "2", "--batch-size", "2", *QUICK, expect=2,
     )  # fmt: skip
     assert message in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_two_processes_share_the_prompts_and_train_one_model(tiny_model, tmp_path):
+    from .conftest import run_on_processes
+
+    run = tmp_path / "run"
+    command = [
+        "train-grpo", str(SEEDS), "-o", str(run), "--model", str(tiny_model), "--reward", LOW_IDS,
+        "--max-steps", "3", "--batch-size", "1", "--num-generations", "4", "--beta", "0.04", "--save-every", "2",
+        "--lr", "1e-2", *QUICK,
+    ]  # fmt: skip
+    result = run_on_processes(command, REPO, processes=2)
+    records = read_metrics(run / "metrics.jsonl")
+    assert [record["step"] for record in records] == [1, 2, 3] and records[0]["kl"] == 0.0
+    assert records[-1]["kl"] != 0.0  # both processes' gradients moved the one model away from its reference
+    assert result.stdout.count("train-grpo: 3 steps") == 1  # the main process speaks for the run
+    transformers.AutoModelForCausalLM.from_pretrained(run / "checkpoint-2")
