@@ -30,6 +30,12 @@ demo: $(INSTALLED)
 	$(BIN)/curate inspect out/quickstart/preferences -n 1
 	@sed '/^## Scores/,$$d' out/quickstart/prefs/report.md
 	@$(MAKE) --no-print-directory demo-self-instruct
+	@echo ""
+	@echo "RLHF step 3: a few GRPO steps of the DPO model against the reward model (CPU, under a minute)"
+	$(BIN)/curate train-grpo out/quickstart/preferences -o out/quickstart/runs/grpo \
+		--model out/quickstart/runs/dpo/final --reward out/quickstart/runs/rm/final \
+		--max-steps 4 --batch-size 2 --num-generations 4 --max-new-tokens 32 --max-length 512 \
+		--template alpaca --lr 1e-5 --beta 0.04 --max-kl 50 --eval-fraction 0 --log-every 1 --seed 0
 
 # Self-instruct needs a model server: run it when CURATE_BASE_URL names one, else say how.
 SELF_INSTRUCT := $(BIN)/curate self-instruct --seeds sample_data/instructions/seed_tasks.en.jsonl \
