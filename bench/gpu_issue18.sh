@@ -59,7 +59,8 @@ mkdir -p "$OUT" "$ITEMS"
 rm -f "$ITEMS"/*.json
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-say() { echo "[$(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
+# shellcheck source=bench/gpu_common.sh
+source bench/gpu_common.sh
 
 record() {  # record FILE KIND ITEM REASON: a JSON record of an item that did not run or failed
     "$PY" - "$@" <<'EOF'
@@ -75,30 +76,9 @@ report() {
 }
 
 say "issue 18 GPU figures: budget ${BUDGET}s, smoke=$SMOKE, out $OUT, work $WORK, data $DATA"
-if command -v nvidia-smi >/dev/null; then
-    nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader 2>&1 | tee -a "$LOG"
-fi
+show_gpu
 
-# ---- carried wheels, installed offline beside the device's packages (never its torch)
-if [ "$SMOKE" = 1 ]; then
-    say "smoke: no wheels installed (this machine's environment is used)"
-elif compgen -G "$CARRY/wheels/*.whl" >/dev/null; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/wheels/site-packages \
-        "$CARRY"/wheels/*.whl 2>&1 | grep -v "Running pip as the 'root' user" | tee -a "$LOG"
-    export PYTHONPATH=/tmp/wheels/site-packages${PYTHONPATH:+:$PYTHONPATH}
-    say "wheels installed in /tmp/wheels/site-packages: $(cd "$CARRY/wheels" && printf '%s ' *.whl)"
-else
-    say "WARNING: no wheels in $CARRY/wheels (run bench/gpu_issue18_prepare.sh and carry $CARRY): TRL and QLoRA will fail"
-fi
-"$PY" - <<'EOF' 2>&1 | tee -a "$LOG"
-import importlib, importlib.metadata as md
-for name in ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "pyarrow", "orjson", "zstandard"):
-    try:
-        importlib.import_module(name)
-        print(f"  import {name} {md.version(name)}: ok")
-    except Exception as error:  # noqa: BLE001 - reported, the items decide
-        print(f"  import {name}: FAILED {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
-EOF
+install_carried_wheels "TRL and QLoRA will fail" torch transformers trl peft datasets accelerate bitsandbytes pyarrow orjson zstandard
 
 ENVFILE=$ITEMS/00_env.json
 env_arg() { if [ -f "$ENVFILE" ] && ! grep -q '"error"' "$ENVFILE"; then echo "--env $ENVFILE"; fi; }

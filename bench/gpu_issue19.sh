@@ -48,33 +48,13 @@ mkdir -p "$OUT" "$WORK"
 rm -f "$OUT/log.txt" "$OUT/results.json" "$OUT/report.md"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-say() { echo "[$(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
+# shellcheck source=bench/gpu_common.sh
+source bench/gpu_common.sh
 
 say "issue 19 GPU figures: budget ${BUDGET}s, smoke=$SMOKE, out $OUT, work $WORK"
-if command -v nvidia-smi >/dev/null; then
-    nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader 2>&1 | tee -a "$LOG"
-fi
+show_gpu
 
-# ---- carried wheels, installed offline beside the device's packages (never its torch)
-if [ "$SMOKE" = 1 ]; then
-    say "smoke: no wheels installed (this machine's environment is used)"
-elif compgen -G "$CARRY/wheels/*.whl" >/dev/null; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/wheels/site-packages \
-        "$CARRY"/wheels/*.whl 2>&1 | grep -v "Running pip as the 'root' user" | tee -a "$LOG"
-    export PYTHONPATH=/tmp/wheels/site-packages${PYTHONPATH:+:$PYTHONPATH}
-    say "wheels installed in /tmp/wheels/site-packages: $(cd "$CARRY/wheels" && printf '%s ' *.whl)"
-else
-    say "WARNING: no wheels in $CARRY/wheels (run bench/gpu_issue18_prepare.sh and carry $CARRY): TRL will fail"
-fi
-"$PY" - <<'EOF' 2>&1 | tee -a "$LOG"
-import importlib, importlib.metadata as md
-for name in ("torch", "transformers", "trl", "datasets", "accelerate", "orjson", "zstandard"):
-    try:
-        importlib.import_module(name)
-        print(f"  import {name} {md.version(name)}: ok")
-    except Exception as error:  # noqa: BLE001 - reported, the bench decides
-        print(f"  import {name}: FAILED {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
-EOF
+install_carried_wheels "TRL will fail" torch transformers trl datasets accelerate orjson zstandard
 
 # ---- the one item, under its limit: what is left of BUDGET
 left=$((BUDGET - ($(date +%s) - START)))
