@@ -13,8 +13,13 @@ from curate.train.lora import ALL_LINEAR, LoraSettings
 from curate.train.settings import OptimizerSettings, TrainSettings
 
 
-def train_options(default_lr: float, default_length: int):
-    """The options every trainer shares (train-sft, train-dpo, train-rm)."""
+def train_options(
+    default_lr: float,
+    default_length: int,
+    batch_help: str = "Rows (pairs for DPO/RM) per micro-batch, per process.",
+    length_help: str = "Most tokens per example (and per packed row).",
+):
+    """The options every trainer shares (train-sft, train-dpo, train-rm, train-grpo, train-ppo)."""
     return compose(
         click.argument("data", nargs=-1, required=True, metavar="DATA..."),
         click.option(
@@ -41,14 +46,14 @@ def train_options(default_lr: float, default_length: int):
             type=click.IntRange(min=8),
             default=default_length,
             show_default=True,
-            help="Most tokens per example (and per packed row).",
+            help=length_help,
         ),
         click.option(
             "--batch-size",
             type=click.IntRange(min=1),
             default=8,
             show_default=True,
-            help="Rows (pairs for DPO/RM) per micro-batch, per process.",
+            help=batch_help,
         ),
         click.option(
             "--grad-accum",

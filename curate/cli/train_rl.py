@@ -10,6 +10,9 @@ import click
 from curate.cli.options import compose
 from curate.cli.train_options import train_options, train_settings
 
+PROMPTS_HELP = "Prompts per step, per process (GRPO samples --num-generations completions of each)."
+LENGTH_HELP = "Most tokens of prompt + completion (a longer prompt keeps its last tokens)."
+
 
 def rl_options(temperature: float, max_new_tokens: int):
     """What both RL commands add to the trainers' shared options: rewards, sampling, the guard."""
@@ -86,7 +89,7 @@ def _run(method: str, settings, params: dict) -> None:
 
 
 @click.command("train-grpo")
-@train_options(default_lr=1e-6, default_length=1024)
+@train_options(default_lr=1e-6, default_length=1024, batch_help=PROMPTS_HELP, length_help=LENGTH_HELP)
 @rl_options(temperature=1.0, max_new_tokens=256)
 @click.option(
     "--num-generations", type=click.IntRange(min=2), default=8, show_default=True, help="Completions per prompt (G)."
@@ -133,7 +136,7 @@ def train_grpo_command(**params) -> None:
 
 
 @click.command("train-ppo")
-@train_options(default_lr=3e-6, default_length=1024)
+@train_options(default_lr=3e-6, default_length=1024, batch_help=PROMPTS_HELP, length_help=LENGTH_HELP)
 @rl_options(temperature=0.7, max_new_tokens=53)
 @click.option("--kl-coef", type=click.FloatRange(min=0), default=0.05, show_default=True, help="Per-token KL penalty.")
 @click.option("--kl-estimator", type=click.Choice(["k1", "k3"]), default="k1", show_default=True)
