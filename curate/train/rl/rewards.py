@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import numbers
 import re
 import sys
 from dataclasses import dataclass
@@ -44,13 +45,15 @@ class FunctionReward:
     def __init__(self, spec: str) -> None:
         self.name = spec
         module_name, function_name = spec.split(":")
-        sys.path.insert(0, str(Path.cwd()))  # a module beside the user, as `python -m` finds it
+        here = str(Path.cwd())
+        sys.path.insert(0, here)  # a module beside the user, as `python -m` finds it
         try:
             module = importlib.import_module(module_name)
         except Exception as error:  # any failure of the user's module is theirs to fix
             raise UserError(f"--reward {spec}: cannot import {module_name}: {first_line(error)}") from None
         finally:
-            sys.path.pop(0)
+            if here in sys.path:  # the module may have changed sys.path itself
+                sys.path.remove(here)
         self.function = getattr(module, function_name, None)
         if not callable(self.function):
             raise UserError(f"--reward {spec}: {module_name} has no function {function_name}")
@@ -88,51 +91,121 @@ def _checked_values(name: str, values, count: int) -> list[float]:
         raise UserError(f"--reward {name} returned {len(values)} values for {count} completions")
     checked = []
     for value in values:
+        number = _number(value)
         if value is None:
             checked.append(math.nan)
-        elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            checked.append(float(value))
+        elif number is not None and math.isfinite(number):
+            checked.append(number)
         else:
             raise UserError(f"--reward {name} returned {value!r}; each value must be a finite number or None")
     return checked
 
 
-class ModelReward:
-    """A reward model's score at the last token of each conversation."""
+def _number(value) -> float | None:
+    """A Python, numpy or one-element torch number as a float (TRL takes them all); else None."""
+    if isinstance(value, bool | str | bytes):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if hasattr(value, "item") and (getattr(value, "ndim", None) == 0 or getattr(value, "shape", None) == (1,)):
+        item = value.item()
+        return float(item) if isinstance(item, numbers.Real) and not isinstance(item, bool) else None
+    return None
 
-    def __init__(self, name: str, device, policy_tokenizer, batch_size: int = 8) -> None:
+
+class ModelReward:
+    """A reward model's score of each conversation: a decoder's (a `score` head, what train-rm
+    makes) at its last token; an encoder's (BERT, RoBERTa, DeBERTa: a `classifier` head) from its
+    own forward, which pools as it was trained to (the first token)."""
+
+    def __init__(self, name: str, device, policy_tokenizer, seed: int, batch_size: int = 8) -> None:
+        import torch
+
         from curate.llm.reward_model import load_reward_model
+        from curate.train.rl.values import is_decoder_classifier
 
         self.name = name
-        self.model, self.tokenizer, head_initialised = load_reward_model(name, device)
+        with torch.random.fork_rng(devices=[]):  # the load seeds torch; the run's own stream goes on
+            self.model, self.tokenizer, head_initialised = load_reward_model(name, device, seed=seed)
         if head_initialised:
             raise UserError(f"--reward {name} has no trained score head; train a reward model with curate train-rm")
         self.model.eval().requires_grad_(False)
         self.device = device
         self.batch_size = batch_size
-        self.same_tokens = _same_vocabulary(self.tokenizer, policy_tokenizer)
+        self.decoder = is_decoder_classifier(self.model)
+        self.same_tokens = self.decoder and _same_vocabulary(self.tokenizer, policy_tokenizer)
+        self.longest = _longest_input(self.model, self.tokenizer)
 
     def __call__(self, batch: Scored) -> list[float]:
         import torch
 
-        from curate.train.rl.values import last_token_scores
+        from curate.train.rl.values import last_token_scores, own_scores
 
         sequences = [self._tokens(batch, index) for index in range(len(batch.texts))]
+        scorer = last_token_scores if self.decoder else own_scores
         scores = []
         with torch.no_grad():
             for start in range(0, len(sequences), self.batch_size):
-                scores += last_token_scores(self.model, sequences[start : start + self.batch_size], self.device)
+                scores += scorer(self.model, sequences[start : start + self.batch_size], self.device)
         return scores
 
     def _tokens(self, batch: Scored, index: int) -> list[int]:
         if self.same_tokens:
-            return list(batch.prompt_ids[index]) + list(batch.completion_ids[index])
-        messages = [*batch.prompts[index].messages, {"role": "assistant", "content": batch.texts[index]}]
+            tokens = list(batch.prompt_ids[index]) + list(batch.completion_ids[index])
+        else:
+            tokens = self._encoded(
+                [*batch.prompts[index].messages, {"role": "assistant", "content": batch.texts[index]}]
+            )
+        if self.longest is not None and len(tokens) > self.longest:
+            # a decoder scores the last token, so it keeps the end; an encoder pools its first
+            tokens = tokens[-self.longest :] if self.decoder else tokens[: self.longest]
+        return tokens
+
+    def _encoded(self, messages: list[dict]) -> list[int]:
         if getattr(self.tokenizer, "chat_template", None):
-            rendered = self.tokenizer.apply_chat_template(messages, tokenize=False)
+            try:
+                rendered = self.tokenizer.apply_chat_template(messages, tokenize=False)
+            except Exception as error:  # the reward model's own template refused the conversation
+                raise UserError(f"--reward {self.name}: its chat template failed: {first_line(error)}") from None
             return self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
         text = "\n\n".join(message["content"] for message in messages)
         return self.tokenizer(text)["input_ids"]
+
+
+def _longest_input(model, tokenizer) -> int | None:
+    """The most tokens the reward model reads: its tokenizer's limit, else its position table's."""
+    limits = [
+        limit
+        for limit in (
+            getattr(tokenizer, "model_max_length", None),
+            getattr(model.config, "max_position_embeddings", None),
+        )
+        if isinstance(limit, int) and 0 < limit < 1_000_000  # transformers' "no limit" is a huge number
+    ]
+    return min(limits) if limits else None
+
+
+def is_function(spec: str) -> bool:
+    return bool(FUNCTION_SPEC.match(spec)) and not Path(spec).exists()
+
+
+def check_specs(specs: tuple[str, ...], weights: tuple[float, ...]) -> None:
+    """The mistakes --reward can show before any model loads: none given, weights that do not
+    match, a repeated reward, a function that cannot be imported, a folder that is not there."""
+    if not specs:
+        raise UserError("name at least one --reward: a reward-model folder or a module:function")
+    if weights and len(weights) != len(specs):
+        raise UserError(f"{len(weights)} --reward-weight values for {len(specs)} --reward; give one per reward")
+    repeated = sorted({spec for spec in specs if specs.count(spec) > 1})
+    if repeated:
+        raise UserError(f"--reward {repeated[0]} is given twice; give it once (with the sum of its weights)")
+    for spec in specs:
+        if is_function(spec):
+            FunctionReward(spec)
+        elif (spec.startswith((".", "/", "~")) or spec.count("/") > 1) and not Path(spec).expanduser().exists():
+            raise UserError(
+                f"--reward {spec}: no such folder (a reward model folder, a Hugging Face id or module:function)"
+            )
 
 
 def _same_vocabulary(first, second) -> bool:
@@ -143,19 +216,15 @@ class Rewards:
     """The rewards of a run, weighted: `score(batch)` gives each completion's total and each
     reward's own values (for the metrics)."""
 
-    def __init__(self, specs: tuple[str, ...], weights: tuple[float, ...], device, policy_tokenizer) -> None:
-        if not specs:
-            raise UserError("name at least one --reward: a reward-model folder or a module:function")
-        if weights and len(weights) != len(specs):
-            raise UserError(f"{len(weights)} --reward-weight values for {len(specs)} --reward; give one per reward")
+    def __init__(
+        self, specs: tuple[str, ...], weights: tuple[float, ...], device, policy_tokenizer, seed: int = 0
+    ) -> None:
+        check_specs(specs, weights)
         self.weights = tuple(weights) or (1.0,) * len(specs)
-        self.sources = [self._source(spec, device, policy_tokenizer) for spec in specs]
-
-    @staticmethod
-    def _source(spec: str, device, policy_tokenizer):
-        if FUNCTION_SPEC.match(spec) and not Path(spec).exists():
-            return FunctionReward(spec)
-        return ModelReward(spec, device, policy_tokenizer)
+        self.sources = [
+            FunctionReward(spec) if is_function(spec) else ModelReward(spec, device, policy_tokenizer, seed)
+            for spec in specs
+        ]
 
     @property
     def models(self) -> list[str]:
