@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from transformers import GenerationConfig
 
 from curate.errors import UserError
 from curate.instruct.templates import ChatTemplate
@@ -99,13 +100,15 @@ def generate(
     for row, tokens in enumerate(prompt_ids):
         ids[row, context - len(tokens) :] = torch.tensor(tokens, dtype=torch.long)
         mask[row, context - len(tokens) :] = 1
+    # a fresh config, not the model's generation_config.json: its repetition penalty, min_p or
+    # top_k would sample from another distribution than the log-probs, ratios and KL assume
+    config = GenerationConfig(
+        do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0,
+        max_new_tokens=sampling.max_new_tokens, pad_token_id=pad, eos_token_id=sorted(ends), use_cache=True,
+    )  # fmt: skip
     was_training = model.training
     model.eval()
-    output = model.generate(
-        input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=True, temperature=sampling.temperature,
-        top_p=sampling.top_p, top_k=0, max_new_tokens=sampling.max_new_tokens, pad_token_id=pad,
-        eos_token_id=sorted(ends), use_cache=True,
-    )  # fmt: skip
+    output = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config)
     model.train(was_training)
     completions = output[:, context:].cpu()
     if completions.shape[1] == 0:
