@@ -150,11 +150,14 @@ def _check_state_archive(path: Path) -> None:
         )
 
 
-def latest_checkpoint(run: Path) -> Path | None:
+def latest_checkpoint(run: Path, at_most: int | None = None) -> Path | None:
+    """The run's newest complete checkpoint (of step `at_most` or before, when given)."""
     candidates = sorted(
         (path for path in Path(run).glob("checkpoint-*") if (path / STATE_FILE).is_file() and path.name[11:].isdigit()),
         key=lambda path: int(path.name[11:]),
     )
+    if at_most is not None:
+        candidates = [path for path in candidates if int(path.name[11:]) <= at_most]
     return candidates[-1] if candidates else None
 
 

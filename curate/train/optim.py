@@ -42,10 +42,19 @@ def make_scheduler(optimizer, total_steps: int, settings: OptimizerSettings):
 
 
 def check_finite(loss: float, step: int, last_checkpoint: Path | None) -> None:
-    if not math.isfinite(loss):
+    _stop_unless_finite("the loss", loss, step, last_checkpoint)
+
+
+def check_finite_gradient(grad_norm: float, step: int, last_checkpoint: Path | None) -> None:
+    """A NaN in any micro-batch's gradient, whatever loss the caller checked."""
+    _stop_unless_finite("the gradient norm", grad_norm, step, last_checkpoint)
+
+
+def _stop_unless_finite(what: str, value: float, step: int, last_checkpoint: Path | None) -> None:
+    if not math.isfinite(value):
         kept = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else "no checkpoint was written yet"
         raise RunFailed(
-            f"the loss became {loss} at step {step}; training stopped ({kept}). "
+            f"{what} became {value} at step {step}; training stopped ({kept}). "
             "Lower --lr, raise --warmup-steps, or check the data for empty or huge examples"
         )
 
@@ -77,6 +86,7 @@ class Optimization:
         # a sharded model's norm is a DTensor over every process's gradient shards
         grad_norm = full_tensor(torch.nn.utils.clip_grad_norm_(model.parameters(), self.max_grad_norm)).item()
         check_finite(loss, step, last_checkpoint)
+        check_finite_gradient(grad_norm, step, last_checkpoint)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)

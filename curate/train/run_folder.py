@@ -100,14 +100,16 @@ class RunFolder:
             else None
         )
 
-    def evaluate_now(self, step: int) -> bool:
+    def evaluate_now(self, step: int, everywhere: bool = False) -> bool:
         """Whether this process evaluates after `step`: the main one, or all of them when the
-        model is sharded (its layers gather their weights together)."""
+        model is sharded (its layers gather their weights together) or the caller shares the
+        evaluation out (`everywhere`)."""
         from curate.train.fsdp import is_sharded
 
         every = self.settings.eval_every
         sharded = self.root is not None and is_sharded(self.root)
-        return (self.dist.is_main or sharded) and bool((every and step % every == 0) or step == self.total_steps)
+        due = bool((every and step % every == 0) or step == self.total_steps)
+        return (self.dist.is_main or sharded or everywhere) and due
 
     def end_step(self, step: int, record: dict, model, tokenizer, optimization: Optimization) -> None:
         """Log the step's metrics (every `log_every` steps, the last and evaluated ones) and write

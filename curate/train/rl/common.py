@@ -8,12 +8,16 @@ import contextlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from curate.errors import RunFailed, UserError
 from curate.train.rl.rollout import Sampling
 from curate.train.settings import OptimizerSettings, TrainSettings
+
+if TYPE_CHECKING:
+    from curate.train.run_folder import MetricsLog
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Reference:
     """Log-probabilities under the frozen starting policy: the LoRA policy with its adapter
     switched off (no second copy of the weights), else a second, frozen copy of --model."""
 
-    def __init__(self, settings: RLSettings, policy, policy_scorer, device) -> None:
+    def __init__(self, settings: RLSettings, policy, policy_scorer, device, dtype: torch.dtype) -> None:
         from curate.train.lean_loss import token_scorer
         from curate.train.lora import is_peft_model
         from curate.train.models import load_model
@@ -74,7 +78,7 @@ class Reference:
         if self.adapter_off:
             self.scorer = policy_scorer
         else:
-            reference = load_model(settings.model, device, torch.float32)[0]
+            reference = load_model(settings.model, device, dtype)[0]  # frozen: bf16 under bf16 autocast
             reference.eval().requires_grad_(False)
             self.scorer = token_scorer(reference, device, settings.loss_chunk_tokens)
             self.scorer.temperature = settings.sampling.temperature
@@ -105,7 +109,7 @@ def write_sample(samples, step: int, rollout, totals: list[float]) -> None:
     )
 
 
-def samples_log(output: Path, resumed_at: int | None, is_main: bool):
+def samples_log(output: Path, resumed_at: int | None, is_main: bool) -> MetricsLog | None:
     from curate.train.run_folder import MetricsLog
 
     return MetricsLog(Path(output) / "samples.jsonl", resumed_at) if is_main else None
@@ -143,13 +147,17 @@ def rollout_metrics(dist, rollout, totals: list[float], each: dict[str, list[flo
     return record
 
 
-def check_kl(record: dict, max_kl: float | None, step: int, last_checkpoint: Path | None) -> None:
+def check_kl(record: dict, max_kl: float | None, step: int, output: Path) -> None:
     """The reward-hacking guard: a policy whose KL to the reference passes --max-kl has left what
-    the reward model knows how to judge."""
+    the reward model knows how to judge. Step N's KL is that of the rollouts of the weights
+    saved at step N - 1, so the last good checkpoint is one from step N - 2 or before."""
+    from curate.train.checkpoint import latest_checkpoint
+
     kl = record.get("kl")
     if max_kl is None or kl is None or kl <= max_kl:
         return
-    kept = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else "no checkpoint was written yet"
+    good = latest_checkpoint(output, at_most=step - 2)
+    kept = f"the last good checkpoint is {good}" if good else "no checkpoint passed the check"
     raise RunFailed(
         f"KL to the reference reached {kl:.3f} at step {step}, over --max-kl {max_kl}; training stopped ({kept}). "
         "Raise the KL penalty, lower --lr, or check the samples for reward hacking"

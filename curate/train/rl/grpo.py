@@ -61,7 +61,9 @@ def group_advantages(rewards: torch.Tensor, group: int, kind: str = "group") -> 
     return ((grouped - mean) / (std + 1e-4)).view(-1)
 
 
-def token_losses(logps, old_logps, ref_logps, advantages, beta: float, eps_low: float, eps_high: float):
+def token_losses(
+    logps, old_logps, ref_logps, advantages, beta: float, eps_low: float, eps_high: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(per-token loss [N, R], ratio [N, R], per-token KL or None)."""
     ratio = torch.exp(logps - old_logps)
     clipped = torch.clamp(ratio, 1 - eps_low, 1 + eps_high)
@@ -75,7 +77,7 @@ def token_losses(logps, old_logps, ref_logps, advantages, beta: float, eps_low: 
     return per_token, ratio, kl
 
 
-def aggregate(per_token, mask, loss: str, micro_batches: int, step_tokens: float, max_new_tokens: int):
+def aggregate(per_token, mask, loss: str, micro_batches: int, step_tokens: float, max_new_tokens: int) -> torch.Tensor:
     """One micro-batch's share of the step's loss (so the step's gradient is the loss's)."""
     mask = mask.to(per_token.dtype)
     if loss == "grpo":

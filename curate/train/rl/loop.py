@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Iterator
 
 import torch
 
@@ -21,11 +22,15 @@ from curate.train.models import load_model, model_inputs, pad_id, with_adapters
 from curate.train.progress import TrainingProgress
 from curate.train.rl import common
 from curate.train.rl.prompts import read_prompts
-from curate.train.rl.rewards import Rewards
+from curate.train.rl.rewards import ModelReward, Rewards, check_specs
 from curate.train.rl.rollout import Rollout, encode_prompts, generate
 from curate.train.rl.values import load_value_model, token_values
 from curate.train.run_folder import RunFolder
 from curate.train.startup import start
+
+
+def hash_seed(seed: int, step: int, rank: int) -> int:
+    return (seed * 1_000_003 + step) * 1_009 + rank
 
 
 class PolicyAndValue(torch.nn.Module):
@@ -67,6 +72,7 @@ class RLRun:
         self.device = self.dist.device(settings.device)
         self.use_bf16 = settings.use_bf16(self.device)
         run_folder.claim(settings.output, self.dist)
+        check_specs(settings.rewards, settings.reward_weights)  # a mistyped --reward costs no model load
         torch.manual_seed(settings.seed)
         announce = progress and self.dist.is_main
         policy, self.tokenizer = load_model(
@@ -82,7 +88,7 @@ class RLRun:
         prompts, rejected = read_prompts(list(settings.data))
         self.train_prompts, self.eval_prompts = batches.split_rows(prompts, settings.eval_fraction, settings.seed)
         self.report = PromptReport(len(self.train_prompts), len(self.eval_prompts), rejected)
-        self.rewards = Rewards(settings.rewards, settings.reward_weights, self.device, self.tokenizer)
+        self.rewards = Rewards(settings.rewards, settings.reward_weights, self.device, self.tokenizer, settings.seed)
 
         self.scorer = token_scorer(self.policy, self.device, settings.loss_chunk_tokens)
         self.scorer.temperature = settings.sampling.temperature
@@ -101,8 +107,11 @@ class RLRun:
         )  # fmt: skip
         self.ready = ready
         self.optimization, self.start_step, self.resumed_from = ready.optimization, ready.start_step, ready.resumed_from
+        reference_dtype = torch.bfloat16 if self.use_bf16 else torch.float32
         self.reference = (
-            common.Reference(settings, self.policy, self.scorer, self.device) if self._needs_reference() else None
+            common.Reference(settings, self.policy, self.scorer, self.device, reference_dtype)
+            if self._needs_reference()
+            else None
         )
         companions = {"value": self.value} if self.value is not None else None
         self.folder = RunFolder(
@@ -115,10 +124,12 @@ class RLRun:
         self.bar = TrainingProgress(name, self.total_steps, self.start_step, announce)
 
     # ---- setup
-    def _value_model(self):
-        """PPO's value model: from the (first) reward model, as TRL starts it, else from the policy's weights."""
+    def _value_model(self) -> torch.nn.Module:
+        """PPO's value model: from the first reward model that reads the policy's tokens (a decoder
+        with the same vocabulary), as TRL starts it; else from the policy's weights."""
         settings = self.settings
-        source = self.rewards.models[0] if self.rewards.models else settings.model
+        readers = [s.name for s in self.rewards.sources if isinstance(s, ModelReward) and s.same_tokens]
+        source = readers[0] if readers else settings.model
         model = load_value_model(source, self.device, settings.seed)
         if settings.lora is not None:
             model = apply_lora(model, settings.lora, "SEQ_CLS", source)
@@ -137,12 +148,20 @@ class RLRun:
         return self.value is not None or getattr(settings, "beta", 0.0) != 0.0 or settings.max_kl is not None
 
     # ---- each step
-    def steps(self):
-        return range(self.start_step + 1, self.total_steps + 1)
+    def steps(self) -> Iterator[int]:
+        """The steps still to run. Each starts torch's generator from (seed, step, process): a
+        resumed run samples what the whole run would have, and processes sample differently."""
+        for step in range(self.start_step + 1, self.total_steps + 1):
+            torch.manual_seed(hash_seed(self.settings.seed, step, self.dist.rank))
+            yield step
 
     def next_prompts(self) -> list:
+        """This process's prompts of the step: always --batch-size of them, so every process runs
+        the same micro-batches (an epoch's short last batch is filled up from its own prompts)."""
         _, indices = next(self._prompt_batches)
-        mine, _ = self.dist.share(indices, self.settings.batch_size)
+        per_step = self.settings.batch_size * self.dist.world
+        full = [indices[number % len(indices)] for number in range(per_step)]
+        mine, _ = self.dist.share(full, self.settings.batch_size)
         return [self.train_prompts[index] for index in mine]
 
     def rollout(self, prompts: list) -> tuple[Rollout, list[float], dict]:
@@ -180,18 +199,22 @@ class RLRun:
         logps, _, values = self.ready.forward(*self.inputs(rollout))
         return self.per_token(logps, rollout), values[:, rollout.context - 1 : -1]
 
-    def sync(self, now: bool):
+    def sync(self, now: bool) -> contextlib.AbstractContextManager:
         return gradient_sync(self.ready.wrapped, now or not self.dist.active)
 
-    def autocast(self):
+    def autocast(self) -> contextlib.AbstractContextManager:
         if not self.use_bf16:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def optimizer_step(self, loss: float, step: int) -> float:
-        return self.optimization.step(self.trainee, loss, step, self.folder.last_checkpoint)
+        """Step on the processes' mean loss: a NaN on any one stops them all."""
+        (total,) = self.dist.sum([loss])
+        return self.optimization.step(self.trainee, total / self.dist.world, step, self.folder.last_checkpoint)
 
-    def record(self, step: int, rollout: Rollout, totals, each, kl_sums, logps, started: float, generated: float):
+    def record(
+        self, step: int, rollout: Rollout, totals, each, kl_sums, logps, started: float, generated: float
+    ) -> dict:
         """The step's shared metrics: rewards, KL, entropy, lengths, EOS share, speed, lr."""
         mask = rollout.completion_mask
         record = {"step": step, **common.rollout_metrics(self.dist, rollout, totals, each, kl_sums)}
@@ -209,13 +232,12 @@ class RLRun:
 
     def end_step(self, step: int, record: dict, rollout: Rollout, totals: list[float]) -> None:
         """Evaluate when due, stop on a KL past --max-kl, log the metrics and a sample, checkpoint."""
-        if self.eval_prompts and self.folder.evaluate_now(step) and self.dist.is_main:
+        if self.eval_prompts and self.folder.evaluate_now(step, everywhere=True):  # each process its share
             record["eval_reward"] = self.evaluate()
-        logged = step % self.settings.log_every == 0 or step == self.total_steps
-        if logged or self.settings.max_kl is not None:
+        if step % self.settings.log_every == 0 or step == self.total_steps:
             common.write_sample(self.samples, step, rollout, totals)
         try:
-            common.check_kl(record, self.settings.max_kl, step, self.folder.last_checkpoint)
+            common.check_kl(record, self.settings.max_kl, step, self.settings.output)
         except Exception:
             if self.folder.metrics is not None:
                 self.folder.metrics.log(record)
@@ -227,13 +249,14 @@ class RLRun:
 
     @torch.no_grad()
     def evaluate(self) -> float:
-        """Mean reward of one completion per held-out prompt."""
+        """Mean reward of one completion per held-out prompt, the prompts shared among the processes."""
         totals = []
+        mine = self.eval_prompts[self.dist.rank :: self.dist.world]
         chunk = self.settings.batch_size * max(getattr(self.settings, "num_generations", 1), 1)
-        for begin in range(0, len(self.eval_prompts), chunk):
-            prompts = self.eval_prompts[begin : begin + chunk]
-            totals += self.rollout(prompts)[1]
-        return sum(totals) / len(totals)
+        for begin in range(0, len(mine), chunk):
+            totals += self.rollout(mine[begin : begin + chunk])[1]
+        total, count = self.dist.sum([sum(totals), float(len(totals))])
+        return total / count
 
     def finish(self) -> dict:
         self.bar.close()

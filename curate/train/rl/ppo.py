@@ -52,11 +52,11 @@ class PPOSettings(RLSettings):
             )
 
 
-def masked_mean(values, mask):
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp(min=1)
 
 
-def masked_whiten(values, mask, shift_mean: bool = True):
+def masked_whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
     mean = masked_mean(values, mask)
     variance = masked_mean((values - mean) ** 2, mask)
     count = mask.sum()
@@ -65,7 +65,9 @@ def masked_whiten(values, mask, shift_mean: bool = True):
     return whitened if shift_mean else whitened + mean
 
 
-def advantages_and_returns(logprobs, ref_logprobs, values, scores, mask, settings: PPOSettings, kl_coef: float):
+def advantages_and_returns(
+    logprobs, ref_logprobs, values, scores, mask, settings: PPOSettings, kl_coef: float
+) -> dict[str, torch.Tensor]:
     """The rollout's per-token rewards (KL penalty, score at the end), GAE advantages (whitened)
     and returns. `mask` [N, R] marks the kept completion tokens; returns a dict of tensors."""
     mask = mask.bool()
@@ -173,6 +175,7 @@ def train_ppo(settings: PPOSettings, progress: bool = True) -> dict:
             order = torch.randperm(rows)
             for mini_batch in order.chunk(settings.mini_batches):
                 micro_batches = mini_batch.chunk(settings.grad_accum)
+                mini_batch_losses = []
                 for number, indices in enumerate(micro_batches):
                     part = rollout.rows(indices)
                     part_terms = {name: value[indices.to(value.device)] for name, value in terms.items()}
@@ -182,7 +185,8 @@ def train_ppo(settings: PPOSettings, progress: bool = True) -> dict:
                         (loss / len(micro_batches)).backward()
                     for name, value in stats.items():
                         collected.setdefault(name, []).append(value)
-                grad_norm = run.optimizer_step(stats["policy_loss"] + settings.vf_coef * stats["value_loss"], step)
+                    mini_batch_losses.append(stats["policy_loss"] + settings.vf_coef * stats["value_loss"])
+                grad_norm = run.optimizer_step(sum(mini_batch_losses) / len(mini_batch_losses), step)
         kl_sums = terms["kl"].sum(1).cpu()
         record = run.record(step, rollout, totals, each, kl_sums, logprobs.cpu(), started, generated)
         means = {name: sum(values) / len(values) for name, values in collected.items()}
