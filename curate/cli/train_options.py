@@ -18,6 +18,8 @@ def train_options(
     default_length: int,
     batch_help: str = "Rows (pairs for DPO/RM) per micro-batch, per process.",
     length_help: str = "Most tokens per example (and per packed row).",
+    eval_fraction: float = 0.05,
+    eval_help: str = "Share of rows held out for the eval loss.",
 ):
     """The options every trainer shares (train-sft, train-dpo, train-rm, train-grpo, train-ppo)."""
     return compose(
@@ -110,9 +112,9 @@ def train_options(
         click.option(
             "--eval-fraction",
             type=click.FloatRange(0, 0.5),
-            default=0.05,
+            default=eval_fraction,
             show_default=True,
-            help="Share of rows held out for the eval loss.",
+            help=eval_help,
         ),
         click.option(
             "--eval-every",

@@ -5,6 +5,8 @@ torch and transformers are imported when a command runs, never to list or descri
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from curate.cli.options import compose
@@ -12,9 +14,10 @@ from curate.cli.train_options import train_options, train_settings
 
 PROMPTS_HELP = "Prompts per step, per process (GRPO samples --num-generations completions of each)."
 LENGTH_HELP = "Most tokens of prompt + completion (a longer prompt keeps its last tokens)."
+HELD_OUT = {"eval_fraction": 0.0, "eval_help": "Share of prompts held out for eval_reward (0: train on all)."}
 
 
-def rl_options(temperature: float, max_new_tokens: int):
+def rl_options(temperature: float, max_new_tokens: int) -> Callable[[Callable], Callable]:
     """What both RL commands add to the trainers' shared options: rewards, sampling, the guard."""
     return compose(
         click.option(
@@ -89,7 +92,7 @@ def _run(method: str, settings, params: dict) -> None:
 
 
 @click.command("train-grpo")
-@train_options(default_lr=1e-6, default_length=1024, batch_help=PROMPTS_HELP, length_help=LENGTH_HELP)
+@train_options(default_lr=1e-6, default_length=1024, batch_help=PROMPTS_HELP, length_help=LENGTH_HELP, **HELD_OUT)
 @rl_options(temperature=1.0, max_new_tokens=256)
 @click.option(
     "--num-generations", type=click.IntRange(min=2), default=8, show_default=True, help="Completions per prompt (G)."
@@ -136,7 +139,7 @@ def train_grpo_command(**params) -> None:
 
 
 @click.command("train-ppo")
-@train_options(default_lr=3e-6, default_length=1024, batch_help=PROMPTS_HELP, length_help=LENGTH_HELP)
+@train_options(default_lr=3e-6, default_length=1024, batch_help=PROMPTS_HELP, length_help=LENGTH_HELP, **HELD_OUT)
 @rl_options(temperature=0.7, max_new_tokens=53)
 @click.option("--kl-coef", type=click.FloatRange(min=0), default=0.05, show_default=True, help="Per-token KL penalty.")
 @click.option("--kl-estimator", type=click.Choice(["k1", "k3"]), default="k1", show_default=True)

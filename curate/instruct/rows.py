@@ -98,14 +98,18 @@ def first_record(input_file: InputFile, reader: ReaderOptions = RECORDS) -> dict
     return None
 
 
-def source_format(inputs: list[InputFile], given: str | None, reader: ReaderOptions = RECORDS) -> str:
-    """The format named by --from, or the one every input's first record shows."""
+def check_record_files(inputs: list[InputFile]) -> None:
     for input_file in inputs:
         if input_file.format not in RECORD_FORMATS:
             raise UserError(
                 f"{input_file.source} is a {input_file.format} file; instruction data is read from JSON Lines, JSON "
                 "or Parquet records (pass --input-format jsonl for JSON Lines under another name)"
             )
+
+
+def source_format(inputs: list[InputFile], given: str | None, reader: ReaderOptions = RECORDS) -> str:
+    """The format named by --from, or the one every input's first record shows."""
+    check_record_files(inputs)
     if given:
         return given
     found: dict[str, str] = {}
@@ -147,6 +151,7 @@ def raw_records(inputs: list[str], input_format: str = "auto") -> Iterator[tuple
     """Every record of `inputs` as it is written (no format applied), with its place ("FILE: line N")."""
     files = expand_inputs(inputs, input_format)
     print_skipped(files.skipped)
+    check_record_files(files)
     for record, _, at, _ in _records(files):
         yield record, at
 

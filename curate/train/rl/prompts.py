@@ -82,10 +82,17 @@ def _prompt_only(record: dict, number: int) -> RLPrompt | None:
 
 
 def _from_canonical_rows(inputs: list[str]) -> tuple[list[RLPrompt], list[dict]]:
-    from curate.instruct.rows import read_rows
+    from curate.instruct.rows import UnknownFormat, read_rows
     from curate.prefs.candidates import prompt_from_row
 
-    found = read_rows(list(inputs), what="prompt")
+    try:
+        found = read_rows(list(inputs), what="prompt")
+    except UnknownFormat as error:
+        columns = ", ".join(list(error.record)[:8])
+        raise UserError(
+            f"no prompt in the first record of {', '.join(inputs)} (columns: {columns}): give each record a "
+            '"prompt" (text or messages) or "messages" ending with a user turn, or use SFT or preference data'
+        ) from None
     prompts, rejected = [], []
     for number, (row, place) in enumerate(found.rows):
         prompt = prompt_from_row(row, found.kind, place)
