@@ -88,9 +88,19 @@ def run_on_processes(command: list[str], cwd: Path, processes: int = 1, timeout:
     launcher = [sys.executable] if processes == 1 else [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
     ]  # fmt: skip
-    result = subprocess.run(
+    import signal
+
+    # its own process group, so a run that hangs is stopped with every worker torchrun started
+    process = subprocess.Popen(
         [*launcher, "-m", "curate", *command], cwd=cwd, env={**os.environ, "OMP_NUM_THREADS": "1"},
-        capture_output=True, text=True, timeout=timeout,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise AssertionError(f"timed out after {timeout} s: {' '.join(command[:1])}\n{stderr[-3000:]}") from None
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
