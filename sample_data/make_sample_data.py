@@ -27,9 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 import _pools as P  # noqa: E402
+import _warc  # noqa: E402
 
 SEED = 1234
-SIZE_LIMIT = 300 * 1024  # bytes, whole sample_data/ folder
+SIZE_LIMIT = 448 * 1024  # bytes, whole sample_data/ folder
 MAX_ACCIDENTAL_JACCARD = 0.2  # word 5-grams, any pair that is not planted
 NEAR_DUP_BAND = (0.5, 0.97)  # planted near-duplicate vs. its original
 
@@ -38,6 +39,9 @@ KO_WEB = "web/ko_web.jsonl.gz"
 EN_SEEDS = "instructions/seed_tasks.en.jsonl"
 KO_SEEDS = "instructions/seed_tasks.ko.jsonl"
 PAIRS = "preferences/pairs.jsonl"
+CRAWL = "crawl/pages.warc.gz"
+CRAWL_EN, CRAWL_KO = 36, 20  # the first documents of each web file become pages (a WARC gzips each record alone)
+URL_BLOCKLIST = "wordlists/url_blocklist.txt"
 README = "README.md"
 
 # 1-based line numbers of the two malformed lines in en_web.jsonl.
@@ -668,7 +672,8 @@ def build_readme(en, ko) -> bytes:
 Small, original sample files for trying out and testing `curate`. Every text in
 this folder was written by this project: hand-authored sentence and paragraph
 pools in `_pools.py` are composed into documents by `make_sample_data.py`
-(standard library only, `random.Random({SEED})`). Nothing is copied from any
+(standard library only, `random.Random({SEED})`; the crawl is written with warcio,
+a curate dependency). Nothing is copied from any
 dataset, and all URLs use the reserved `example.com` / `example.org` /
 `example.net` domains.
 
@@ -682,7 +687,7 @@ lines, unique ids, pairwise word-5-gram Jaccard < {MAX_ACCIDENTAL_JACCARD} for e
 that is not a planted duplicate, planted near-duplicates between
 {NEAR_DUP_BAND[0]} and {NEAR_DUP_BAND[1]} Jaccard with their original (word 5-grams for
 English, character 5-grams for Korean; Korean documents must also stay below
-{MAX_ACCIDENTAL_JACCARD} on character 5-grams), and a folder size under 300 KiB, both in file
+{MAX_ACCIDENTAL_JACCARD} on character 5-grams), and a folder size under {SIZE_LIMIT // 1024} KiB, both in file
 bytes and as 4 KiB blocks on disk (bytecode caches excluded).
 Do not edit the data files by hand; change the pools or the script and rerun.
 
@@ -695,7 +700,10 @@ Do not edit the data files by hand; change the pools or the script and rerun.
 | `{EN_SEEDS}` | {len(P.EN_SEEDS)} | English seed tasks, Stanford Alpaca seed-task format |
 | `{KO_SEEDS}` | {len(P.KO_SEEDS)} | Korean seed tasks, same format |
 | `{PAIRS}` | {len(P.PREFERENCES)} | preference pairs `{{prompt, chosen, rejected}}` as chat messages |
+| `{CRAWL}` | {CRAWL_EN + CRAWL_KO + 5} responses | the first {CRAWL_EN} English and {CRAWL_KO} Korean web documents as HTML pages in one WARC |
+| `{URL_BLOCKLIST}` | 1 | a URL blocklist in UT1's format, naming the crawl's spam host |
 | `_pools.py` | - | the hand-written text pools |
+| `_warc.py` | - | the crawl's pages and records |
 | `make_sample_data.py` | - | the generator and self-checks |
 
 ### `{EN_WEB}` ({len(en) + 2} lines)
@@ -740,6 +748,16 @@ Junk ids: {_junk_list(ko)}.
 Planted duplicates:
 {_dup_lines(ko, "eojeol", "character 5-gram", "differs only in whitespace")}
 
+### `{CRAWL}`
+
+What `curate extract` starts from (`make demo`). Each page wraps its document in a site's
+boilerplate (cookie banner, menu, sidebar, a footer with an e-mail address and phone
+numbers, for the PII step), so the extracted text should be the document's paragraphs.
+Half the Korean pages are EUC-KR with the charset named only by `<meta http-equiv>`. Also:
+request records (every tenth page), two spam pages on `{_warc.BLOCKED_HOST}` (in
+`{URL_BLOCKLIST}`), a robots.txt (`text/plain`), a PDF and a page with no text. Record ids
+(UUID 5 of the URL) and dates are fixed, so the bytes are the same on every run.
+
 ### Seed tasks
 
 `{{"id": "seed_task_N", "name", "instruction", "instances": [{{"input", "output"}}], "is_classification"}}`.
@@ -769,6 +787,8 @@ def build_all():
         EN_SEEDS: build_seeds(P.EN_SEEDS),
         KO_SEEDS: build_seeds(P.KO_SEEDS),
         PAIRS: build_pairs(),
+        CRAWL: _warc.build_warc(en_records[:CRAWL_EN], ko_records[:CRAWL_KO], [text for _, text in P.EN_JUNK[:2]]),
+        URL_BLOCKLIST: f"# one domain, host or URL a line (UT1 lists' format)\n{_warc.BLOCKED_HOST}\n".encode(),
     }
     files[README] = build_readme(en_records, ko_records)
     return files, en_records, ko_records
