@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from curate.corpus.filters import badwords, c4, clean, fineweb, gopher, langid, quality
+from curate.corpus.filters import badwords, c4, clean, fineweb, gopher, langid, pii, quality, url
 from curate.corpus.filters.spec import FilterSpec
 from curate.errors import UserError
 from curate.pipeline.step import Step
@@ -18,12 +18,14 @@ FILTERS: dict[str, FilterSpec] = {
     spec.name: spec
     for spec in (
         clean.SPEC,
+        url.SPEC,
         langid.SPEC,
         gopher.REPETITION_SPEC,
         gopher.QUALITY_SPEC,
         c4.SPEC,
         fineweb.SPEC,
         badwords.SPEC,
+        pii.SPEC,
         quality.SPEC,
     )
 }

@@ -1,0 +1,151 @@
+"""What the `pii` step finds: one pattern and one check per kind of personal data.
+
+Hand-written regular expressions rather than a library: the phone library (phonenumbers)
+scans a page in milliseconds, too slow for a crawl, and none covers 주민등록번호. Each
+pattern finds candidates; its check (ipaddress for IPs, the calendar for birth dates)
+decides. The boundaries are ASCII-only on purpose: Korean text glues particles to an
+address or a number without a space ("hong@naver.com으로", "번호는010-1234-5678입니다"),
+where `\\b` would see one word.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_NOT_BEFORE_NUMBER = r"(?<![0-9A-Za-z_.+\-/])"
+_NOT_AFTER_NUMBER = r"(?![0-9A-Za-z_\-/]|\.\d)"
+
+EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+)
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IPV4 = re.compile(rf"(?<![0-9A-Za-z_.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9A-Za-z_]|\.\d)")
+# candidates only: ipaddress decides what is an address ("12:30:45" is not, "2001:db8::1" is)
+IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z_:])")
+# a dotted number after these is a version, not an address: `version 1.2.3.4`, `pkg==1.2.3.4`
+_VERSION_CONTEXT = re.compile(
+    r"(?i)(?<![a-z])(?:version|ver|release|build|rev|버전)[_\W]{0,6}$|(?:[=<>~!]=|[<>])\s*['\"]?$"
+)
+
+# YYMMDD-SNNNNNN; S (the 7th digit) is sex and century: 1-4 citizens, 5-8 foreigners
+RRN = re.compile(
+    rf"{_NOT_BEFORE_NUMBER}(\d{{2}})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])"
+    rf"(?:\s?-\s?([1-8])(\d{{6}}|\*{{6}})|([1-8])(\d{{6}})){_NOT_AFTER_NUMBER}"
+)
+
+_SEP = r"[\-. ]"
+KOREAN_PHONE = re.compile(
+    _NOT_BEFORE_NUMBER + r"(?:"
+    # mobile: 010-1234-5678, 010 1234 5678, 01012345678, (010)1234-5678
+    rf"\(?01[016789]\)?{_SEP}?\d{{3,4}}{_SEP}?\d{{4}}"
+    # landline and VoIP: 02-123-4567, 031-1234-5678, (02) 123-4567, 070-1234-5678; a separator is required
+    rf"|\(?0(?:2|[3-6][1-5]|70)(?:\)\s?|{_SEP})\d{{3,4}}{_SEP}\d{{4}}"
+    r")" + _NOT_AFTER_NUMBER
+)
+# E.164 with its +: a country code, then groups; the check counts 8 to 15 digits
+INTERNATIONAL_PHONE = re.compile(
+    r"(?<![0-9A-Za-z_+])\+[1-9]\d{0,2}(?:[ .\-]?(?:\(\d{1,4}\)|\d{1,4})){2,6}(?![0-9A-Za-z_])"
+)
+
+
+def is_public_ip(candidate: str) -> bool:
+    """An address on the public internet: not private, loopback, link-local, reserved,
+    multicast, shared (100.64/10) or documentation ranges."""
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not (
+        address.is_multicast
+        or address.is_reserved
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_unspecified
+    )
+
+
+def _ipv4_check(match: re.Match) -> bool:
+    before = match.string[max(0, match.start() - 24) : match.start()]
+    return is_public_ip(match.group()) and not _VERSION_CONTEXT.search(before)
+
+
+def _ipv6_check(match: re.Match) -> bool:
+    return is_public_ip(match.group())
+
+
+# 13 bare digits are an RRN only after a word that names one: otherwise they are as often
+# a barcode (Korean EAN-13 codes begin 880, a valid YYMMDD start), which a checksum cannot tell
+_RRN_CONTEXT = re.compile(r"(?i)(?:주민|등록번호|rrn)[^\d\n]{0,12}$")
+
+
+def _rrn_check(match: re.Match) -> bool:
+    """A real birth date for the century the 7th digit gives. The check digit is not asked:
+    numbers issued since October 2020 end in random digits."""
+    year, month, day, sex, _rest, bare_sex, _bare_rest = match.groups()
+    century = 1900 if (sex or bare_sex) in "1256" else 2000
+    try:
+        datetime.date(century + int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return bare_sex is None or bool(_RRN_CONTEXT.search(match.string[max(0, match.start() - 24) : match.start()]))
+
+
+def _international_check(match: re.Match) -> bool:
+    return 8 <= sum(character.isdigit() for character in match.group()) <= 15
+
+
+@dataclass(frozen=True)
+class PiiKind:
+    name: str
+    patterns: tuple[re.Pattern, ...]
+    check: Callable[[re.Match], bool] | None
+    replacements: tuple[str, ...]  # the default; one is picked per value, by a hash of it
+    summary: str
+
+
+# in the order they run: an address's digits are taken before the number patterns see them
+KINDS: dict[str, PiiKind] = {
+    kind.name: kind
+    for kind in (
+        PiiKind("email", (EMAIL,), None, ("email@example.com", "firstname.lastname@example.org"), "e-mail addresses"),
+        # documentation ranges (RFC 5737, RFC 3849): not public, so a second pass leaves them;
+        # an address is replaced by one of its own family where the list has one
+        PiiKind(
+            "ip",
+            (IPV4, IPV6),
+            _ipv4_check,
+            ("192.0.2.1", "198.51.100.23", "203.0.113.77", "2001:db8::1", "2001:db8::7e"),
+            "public IPv4 and IPv6 addresses",
+        ),
+        PiiKind("rrn", (RRN,), _rrn_check, ("<RRN>",), "Korean resident registration numbers (주민등록번호)"),
+        PiiKind(
+            "phone",
+            (INTERNATIONAL_PHONE, KOREAN_PHONE),
+            None,
+            ("<PHONE>",),
+            "phone numbers: Korean mobile and landline, international with +",
+        ),
+    )
+}
+_CHECKS = {INTERNATIONAL_PHONE: _international_check, IPV6: _ipv6_check}
+
+
+# a character every match holds: a text without it is not scanned (most pages have no "@")
+_NEEDS = {EMAIL: "@", IPV4: ".", IPV6: ":", INTERNATIONAL_PHONE: "+", RRN: "", KOREAN_PHONE: ""}
+
+
+def may_match(pattern: re.Pattern, text: str) -> bool:
+    return _NEEDS.get(pattern, "") in text
+
+
+def pattern_check(kind: PiiKind, pattern: re.Pattern) -> Callable[[re.Match], bool] | None:
+    """The check of a match of `pattern`: the kind's, or the pattern's own."""
+    return _CHECKS.get(pattern, kind.check)

@@ -1,0 +1,268 @@
+"""The `url` step: drop documents by their URL, as FineWeb's URL filter does.
+
+A blocklist in the format of the UT1 lists (one domain or URL a line, `#` comments) blocks
+a document whose host, or a domain above it up to its registered domain (tldextract, with
+the public suffix list it ships, never fetched), is listed, or whose URL is. Word lists then
+look at the URL's words: one banned word, or `--url-soft-threshold` soft-banned ones, or a
+banned subword anywhere in the URL's letters and digits rejects it. A document without a URL
+is kept and counted.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import click
+import orjson
+import pyarrow as pa
+
+from curate.corpus.filters.spec import FilterSpec
+from curate.errors import UserError
+from curate.pipeline.step import Step, StepOutput, split_by_rule
+
+# Small default lists of our own (adult-content words, the bulk of what FineWeb's lists
+# catch); a file replaces a list. Words match whole URL words; subwords match anywhere.
+BANNED_WORDS = ("porn", "porno", "pornhub", "xxx", "xvideos", "xhamster", "xnxx", "hentai", "nsfw", "camgirl")
+SOFT_BANNED_WORDS = (
+    "sex",
+    "sexy",
+    "nude",
+    "nudes",
+    "naked",
+    "erotic",
+    "fetish",
+    "milf",
+    "boobs",
+    "hardcore",
+    "escort",
+    "escorts",
+    "stripper",
+    "horny",
+    "adult",
+    "cams",
+)
+BANNED_SUBWORDS = ("porn", "xvideo", "xhamster", "hentai")
+
+_NOT_WORD = re.compile(r"[\W_]+")
+# where readers and converters put a document's URL in `meta`: WET and extract (`url`),
+# Dolma (`metadata.url`), RedPajama (`meta.url`), datatrove's WARC reader's names
+_URL_KEYS = ("url", "warc_target_uri", "WARC-Target-URI")
+_NESTED = ("metadata", "meta")
+
+
+def document_url(meta: str | None) -> str | None:
+    """The URL a document's `meta` JSON holds, or None."""
+    if not meta or not ("url" in meta.lower() or "uri" in meta.lower()):
+        return None  # most metas say nothing of a URL: not worth parsing
+    try:
+        fields = orjson.loads(meta)
+    except orjson.JSONDecodeError:
+        return None
+    for holder in (fields, *(fields.get(key) for key in _NESTED if isinstance(fields, dict))):
+        if isinstance(holder, dict):
+            for key in _URL_KEYS:
+                value = holder.get(key)
+                if isinstance(value, str) and value.strip():
+                    return value.strip()
+    return None
+
+
+def _split(url: str):
+    return urlsplit(url if "://" in url or url.startswith("//") else "//" + url)
+
+
+def url_key(url: str) -> str:
+    """What the blocklist compares: host in lower case without `www.`, path without its
+    trailing slash, query; no scheme, port or fragment."""
+    parts = _split(url.strip())
+    host = (parts.hostname or "").rstrip(".")
+    host = host[4:] if host.startswith("www.") else host
+    key = host + parts.path.rstrip("/")
+    return f"{key}?{parts.query}" if parts.query else key
+
+
+def url_words(url: str) -> list[str]:
+    return [word for word in _NOT_WORD.split(unquote(url).lower()) if word]
+
+
+def _read_lines(path: Path, option: str) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise UserError(f"{option}: cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise UserError(f"{option}: {path} is not UTF-8 text ({error.reason})") from None
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def load_blocklists(paths: list[Path]) -> tuple[set[str], set[str]]:
+    """(domains, URL keys) of UT1-style files: a line with a path is a URL, else a domain."""
+    domains: set[str] = set()
+    urls: set[str] = set()
+    for path in paths:
+        for line in _read_lines(path, "--url-blocklist"):
+            entry = line.lower()
+            if "/" in entry.split("://", 1)[-1]:
+                urls.add(url_key(entry))
+            else:
+                domains.add(entry.removeprefix("*.").strip(".").removeprefix("www."))
+    return domains, urls
+
+
+def load_words(path: Path, option: str) -> list[str]:
+    """A word list, one a line; each entry keeps only its letters and digits, lower case."""
+    return [word for line in _read_lines(path, option) if (word := _NOT_WORD.sub("", line.lower()))]
+
+
+class UrlFilter(Step):
+    """Rules: blocked_domain, blocked_url, banned_word, soft_banned_words, banned_subword.
+    Counters: `no_url` (documents kept for want of a URL)."""
+
+    name = "url"
+
+    def __init__(
+        self,
+        blocked_domains: set[str] = frozenset(),
+        blocked_urls: set[str] = frozenset(),
+        banned_words: tuple[str, ...] = BANNED_WORDS,
+        soft_banned_words: tuple[str, ...] = SOFT_BANNED_WORDS,
+        banned_subwords: tuple[str, ...] = BANNED_SUBWORDS,
+        soft_threshold: int = 2,
+    ) -> None:
+        super().__init__()
+        self.blocked_domains = frozenset(blocked_domains)
+        self.blocked_urls = frozenset(blocked_urls)
+        self.banned_words = frozenset(banned_words)
+        self.soft_banned_words = frozenset(soft_banned_words)
+        self.banned_subwords = tuple(sorted(set(banned_subwords), key=lambda word: (-len(word), word)))
+        self.soft_threshold = soft_threshold
+        self._subwords = re.compile("|".join(map(re.escape, self.banned_subwords))) if self.banned_subwords else None
+        self._extract = None  # tldextract, built in the worker on first use
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_extract": None}  # its suffix tables are large: rebuilt in each worker
+
+    def describe(self) -> dict:
+        return {
+            "blocked_domains": len(self.blocked_domains),
+            "blocked_urls": len(self.blocked_urls),
+            "banned_words": len(self.banned_words),
+            "soft_banned_words": len(self.soft_banned_words),
+            "banned_subwords": len(self.banned_subwords),
+            "soft_threshold": self.soft_threshold,
+        }
+
+    def _registered_domain(self, host: str) -> str:
+        if self._extract is None:
+            import tldextract
+
+            # the suffix list tldextract ships; no URL to fetch and no cache to write
+            self._extract = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+        return self._extract(host).top_domain_under_public_suffix
+
+    def _domain_blocked(self, host: str) -> bool:
+        if host in self.blocked_domains:
+            return True
+        registered = self._registered_domain(host)
+        if not registered or registered == host:
+            return False
+        # every domain between the host and its registered domain: a listed domain covers its subdomains
+        labels = host.split(".")
+        stop = registered.count(".") + 1
+        return any(".".join(labels[start:]) in self.blocked_domains for start in range(1, len(labels) - stop + 1))
+
+    def decide(self, url: str) -> str | None:
+        host = (_split(url).hostname or "").rstrip(".")
+        if self.blocked_domains and host and self._domain_blocked(host.removeprefix("www.")):
+            return "blocked_domain"
+        if self.blocked_urls and url_key(url) in self.blocked_urls:
+            return "blocked_url"
+        words = set(url_words(url))
+        if not words.isdisjoint(self.banned_words):
+            return "banned_word"
+        if self.soft_threshold and len(words & self.soft_banned_words) >= self.soft_threshold:
+            return "soft_banned_words"
+        if self._subwords is not None and self._subwords.search("".join(url_words(url))):
+            return "banned_subword"
+        return None
+
+    def run(self, batch: pa.Table) -> StepOutput:
+        rules = []
+        for meta in batch.column("meta").to_pylist():
+            url = document_url(meta)
+            if url is None:
+                self.counters["no_url"] += 1
+                rules.append(None)
+            else:
+                rules.append(self.decide(url))
+        return split_by_rule(self.name, batch, rules)
+
+    def task_notes(self) -> dict:
+        return {"no_url": self.counters["no_url"]}
+
+    def report_section(self, notes: list[dict], folder: Path) -> list[str]:
+        missing = sum(note.get("no_url", 0) for note in notes)
+        if not missing:
+            return []
+        return ["## URL filter", "", f"{missing:,} documents had no URL in `meta` and were kept unchecked."]
+
+
+def _build(params: dict) -> UrlFilter:
+    domains, urls = load_blocklists([Path(path) for path in params.get("url_blocklist") or ()])
+
+    def words(option: str, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(load_words(Path(params[key]), option)) if params.get(key) else default
+
+    return UrlFilter(
+        domains,
+        urls,
+        banned_words=words("--url-banned-words", "url_banned_words", BANNED_WORDS),
+        soft_banned_words=words("--url-soft-banned-words", "url_soft_banned_words", SOFT_BANNED_WORDS),
+        banned_subwords=words("--url-banned-subwords", "url_banned_subwords", BANNED_SUBWORDS),
+        soft_threshold=params.get("url_soft_threshold", 2),
+    )
+
+
+_WORD_FILES = ("url_banned_words", "url_soft_banned_words", "url_banned_subwords")
+
+SPEC = FilterSpec(
+    name="url",
+    summary="URL filter (--url-blocklist FILE): blocked domains and URLs, banned words in the URL.",
+    build=_build,
+    applies=lambda params: bool(params.get("url_blocklist")) or any(params.get(key) for key in _WORD_FILES),
+    options=[
+        click.option(
+            "--url-blocklist",
+            type=click.Path(dir_okay=False),
+            multiple=True,
+            help="url: blocklist in UT1's format, one domain or URL a line (repeatable); subdomains are covered.",
+        ),
+        click.option(
+            "--url-banned-words",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="url: words that reject a URL holding one (one a line; replaces the built-in list).",
+        ),
+        click.option(
+            "--url-soft-banned-words",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="url: words that reject a URL holding --url-soft-threshold of them (replaces the built-in list).",
+        ),
+        click.option(
+            "--url-banned-subwords",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="url: strings that reject a URL whose letters and digits contain one (replaces the built-in list).",
+        ),
+        click.option(
+            "--url-soft-threshold",
+            type=click.IntRange(min=0),
+            default=2,
+            show_default=True,
+            help="url: soft-banned words that reject a URL; 0 turns the rule off.",
+        ),
+    ],
+)
