@@ -25,6 +25,25 @@ class DocumentFilter(Step):
     def __init__(self, language: str = DEFAULT_LANGUAGE) -> None:
         super().__init__()
         self.language = language
+        # {language: {key: value}} over this step's own settings (filters/thresholds.py)
+        self.thresholds: dict[str, dict[str, object]] = {}
+        self._limits: dict[str, dict[str, object]] = {}
+
+    def use_thresholds(self, rows: dict[str, dict[str, object]] | None) -> None:
+        """Per-language rows over the step's settings; None: the shipped table's rows for this step."""
+        from curate.corpus.filters.thresholds import step_rows
+
+        self.thresholds = step_rows(None, self.name) if rows is None else rows
+        self._limits = {}
+
+    def limits(self, lang: str) -> dict[str, object]:
+        """The settings that judge a document in `lang`: the step's own, with that language's row over them."""
+        found = self._limits.get(lang)
+        if found is None:
+            found = {key: value for key, value in vars(self).items() if not key.startswith("_")}
+            found.update(self.thresholds.get(lang, {}))
+            self._limits[lang] = found
+        return found
 
     def describe(self) -> dict:
         """The settings: every public attribute (thresholds, language)."""

@@ -5,7 +5,9 @@ final period are kept). Like C4 and datatrove, the step rewrites a kept document
 lines that passed: lines with a word over 1000 characters, with fewer than 3 words, with
 "javascript" or a cookie/terms-of-use phrase are removed, and Wikipedia citation marks
 ([1], [edit], [citation needed]) are cut. A document is dropped when it contains "lorem
-ipsum" or a curly bracket, or keeps fewer than 5 sentences.
+ipsum" or a curly bracket, or keeps fewer than 5 sentences. The per-language table
+(filters/thresholds.py) can change the sentence, words-per-line and word-length limits per
+language: Chinese and Japanese lines have no spaces, so "3 words" means nothing there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import click
 import pyarrow as pa
 
 from curate.corpus import segment
+from curate.corpus.filters import thresholds
 from curate.corpus.filters.base import DEFAULT_LANGUAGE, DocumentFilter
 from curate.corpus.filters.spec import FilterSpec
 from curate.pipeline.step import StepOutput, split_rewritten
@@ -40,6 +43,7 @@ class C4Quality(DocumentFilter):
         filter_curly_bracket: bool = True,
         filter_policy: bool = True,
         language: str = DEFAULT_LANGUAGE,
+        thresholds: dict[str, dict[str, object]] | None = None,
     ) -> None:
         super().__init__(language)
         self.remove_citations = remove_citations
@@ -51,20 +55,21 @@ class C4Quality(DocumentFilter):
         self.filter_javascript = filter_javascript
         self.filter_curly_bracket = filter_curly_bracket
         self.filter_policy = filter_policy
+        self.use_thresholds(thresholds)
 
     def stats(self, text: str, lang: str) -> dict:
         """Line counts by outcome, the kept lines and their sentences; `drop` for a whole-document rule."""
+        limit = self.limits(lang)
+        max_word_length = limit["max_word_length"] if limit["max_word_length"] is not None else -1
+        min_words_per_line = limit["min_words_per_line"] or 0
+        min_num_sentences = limit["min_num_sentences"] if limit["min_num_sentences"] is not None else -1
         kept: list[str] = []
         removed = {"too_long_word": 0, "no_terminal_punct": 0, "too_few_words": 0, "javascript": 0, "policy": 0}
         sentences = 0
         for line in text.splitlines():
             line = line.strip()
             words = line.split()
-            if (
-                self.max_word_length != -1
-                and len(line) > self.max_word_length
-                and max(map(len, words)) > self.max_word_length
-            ):
+            if max_word_length != -1 and len(line) > max_word_length and max(map(len, words)) > max_word_length:
                 removed["too_long_word"] += 1
                 continue
             if self.remove_citations and "[" in line:
@@ -72,7 +77,7 @@ class C4Quality(DocumentFilter):
             if self.filter_no_terminal_punct and (not line.endswith(_END_PUNCTUATION) or line.endswith("...")):
                 removed["no_terminal_punct"] += 1
                 continue
-            if len(words) < self.min_words_per_line:
+            if len(words) < min_words_per_line:
                 removed["too_few_words"] += 1
                 continue
             lowered = line.lower()
@@ -86,15 +91,15 @@ class C4Quality(DocumentFilter):
             if self.filter_policy and any(phrase in lowered for phrase in POLICY_PHRASES):
                 removed["policy"] += 1
                 continue
-            if self.min_num_sentences != -1:
+            if min_num_sentences != -1:
                 sentences += segment.sentence_count(line, lang)
             kept.append(line)
-        return {"drop": None, "sentences": sentences, "kept_lines": kept, "removed_lines": removed}
+        return {"lang": lang, "drop": None, "sentences": sentences, "kept_lines": kept, "removed_lines": removed}
 
     def decide(self, stats: dict) -> str | None:
         if stats["drop"]:
             return stats["drop"]
-        if stats["sentences"] < self.min_num_sentences:
+        if stats["sentences"] < (self.limits(stats["lang"])["min_num_sentences"] or 0):
             return "too_few_sentences"
         return None
 
@@ -133,6 +138,7 @@ SPEC = FilterSpec(
         filter_curly_bracket=params["c4_curly_bracket"],
         filter_policy=params["c4_policy"],
         language=params["language"],
+        thresholds=thresholds.from_params(params, "c4"),
     ),
     options=[
         click.option(

@@ -1,12 +1,12 @@
 """Gopher's quality and repetition rules (Rae et al. 2021, appendix A), as datatrove 0.10 runs them.
 
 Defaults are datatrove's `GopherQualityFilter` and `GopherRepetitionFilter`; rule names
-are datatrove's reasons without the `gopher_` prefix. Per language (docs/filter-rules.md):
-the stop-word rule uses a list of that language's commonest function words (English:
-datatrove's eight; Korean, Chinese, Japanese: particles) and is off for languages without
-a list; the 3-10 character mean word length holds for space-separated alphabetic
-languages and is off for Korean, Chinese and Japanese, whose words are one or two
-characters long.
+are datatrove's reasons without the `gopher_` prefix. Those defaults judge English and every
+language without a row in the per-language table (filters/thresholds.py, docs/filter-rules.md):
+the shipped table gives Korean, Chinese and Japanese their own stop words (particles), mean
+word lengths and n-gram limits. The English stop words apply to English only, so a language
+without a stop-word list skips that rule. Korean split on spaces (--ko-segmenter space) keeps
+its particles glued to the eojeol, so the word-length and stop-word rules are off for it.
 """
 
 from __future__ import annotations
@@ -17,19 +17,13 @@ from collections import Counter
 import click
 
 from curate.corpus import segment
+from curate.corpus.filters import thresholds
 from curate.corpus.filters.base import DEFAULT_LANGUAGE, WordFilter, count_duplicates, ratio
 from curate.corpus.filters.ngrams import ngram_character_fractions
 from curate.corpus.filters.spec import FilterSpec, language_settings
 
-STOP_WORDS = {
-    "en": ("the", "be", "to", "of", "and", "that", "have", "with"),
-    # Kiwi splits particles and endings off; space-split eojeol keep them attached, so with
-    # --ko-segmenter space this list rarely matches and the rule is off for Korean.
-    "ko": ("이", "가", "은", "는", "을", "를", "의", "에", "고", "다"),
-    "zh": ("的", "了", "是", "在", "我", "有", "和", "不"),
-    "ja": ("の", "に", "は", "を", "た", "が", "で", "て"),
-}
-NO_WORD_LENGTH_RULE = frozenset({"ko", "zh", "ja"})
+ENGLISH_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+_WORD_RULES = ("min_avg_word_length", "max_avg_word_length", "stop_words")
 
 
 class GopherQuality(WordFilter):
@@ -46,8 +40,10 @@ class GopherQuality(WordFilter):
         max_ellipsis_lines_ratio: float | None = 0.3,
         min_alpha_words_ratio: float | None = 0.8,
         min_stop_words: int | None = 2,
+        stop_words: tuple[str, ...] = ENGLISH_STOP_WORDS,
         language: str = DEFAULT_LANGUAGE,
         korean_segmenter: str = "space",
+        thresholds: dict[str, dict[str, object]] | None = None,
     ) -> None:
         super().__init__(language, korean_segmenter)
         self.min_doc_words = min_doc_words
@@ -59,7 +55,20 @@ class GopherQuality(WordFilter):
         self.max_ellipsis_lines_ratio = max_ellipsis_lines_ratio
         self.min_alpha_words_ratio = min_alpha_words_ratio
         self.min_stop_words = min_stop_words
+        self.stop_words = tuple(stop_words)
         self._flags: dict[str, tuple[bool, bool]] = {}
+        self.use_thresholds(thresholds)
+
+    def limits(self, lang: str) -> dict[str, object]:
+        found = self._limits.get(lang)
+        if found is None:
+            found = dict(super().limits(lang))
+            if "stop_words" not in self.thresholds.get(lang, {}) and lang != "en":
+                found["stop_words"] = None  # the English list would reject every other language
+            if lang == "ko" and self.korean_segmenter != "kiwi":
+                found.update(dict.fromkeys(_WORD_RULES))  # particles stay glued to their eojeol
+            self._limits[lang] = found
+        return found
 
     def _word_flags(self, word: str) -> tuple[bool, bool]:
         """(is a symbol, has a letter), cached per distinct word."""
@@ -82,9 +91,7 @@ class GopherQuality(WordFilter):
             if alpha:
                 alpha_words += count
         lines = text.splitlines()
-        stop_words = STOP_WORDS.get(lang)
-        if lang == "ko" and self.korean_segmenter != "kiwi":
-            stop_words = None  # particles stay glued to their eojeol
+        stop_words = self.limits(lang)["stop_words"]
         return {
             "lang": lang,
             "words": len(words),
@@ -99,26 +106,30 @@ class GopherQuality(WordFilter):
         }
 
     def decide(self, stats: dict) -> str | None:
-        if self.min_doc_words and stats["content_words"] < self.min_doc_words:
+        limit = self.limits(stats["lang"])
+        if limit["min_doc_words"] and stats["content_words"] < limit["min_doc_words"]:
             return "short_doc"
-        if self.max_doc_words and stats["content_words"] > self.max_doc_words:
+        if limit["max_doc_words"] and stats["content_words"] > limit["max_doc_words"]:
             return "long_doc"
-        if stats["lang"] not in NO_WORD_LENGTH_RULE:
-            if self.min_avg_word_length and stats["mean_word_length"] < self.min_avg_word_length:
-                return "below_avg_threshold"
-            if self.max_avg_word_length and stats["mean_word_length"] > self.max_avg_word_length:
-                return "above_avg_threshold"
-        if self.max_symbol_word_ratio and stats["hash_ratio"] > self.max_symbol_word_ratio:
+        if limit["min_avg_word_length"] and stats["mean_word_length"] < limit["min_avg_word_length"]:
+            return "below_avg_threshold"
+        if limit["max_avg_word_length"] and stats["mean_word_length"] > limit["max_avg_word_length"]:
+            return "above_avg_threshold"
+        if limit["max_symbol_word_ratio"] and stats["hash_ratio"] > limit["max_symbol_word_ratio"]:
             return "too_many_hashes"
-        if self.max_symbol_word_ratio and stats["ellipsis_ratio"] > self.max_symbol_word_ratio:
+        if limit["max_symbol_word_ratio"] and stats["ellipsis_ratio"] > limit["max_symbol_word_ratio"]:
             return "too_many_ellipsis"
-        if self.max_bullet_lines_ratio and stats["bullet_lines_ratio"] > self.max_bullet_lines_ratio:
+        if limit["max_bullet_lines_ratio"] and stats["bullet_lines_ratio"] > limit["max_bullet_lines_ratio"]:
             return "too_many_bullets"
-        if self.max_ellipsis_lines_ratio and stats["ellipsis_lines_ratio"] > self.max_ellipsis_lines_ratio:
+        if limit["max_ellipsis_lines_ratio"] and stats["ellipsis_lines_ratio"] > limit["max_ellipsis_lines_ratio"]:
             return "too_many_end_ellipsis"
-        if self.min_alpha_words_ratio and stats["alpha_words_ratio"] < self.min_alpha_words_ratio:
+        if limit["min_alpha_words_ratio"] and stats["alpha_words_ratio"] < limit["min_alpha_words_ratio"]:
             return "below_alpha_threshold"
-        if self.min_stop_words and stats["stop_words"] is not None and stats["stop_words"] < self.min_stop_words:
+        if (
+            limit["min_stop_words"]
+            and stats["stop_words"] is not None
+            and stats["stop_words"] < limit["min_stop_words"]
+        ):
             return "enough_stop_words"
         return None
 
@@ -147,6 +158,7 @@ class GopherRepetition(WordFilter):
         ),
         language: str = DEFAULT_LANGUAGE,
         korean_segmenter: str = "space",
+        thresholds: dict[str, dict[str, object]] | None = None,
     ) -> None:
         super().__init__(language, korean_segmenter)
         self.dup_line_frac = dup_line_frac
@@ -155,18 +167,22 @@ class GopherRepetition(WordFilter):
         self.dup_para_char_frac = dup_para_char_frac
         self.top_n_grams = tuple(top_n_grams)
         self.dup_n_grams = tuple(dup_n_grams)
-        self._top_ns = [n for n, _ in self.top_n_grams]
-        self._dup_ns = [n for n, _ in self.dup_n_grams]
+        self.use_thresholds(thresholds)
+
+    def _ngram_sizes(self, lang: str) -> tuple[list[int], list[int]]:
+        limit = self.limits(lang)
+        return [n for n, _ in limit["top_n_grams"] or ()], [n for n, _ in limit["dup_n_grams"] or ()]
 
     def stats(self, text: str, lang: str) -> dict:
         if not text:
-            return {"empty": True}
+            return {"lang": lang, "empty": True}
         paragraphs = _PARAGRAPH_BREAK.split(text.strip())
         para_dups, para_chars = count_duplicates(paragraphs)
         lines = _LINE_BREAKS.split(text)
         line_dups, line_chars = count_duplicates(lines)
-        top, dup = ngram_character_fractions(self.words(text, lang), len(text), self._top_ns, self._dup_ns)
+        top, dup = ngram_character_fractions(self.words(text, lang), len(text), *self._ngram_sizes(lang))
         return {
+            "lang": lang,
             "empty": False,
             "dup_para_frac": para_dups / len(paragraphs),
             "dup_para_char_frac": para_chars / len(text),
@@ -179,14 +195,15 @@ class GopherRepetition(WordFilter):
     def decide(self, stats: dict) -> str | None:
         if stats["empty"]:
             return "empty"
+        limits = self.limits(stats["lang"])
         for rule in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"):
-            limit = getattr(self, rule)
+            limit = limits[rule]
             if limit and stats[rule] > limit:
                 return rule
-        for n, limit in self.top_n_grams:
+        for n, limit in limits["top_n_grams"] or ():
             if n in stats["top_ngram_char_frac"] and stats["top_ngram_char_frac"][n] > limit:
                 return f"top_{n}_gram"
-        for n, limit in self.dup_n_grams:
+        for n, limit in limits["dup_n_grams"] or ():
             if stats["dup_ngram_char_frac"].get(n, 0.0) > limit:
                 return f"duplicated_{n}_n_grams"
         return None
@@ -229,6 +246,7 @@ QUALITY_SPEC = FilterSpec(
         min_alpha_words_ratio=_off(params["gopher_min_alpha_words_ratio"]),
         min_stop_words=_off(params["gopher_min_stop_words"]),
         **language_settings(params),
+        thresholds=thresholds.from_params(params, "gopher_quality"),
     ),
     options=[
         click.option(
@@ -256,7 +274,7 @@ QUALITY_SPEC = FilterSpec(
             type=click.IntRange(min=0),
             default=2,
             show_default=True,
-            help="gopher_quality: fewest distinct stop words (the, be, to, of, and, that, have, with).",
+            help="gopher_quality: fewest distinct stop words (English: the, be, to, of, and, that, have, with).",
         ),
     ],
 )
@@ -272,8 +290,11 @@ REPETITION_SPEC = FilterSpec(
         top_n_grams=_ngram_limits(params["gopher_top_ngrams"]),
         dup_n_grams=_ngram_limits(params["gopher_dup_ngrams"]),
         **language_settings(params),
+        thresholds=thresholds.from_params(params, "gopher_repetition"),
     ),
     options=[
+        # shared by the four heuristic steps; declared once, with the first of them
+        thresholds.THRESHOLDS_OPTION,
         _fraction("--gopher-dup-line-frac", 0.3, "gopher_repetition: most duplicate lines, as a share of lines."),
         _fraction("--gopher-dup-para-frac", 0.3, "gopher_repetition: most duplicate paragraphs."),
         _fraction("--gopher-dup-line-char-frac", 0.2, "gopher_repetition: most characters in duplicate lines."),
