@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "filter": ("curate.cli.corpus", "filter_command", "Clean, identify the language of, and filter a corpus."),
     "dedup": ("curate.cli.corpus", "dedup_command", "Remove exact and near-duplicate documents (and lines)."),
     "quality": ("curate.cli.corpus", "quality_group", "Train the fastText classifier of the quality step."),
+    "train-tokenizer": ("curate.cli.train_tokenizer", "train_tokenizer_command", "Train a tokenizer on a corpus."),
     "tokenize": ("curate.cli.tokenize", "tokenize_command", "Turn documents into token shards for pretraining."),
     "convert": ("curate.cli.instruct", "convert_command", "Convert instruction or preference data between formats."),
     "render": ("curate.cli.instruct", "render_command", "Render conversations with a chat or instruction template."),
