@@ -58,8 +58,7 @@ def _mixed_folder(root: Path) -> dict[str, str]:
         "g.tar.gz": "archive",
         "table.csv": "unknown format",
         "README": "unknown format",
-        "sub/pages.warc.gz": "WARC",
-    }
+    }  # sub/pages.warc.gz is read: a WARC's records go through the extract step
 
 
 def test_every_file_of_a_folder_is_read_or_skipped_with_its_reason(tmp_path):
@@ -83,17 +82,19 @@ def test_every_file_of_a_folder_is_read_or_skipped_with_its_reason(tmp_path):
     markdown = (tmp_path / "out/report.md").read_text()
     assert "## Skipped inputs" in markdown and "table.csv" in markdown
     note = next(line for line in result.output.splitlines() if line.startswith("skipped "))
-    assert note.startswith(f"skipped 13 files in {tmp_path / 'raw'}/: ")
+    assert note.startswith(f"skipped 12 files in {tmp_path / 'raw'}/: ")
     assert "4 unsupported compression" in note and "report.md" in note
 
 
-def test_a_warc_in_a_folder_no_longer_refuses_the_run_but_a_named_one_does(tmp_path):
+def test_a_warc_is_read_unless_another_input_format_is_named(tmp_path):
     write_jsonl(tmp_path / "raw/a.jsonl", [{"text": "fine"}])
     (tmp_path / "raw/pages.warc.gz").write_bytes(gzip.compress(b"WARC/1.0\r\n"))
     run_cli("filter", "--steps", "clean", tmp_path / "raw", "-o", tmp_path / "out")
-    assert list(_skipped(tmp_path / "out").values()) == ["WARC"]
-    result = run_cli("filter", "--steps", "clean", tmp_path / "raw/pages.warc.gz", "-o", tmp_path / "o2", expect=2)
-    assert "WARC file of HTML pages" in result.output and "Traceback" not in result.output
+    assert _skipped(tmp_path / "out") == {}
+    counts = manifest(tmp_path / "out")["counts"]
+    assert counts["in"] == counts["kept"] + counts["rejected"] == 2 and counts["kept"] == 1
+    run_cli("filter", "--steps", "clean", tmp_path / "raw", "-o", tmp_path / "o2", "--input-format", "jsonl")
+    assert list(_skipped(tmp_path / "o2").values()) == ["WARC"]
 
 
 @pytest.mark.parametrize(

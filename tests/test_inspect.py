@@ -37,5 +37,7 @@ def test_inspect_unfinished_and_missing(tmp_path):
         run_cli("inspect", tmp_path / "nothing", expect=2).output.strip()
         == f"Error: {tmp_path / 'nothing'} does not exist"
     )
-    (tmp_path / "pages.warc.gz").write_bytes(b"WARC/1.0")
-    assert "cannot tell the format" in run_cli("inspect", tmp_path / "pages.warc.gz", expect=2).output
+    (tmp_path / "pages.warc.gz").write_bytes(b"WARC/1.0")  # named .gz, not gzip
+    assert "unparseable:gzip: 1" in run_cli("inspect", tmp_path / "pages.warc.gz").output
+    (tmp_path / "table.csv").write_text("a,b\n")
+    assert "cannot tell the format" in run_cli("inspect", tmp_path / "table.csv", expect=2).output

@@ -174,10 +174,10 @@ def test_globs_folders_and_dataset_folders_as_input(tmp_path):
     assert [row["text"] for row in read_rows(tmp_path / "again")] == texts
 
 
-def test_warc_html_files_are_refused_with_advice(tmp_path):
+def test_an_empty_warc_is_one_rejected_row(tmp_path):
     (tmp_path / "pages.warc.gz").write_bytes(b"")
-    result = run_cli("filter", "--steps", "clean", tmp_path / "pages.warc.gz", "-o", tmp_path / "out", expect=2)
-    assert "WARC file of HTML pages" in result.output
+    run_cli("filter", "--steps", "clean", tmp_path / "pages.warc.gz", "-o", tmp_path / "out")
+    assert [row["reason"] for row in read_rows(tmp_path / "out", "rejected")] == ["empty:file"]
 
 
 def test_gzipped_json_array(tmp_path):

@@ -254,3 +254,14 @@ def test_a_tokenizer_trained_on_korean_text_spends_fewer_tokens_on_it(trained, s
     korean, sample = (entry["languages"]["ko"] for entry in entries)
     assert korean["documents"] > 100
     assert korean["tokens_per_word"] < sample["tokens_per_word"] and korean["byte_share"] < sample["byte_share"]
+
+
+def test_a_crawl_is_extracted_first(tmp_path):
+    """A WARC holds HTML, not text to learn tokens from: named alone it is refused with advice,
+    met in a folder it is skipped with the reason."""
+    crawl = REPO / "sample_data" / "crawl" / "pages.warc.gz"
+    result = run_cli("train-tokenizer", crawl, "-o", tmp_path / "tok", "--vocab-size", "600", expect=2)
+    assert "curate extract" in result.output and len(result.output.strip().splitlines()) == 1
+    run_cli("train-tokenizer", REPO / "sample_data" / "crawl", WEB, "-o", tmp_path / "tok2", "--vocab-size", "600")
+    info = json.loads((tmp_path / "tok2" / "curate_tokenizer.json").read_text())
+    assert "WARC" in json.dumps(info)

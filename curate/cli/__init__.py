@@ -17,6 +17,7 @@ from curate.errors import RunFailed, UserError
 
 # name -> (module, attribute, the line `curate --help` shows), in the order of the journey.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "extract": ("curate.cli.extract", "extract_command", "Extract the main text of the HTML pages in WARC files."),
     "filter": ("curate.cli.corpus", "filter_command", "Clean, identify the language of, and filter a corpus."),
     "dedup": ("curate.cli.corpus", "dedup_command", "Remove exact and near-duplicate documents (and lines)."),
     "quality": ("curate.cli.corpus", "quality_group", "Train the fastText classifier of the quality step."),

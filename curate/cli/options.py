@@ -128,7 +128,8 @@ input_options = compose(
         show_default=True,
         help=f"Format of the inputs; auto reads it from each file name ({suffix_help()}, also .gz or .zst). "
         "In a folder or glob, other files are not read but listed with why in report.md and the manifest: "
-        "other names, names starting with . or _, other compressions (.bz2, .xz, .zip...), WARC, unreadable "
+        "other names, names starting with . or _, other compressions (.bz2, .xz, .zip...), WARC under another "
+        "--input-format, unreadable "
         "files, and curate folders inside it (name one as an input to read its kept rows).",
     ),
     click.option(

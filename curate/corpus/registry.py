@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from curate.corpus.extract import step as extract
 from curate.corpus.filters import badwords, c4, clean, fineweb, gopher, langid, pii, quality, url
 from curate.corpus.filters.spec import FilterSpec
 from curate.errors import UserError
@@ -17,6 +18,7 @@ from curate.pipeline.step import Step
 FILTERS: dict[str, FilterSpec] = {
     spec.name: spec
     for spec in (
+        extract.SPEC,
         clean.SPEC,
         url.SPEC,
         langid.SPEC,

@@ -124,7 +124,7 @@ def _data_file(path: Path, count: int) -> list[str]:
     file_format = detect_format(path)
     if file_format == "parquet":
         return _parquet_files([path], count, path_text(path))
-    if file_format not in READERS:  # None, or a WARC of HTML pages, which no reader reads
+    if file_format not in READERS:  # a name no reader claims
         raise UserError(
             f"cannot tell the format of {path_text(path)}; curate inspects dataset folders and {', '.join(READERS)} files"
         )

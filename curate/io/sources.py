@@ -10,7 +10,8 @@ stderr repeat:
 - hidden: a name below the folder starting with `.` or `_` (a hidden folder is one entry)
 - unknown format: no reader reads files of its name (.csv, .md...)
 - unsupported compression, archive: bzip2, xz, LZ4, zip, tar... (curate reads gzip and zstd)
-- WARC: web pages as HTML; curate reads their text, Common Crawl's WET files
+- WARC: a WARC file of HTML pages when --input-format names another format (auto and warc
+  read it; wet reads it as WET)
 - curate folder: a folder curate made (a dataset, model or training run), whose files are
   reports, manifests and rejected rows, not raw data; name it as an input to read its kept
   rows. A command's own output folder inside its input folder is one, so re-runs work.
@@ -95,7 +96,7 @@ class Inputs(list):
 
 
 def detect_format(path: Path) -> str | None:
-    """The reader format the file's name says, "warc" for a WARC of HTML pages, or None."""
+    """The reader format the file's name says ("warc" for a WARC of HTML pages), or None."""
     name = path.name.lower()
     for suffix in _COMPRESSION_SUFFIXES:
         if name.endswith(suffix):
@@ -128,12 +129,9 @@ def _name_problem(path: Path, input_format: str) -> _Problem | None:
         )
     detected = detect_format(path)
     if input_format != "auto" and detected is not None and (detected != "warc" or input_format == "wet"):
-        detected = input_format  # a WARC named file is read only when the user says it is WET
-    if detected == "warc":
-        return _Problem(
-            WARC,
-            "a WARC file of HTML pages; curate reads Common Crawl WET text files (.warc.wet.gz): extract the text first",
-        )
+        detected = input_format  # a WARC named file is read as another format only when the user says it is WET
+    if detected == "warc" and input_format not in ("auto", "warc"):
+        return _Problem(WARC, f"a WARC file of HTML pages, which --input-format {input_format} does not read")
     if detected is None:
         known = ", ".join(suffix for reader in READERS.values() for suffix in reader.suffixes)
         return _Problem(UNKNOWN, f"'{shown}' is not a format curate reads ({known}, also .gz or .zst)")
@@ -409,10 +407,7 @@ def _refusal(shown: str, problem: _Problem) -> str:
     if problem.reason == UNKNOWN:
         return f"cannot tell the format of {shown}; pass --input-format ({', '.join(READERS)})"
     if problem.reason == WARC:
-        return (
-            f"{shown} is a WARC file of HTML pages; curate reads Common Crawl WET text files "
-            "(.warc.wet.gz): extract the text first or pass the WET file"
-        )
+        return f"{shown} is a WARC file of HTML pages: read it with --input-format auto or warc"
     return f"cannot read {shown}: {problem.detail}"
 
 

@@ -130,8 +130,11 @@ def run_job(
 
 
 def _unreadable(read_rejected: dict[str, int]) -> int:
-    """Records the readers could not read (kept whole in `raw`); an over-long one was read."""
-    return sum(rows for reason, rows in read_rejected.items() if reason != TOO_LONG)
+    """Records the readers could not read (kept whole in `raw`); an over-long one was read, and a
+    WARC record that is not an HTML page (`extract:not_html`...) was read and is simply not one."""
+    return sum(
+        rows for reason, rows in read_rejected.items() if reason != TOO_LONG and not reason.startswith("extract:")
+    )
 
 
 def _run_sampled(tasks: list[Task], progress: Progress, sample: int, done: dict[int, dict]) -> None:

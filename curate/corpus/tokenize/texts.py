@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 
@@ -18,7 +19,7 @@ from curate.errors import UserError
 from curate.io.fingerprint import fingerprint
 from curate.io.input_file import InputFile
 from curate.io.readers import READERS, ReaderOptions, read_file
-from curate.io.sources import expand_inputs, print_skipped
+from curate.io.sources import WARC, Inputs, SkippedInput, expand_inputs, print_skipped
 
 # Keys of a record that hold bookkeeping, not text (curate's columns, and chat roles).
 _NOT_TEXT_KEYS = frozenset({"id", "source", "meta", "role", "reason", "duplicate_of"})
@@ -140,7 +141,7 @@ def corpus_documents(
     counting into `stats`. A JSON record without `text_field` gives every string it holds.
     Skipped inputs are printed, pointing at `see`; `text_lines` makes each line of a text
     file a document."""
-    inputs = expand_inputs(list(corpus))
+    inputs = _without_warc(expand_inputs(list(corpus)), corpus)
     stats.skipped = [entry.to_json() for entry in inputs.skipped]
     print_skipped(inputs.skipped, see=see)
     for item in inputs:
@@ -159,6 +160,32 @@ def corpus_documents(
                 stats.texts += len(document.texts)
                 stats.characters += sum(map(len, document.texts))
                 yield document
+
+
+def _without_warc(inputs: Inputs, corpus: list[str]) -> Inputs:
+    """A WARC holds HTML pages, not text to learn tokens from: one met in a folder is skipped
+    with that advice, one named alone is refused."""
+    pages = [item for item in inputs if item.format == "warc"]
+    if not pages:
+        return inputs
+    if len(pages) == len(inputs):
+        raise UserError(
+            f"{pages[0].source} is a WARC of HTML pages: extract its text first "
+            f"(curate extract {pages[0].source} -o OUT) and give OUT as the corpus"
+        )
+    advice = "HTML pages: extract their text first (curate extract)"
+    skipped = [SkippedInput(item.path, WARC, advice, within=_argument(item.path, corpus)) for item in pages]
+    return Inputs([item for item in inputs if item.format != "warc"], [*inputs.skipped, *skipped])
+
+
+def _argument(path: Path, corpus: list[str]) -> str:
+    """The corpus argument (a folder or glob) `path` was found under."""
+    resolved = path.resolve()
+    for argument in corpus:
+        folder = Path(argument).resolve()
+        if folder.is_dir() and resolved.is_relative_to(folder):
+            return argument.rstrip("/") + "/"  # as expand_inputs names a folder it scanned
+    return corpus[0]
 
 
 def corpus_texts(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from curate.io.input_file import InputFile
-from curate.io.readers import json_array, jsonl, parquet, text, wet
+from curate.io.readers import json_array, jsonl, parquet, text, warc, wet
 from curate.io.readers.batch import ReadBatch, ReaderOptions
 
 
@@ -34,6 +34,7 @@ READERS: dict[str, InputReader] = {
     "parquet": InputReader(parquet.read_parquet, (".parquet",), schema=parquet.parquet_schema, records=True),
     "text": InputReader(text.read_text, (".txt", ".text")),
     "wet": InputReader(wet.read_wet, (".wet",)),
+    "warc": InputReader(warc.read_warc, (".warc",)),
 }
 RECORD_FORMATS = tuple(name for name, reader in READERS.items() if reader.records)
 

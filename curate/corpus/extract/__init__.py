@@ -1,0 +1,1 @@
+"""WARC HTML to text: the `extract` step of `curate filter` and the `curate extract` command."""
