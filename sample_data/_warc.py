@@ -3,7 +3,8 @@ would have fetched them (written with warcio, a curate dependency).
 
 Each page wraps a document's paragraphs in the boilerplate a real site adds (a menu, a
 cookie line, a footer with a contact address and phone number), so extraction has something
-to strip and the PII step something to replace. A few records exercise the extractor's
+to strip; every third page ends with the author's e-mail address and phone number, for
+the PII step. A few records exercise the extractor's
 other paths: Korean pages in EUC-KR whose charset only the <meta> tag names, a page with no
 text, a robots.txt (not HTML), a PDF, the crawler's request records, and two spam pages on a
 host the sample URL blocklist names. Record ids and dates are fixed: the bytes are the same
@@ -33,9 +34,15 @@ _KO_CHROME = {
 }
 
 
-def _page(text: str, lang: str, meta_charset: str) -> str:
+_EN_BYLINE = "Readers can reach the author at jamie.park@example.com or on +1 415 555 0188."
+_KO_BYLINE = "기사에 대한 의견은 기자 이메일 minsu.kim@example.com 또는 010-2718-2818로 보내 주세요."
+
+
+def _page(text: str, lang: str, meta_charset: str, byline: bool = False) -> str:
     chrome = _KO_CHROME if lang == "ko" else _EN_CHROME
     paragraphs = [part.strip() for part in text.split("\n\n") if part.strip()]
+    if byline and paragraphs:  # contact details inside the article, where extraction keeps them
+        paragraphs.append(_KO_BYLINE if lang == "ko" else _EN_BYLINE)
     title = paragraphs[0].split(". ")[0][:70] if paragraphs else ""
     body = "\n".join(f"<p>{html.escape(part)}</p>" for part in paragraphs)
     return (
@@ -43,7 +50,7 @@ def _page(text: str, lang: str, meta_charset: str) -> str:
         "<script>window.dataLayer = window.dataLayer || [];</script>\n</head>\n<body>\n"
         f'<div class="cookie-banner">{html.escape(chrome["cookies"])}</div>\n'
         f"<header><nav>{html.escape(chrome['menu'])}</nav></header>\n"
-        f"<main><article>\n<h1>{html.escape(title)}</h1>\n{body}\n</article></main>\n"
+        f"<main><article>\n{body}\n</article></main>\n"
         f"<aside><ul><li>{html.escape(chrome['menu'].split(' | ')[1])}</li></ul></aside>\n"
         f"<footer><p>{html.escape(chrome['footer'])}</p><p>{html.escape(chrome['rights'])}</p></footer>\n"
         "</body>\n</html>\n"
@@ -85,10 +92,12 @@ def build_warc(en_records: list[dict], ko_records: list[dict], spam: list[str]) 
         euc_kr = lang == "ko" and number % 2 == 0  # half the Korean pages: charset in <meta> only
         if euc_kr:
             meta = '<meta http-equiv="Content-Type" content="text/html; charset=euc-kr">'
-            payload, content_type = _page(record["text"], lang, meta).encode("euc-kr", "replace"), "text/html"
+            page = _page(record["text"], lang, meta, byline=number % 3 == 0)
+            payload, content_type = page.encode("euc-kr", "replace"), "text/html"
         else:
             meta = '<meta charset="utf-8">'
-            payload, content_type = _page(record["text"], lang, meta).encode(), "text/html; charset=UTF-8"
+            page = _page(record["text"], lang, meta, byline=number % 3 == 0)
+            payload, content_type = page.encode(), "text/html; charset=UTF-8"
         if number % 10 == 0:
             write("request", record["url"], record["date"], b"", None)
         write("response", record["url"], record["date"], payload, content_type)

@@ -752,7 +752,7 @@ Planted duplicates:
 
 What `curate extract` starts from (`make demo`). Each page wraps its document in a site's
 boilerplate (cookie banner, menu, sidebar, a footer with an e-mail address and phone
-numbers, for the PII step), so the extracted text should be the document's paragraphs.
+numbers), so the extracted text should be the document's paragraphs; every third page ends with its author's e-mail address and phone number, for the PII step.
 Half the Korean pages are EUC-KR with the charset named only by `<meta http-equiv>`. Also:
 request records (every tenth page), two spam pages on `{_warc.BLOCKED_HOST}` (in
 `{URL_BLOCKLIST}`), a robots.txt (`text/plain`), a PDF and a page with no text. Record ids
