@@ -150,6 +150,8 @@ def _test_extractor(html: str) -> str:
         return str(len(hog))
     if "FAIL" in html:
         raise ValueError("a bug on this page")
+    if "CRASH" in html:
+        os._exit(9)  # dies at once, as a segfault in an extractor's C code would
     return "text of " + html[-40:]
 
 
@@ -173,7 +175,7 @@ def test_pathological_pages_are_killed_and_the_run_goes_on(tmp_path, monkeypatch
     pids.mkdir()
     monkeypatch.setenv("CURATE_TEST_PIDS", str(pids))
     monkeypatch.setitem(EXTRACTORS, "test", Extractor(f"{__name__}:_test_extractor", "for tests"))
-    bodies = ["first", "HANG", "after hang", "SPIN", "after spin", "HOG", "after hog", "FAIL", "last"]
+    bodies = ["first", "HANG", "after hang", "SPIN", "after spin", "HOG", "after hog", "FAIL", "CRASH", "last"]
     records = [
         ("response", f"https://slow.example/{n}", "text/html", page(body).encode()) for n, body in enumerate(bodies)
     ]
@@ -198,16 +200,17 @@ def test_pathological_pages_are_killed_and_the_run_goes_on(tmp_path, monkeypatch
         "https://slow.example/3": "extract:timeout",
         "https://slow.example/5": "extract:out_of_memory",
         "https://slow.example/7": "extract:failed",
+        "https://slow.example/8": "extract:crashed",  # never mistaken for a timeout, however fast it dies
     }
-    assert sorted(kept) == [f"https://slow.example/{n}" for n in (0, 2, 4, 6, 8)]
+    assert sorted(kept) == [f"https://slow.example/{n}" for n in (0, 2, 4, 6, 9)]
     assert "after spin" in kept["https://slow.example/4"]["text"]
-    # the three killed children were replaced: four children in all, every one gone now
+    # the three killed children and the crashed one were replaced: five in all, every one gone now
     children = sorted(int(name) for name in os.listdir(pids))
-    assert len(children) == 4
+    assert len(children) == 5
     assert set(_children()) <= before
     for pid in children:
         assert not os.path.exists(f"/proc/{pid}"), f"extractor child {pid} outlived the run"
-    assert "| `test` | 9 | 5 | 55.6% | 0 | 2 | 1 | 1 | 0 | 3 |" in (tmp_path / "out/report.md").read_text()
+    assert "| `test` | 10 | 5 | 50.0% | 0 | 2 | 1 | 1 | 1 | 4 |" in (tmp_path / "out/report.md").read_text()
 
 
 def test_filter_runs_extract_first_only_on_warc_inputs(tmp_path):

@@ -21,6 +21,9 @@ ads.tracker.co.uk
 203.0.113.9
 
 www.spam-mirror.net
+https://scheme-only.example.com
+port-only.example.org:8443
+http://[::1
 # urls
 news.example.org/scam/free-money.html
 """
@@ -59,6 +62,12 @@ def step(blocklist) -> UrlFilter:
         ("https://myfreepornsite.example/", "banned_subword"),
         ("https://www.essex.ac.uk/courses/sussex-history", None),
         ("https://ko.wikipedia.org/wiki/%ED%95%9C%EA%B5%AD%EC%96%B4", None),
+        # list lines with a scheme or a port are domains, not URLs
+        ("https://scheme-only.example.com/page", "blocked_domain"),
+        ("https://a.port-only.example.org/", "blocked_domain"),
+        # a URL that cannot be parsed is rejected, not a crash of the run
+        ("http://[::1/page", "invalid_url"),
+        ("http://[not-an-ip]/", "invalid_url"),
     ],
 )
 def test_url_rules(step, url, rule):

@@ -55,11 +55,11 @@ class ExtractorProcess:
         except BrokenPipeError:
             self.close()
             return Outcome(None, "crashed")
-        answer = self._answer(process)
-        if answer is None:  # past its deadline, or dead
-            rule = "timeout" if process.poll() is None else "crashed"
+        try:
+            answer = self._answer(process)
+        except NoAnswer as stop:
             self.close()
-            return Outcome(None, rule)
+            return Outcome(None, stop.rule)
         status, body = answer[:1], answer[1:]
         if status == OK:
             return Outcome(body.decode("utf-8", "surrogatepass"))
@@ -85,33 +85,50 @@ class ExtractorProcess:
         memory = str(self.memory_bytes or 0)
         command = [sys.executable, "-m", __name__, self.target, memory, str(os.getpid())]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
-        ready = _read_within(self.process, STARTUP_SECONDS, cpu_limit=None)
+        try:
+            ready = _read_within(self.process, STARTUP_SECONDS, cpu_limit=None)
+        except NoAnswer:
+            ready = None
         if ready != OK:
             self.close()
             raise RuntimeError(f"the extractor process for {self.target} did not start")
         self.starts += 1
 
-    def _answer(self, process: subprocess.Popen) -> bytes | None:
+    def _answer(self, process: subprocess.Popen) -> bytes:
         return _read_within(process, max(WALL_FACTOR * self.timeout, self.timeout + 1.0), cpu_limit=self.timeout)
 
 
-def _read_within(process: subprocess.Popen, wall_seconds: float, cpu_limit: float | None) -> bytes | None:
-    """One message from the child, or None if it dies first or runs past `cpu_limit` seconds of
-    CPU or `wall_seconds` of wall time."""
+class NoAnswer(Exception):
+    """The child gave no answer: `rule` is "timeout" (out of time) or "crashed" (its pipe closed)."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(rule)
+        self.rule = rule
+
+
+def _read_within(process: subprocess.Popen, wall_seconds: float, cpu_limit: float | None) -> bytes:
+    """One message from the child; NoAnswer if it dies first or runs past `cpu_limit` seconds of
+    CPU or `wall_seconds` of wall time. The reason comes from what was seen on the pipe (end of
+    file or silence), not from polling the process, whose exit may not be visible yet."""
     fd = process.stdout.fileno()  # read with os.read only: a buffered read would hide bytes from select
     clock = _Deadline(process.pid, wall_seconds, cpu_limit)
+
+    def read(size: int) -> bytes:
+        if not clock.wait_readable(fd):
+            raise NoAnswer("timeout")
+        chunk = os.read(fd, size)
+        if not chunk:
+            raise NoAnswer("crashed")
+        return chunk
+
     header = b""
     while len(header) < _LENGTH.size:
-        if not clock.wait_readable(fd) or not (chunk := os.read(fd, _LENGTH.size - len(header))):
-            return None
-        header += chunk
+        header += read(_LENGTH.size - len(header))
     (size,) = _LENGTH.unpack(header)
     parts, left = [], size
     while left:
-        if not clock.wait_readable(fd) or not (chunk := os.read(fd, min(left, 1 << 20))):
-            return None
-        parts.append(chunk)
-        left -= len(chunk)
+        parts.append(read(min(left, 1 << 20)))
+        left -= len(parts[-1])
     return b"".join(parts)
 
 

@@ -103,11 +103,16 @@ def load_blocklists(paths: list[Path]) -> tuple[set[str], set[str]]:
     urls: set[str] = set()
     for path in paths:
         for line in _read_lines(path, "--url-blocklist"):
-            entry = line.lower()
-            if "/" in entry.split("://", 1)[-1]:
+            entry = line.lower().removeprefix("*.")
+            try:
+                parts = _split(entry)
+                host = (parts.hostname or "").strip(".").removeprefix("www.")
+            except ValueError:
+                continue  # a malformed line of a downloaded list: nothing it could match
+            if parts.path.strip("/") or parts.query:
                 urls.add(url_key(entry))
-            else:
-                domains.add(entry.removeprefix("*.").strip(".").removeprefix("www."))
+            elif host:
+                domains.add(host)
     return domains, urls
 
 
@@ -117,7 +122,8 @@ def load_words(path: Path, option: str) -> list[str]:
 
 
 class UrlFilter(Step):
-    """Rules: blocked_domain, blocked_url, banned_word, soft_banned_words, banned_subword.
+    """Rules: blocked_domain, blocked_url, banned_word, soft_banned_words, banned_subword,
+    invalid_url (a URL that cannot be parsed).
     Counters: `no_url` (documents kept for want of a URL)."""
 
     name = "url"
@@ -174,7 +180,10 @@ class UrlFilter(Step):
         return any(".".join(labels[start:]) in self.blocked_domains for start in range(1, len(labels) - stop + 1))
 
     def decide(self, url: str) -> str | None:
-        host = (_split(url).hostname or "").rstrip(".")
+        try:
+            host = (_split(url).hostname or "").rstrip(".")
+        except ValueError:  # e.g. an unclosed IPv6 bracket or a port that is not a number
+            return "invalid_url"
         if self.blocked_domains and host and self._domain_blocked(host.removeprefix("www.")):
             return "blocked_domain"
         if self.blocked_urls and url_key(url) in self.blocked_urls:
