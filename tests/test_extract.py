@@ -249,3 +249,14 @@ def test_a_warc_in_a_folder_is_read_now(tmp_path):
     run_cli("filter", tmp_path / "raw", "-o", tmp_path / "out", "--steps", "extract")
     assert manifest(tmp_path / "out")["counts"]["in"] == 10
     assert "skipped_inputs" not in manifest(tmp_path / "out") or not manifest(tmp_path / "out")["skipped_inputs"]
+
+
+def test_extract_and_filter_refuse_html_rows_without_extraction(tmp_path):
+    warc = crawl(tmp_path)
+    (tmp_path / "docs.jsonl").write_text('{"text": "hello"}\n')
+    result = run_cli("filter", warc, "-o", tmp_path / "raw", "--steps", "clean,pii", expect=2)
+    assert "start with extract (--steps extract,clean,pii)" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "raw").exists()
+    result = run_cli("extract", tmp_path / "docs.jsonl", "-o", tmp_path / "text", expect=2)
+    assert "none of the inputs is one" in result.output and len(result.output.strip().splitlines()) == 1
+    run_cli("filter", warc, "-o", tmp_path / "ok", "--steps", "extract,pii")

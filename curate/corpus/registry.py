@@ -56,6 +56,13 @@ def build_steps(params: dict) -> list[Step]:
     names = parse_step_names(params.get("steps"))
     if names is None:
         names = [name for name, spec in FILTERS.items() if spec.applies(params)]
+    elif names[0] != "extract" and extract.reads_warc(params):
+        # a WARC record's row is the page's raw HTML: filtering it would keep markup as text
+        suggestion = ",".join(["extract", *(name for name in names if name != "extract")])
+        raise UserError(
+            f"--steps: the inputs hold WARC files, whose rows are raw HTML; start with extract "
+            f"(--steps {suggestion}) or run `curate extract` first"
+        )
     return [FILTERS[name].build(params) for name in names]
 
 

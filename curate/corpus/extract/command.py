@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from curate.corpus.extract.step import ExtractStep
+from curate.errors import UserError
 from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
 from curate.io.writer import WriterOptions
@@ -28,10 +29,16 @@ def extract_corpus(
 ) -> JobResult:
     """The extract step alone over `inputs` (what `curate filter --steps extract` runs), in a
     job of its own name, so the manifest and the folder's identity say `extract`."""
+    files = expand_inputs(inputs, input_format)
+    if not any(file.format == "warc" for file in files):
+        raise UserError(
+            "curate extract reads WARC files (.warc.gz, .warc) and none of the inputs is one; "
+            "for text already extracted (JSONL, Parquet, WET) use `curate filter`"
+        )
     job = Job(
         command="extract",
         output=output,
-        inputs=expand_inputs(inputs, input_format),
+        inputs=files,
         steps=[step],
         options=options,
         command_line=command_line,
