@@ -32,7 +32,7 @@ def page(body: str, head: str = "") -> str:
 
 
 def write_warc(path: Path, records: list[tuple], gzip_it: bool = True) -> Path:
-    """records: ("response", url, content type or None, body bytes) or ("request", url)."""
+    """records: ("response", url, content type or None, body bytes[, HTTP status line]) or ("request", url)."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
@@ -44,9 +44,9 @@ def write_warc(path: Path, records: list[tuple], gzip_it: bool = True) -> Path:
             http = StatusAndHeaders("GET / HTTP/1.1", [("Host", "example.com")], is_http_request=True)
             record = writer.create_warc_record(url, "request", http_headers=http, warc_headers_dict=date)
         else:
-            content_type, body = rest
+            content_type, body, status = (*rest, "200 OK") if len(rest) == 2 else rest
             headers = [("Content-Type", content_type)] if content_type else []
-            http = StatusAndHeaders("200 OK", headers + [("Content-Length", str(len(body)))], protocol="HTTP/1.1")
+            http = StatusAndHeaders(status, headers + [("Content-Length", str(len(body)))], protocol="HTTP/1.1")
             record = writer.create_warc_record(
                 url, "response", payload=io.BytesIO(body), http_headers=http, warc_headers_dict=date
             )
@@ -260,3 +260,31 @@ def test_extract_and_filter_refuse_html_rows_without_extraction(tmp_path):
     result = run_cli("extract", tmp_path / "docs.jsonl", "-o", tmp_path / "text", expect=2)
     assert "none of the inputs is one" in result.output and len(result.output.strip().splitlines()) == 1
     run_cli("filter", warc, "-o", tmp_path / "ok", "--steps", "extract,pii")
+
+
+def test_error_pages_are_rejected_and_a_default_latin1_header_yields_to_meta(tmp_path):
+    korean = page(KOREAN, '<meta charset="euc-kr">').encode("euc-kr")
+    records = [
+        (
+            "response",
+            "https://example.com/missing",
+            "text/html",
+            page("Page not found. " * 5).encode(),
+            "404 Not Found",
+        ),
+        ("response", "https://example.com/old", "text/html", page("Moved here.").encode(), "301 Moved Permanently"),
+        ("response", "https://example.com/down", "text/html", page(ARTICLE).encode(), "503 Service Unavailable"),
+        ("response", "https://ko.example/latin1", "text/html; charset=ISO-8859-1", korean),
+        ("response", "https://fr.example/latin1", "text/html; charset=ISO-8859-1", page(FRENCH).encode("latin-1")),
+    ]
+    run_cli("extract", write_warc(tmp_path / "status.warc.gz", records), "-o", tmp_path / "out", "--workers", "1")
+    kept, rejected = by_url(read_rows(tmp_path / "out")), by_url(read_rows(tmp_path / "out", "rejected"))
+    assert {url: row["reason"] for url, row in rejected.items()} == {
+        "https://example.com/missing": "extract:http_status",
+        "https://example.com/old": "extract:http_status",
+        "https://example.com/down": "extract:http_status",
+    }
+    assert "법 앞에 평등하다" in kept["https://ko.example/latin1"]["text"]
+    assert kept["https://ko.example/latin1"]["meta"]["charset_from"] == "meta"
+    assert "Le café était très agréable" in kept["https://fr.example/latin1"]["text"]
+    assert kept["https://fr.example/latin1"]["meta"]["charset_from"] == "http"

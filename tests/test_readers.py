@@ -176,7 +176,7 @@ def test_globs_folders_and_dataset_folders_as_input(tmp_path):
 
 def test_an_empty_warc_is_one_rejected_row(tmp_path):
     (tmp_path / "pages.warc.gz").write_bytes(b"")
-    run_cli("filter", "--steps", "clean", tmp_path / "pages.warc.gz", "-o", tmp_path / "out")
+    run_cli("filter", "--steps", "extract", tmp_path / "pages.warc.gz", "-o", tmp_path / "out")
     assert [row["reason"] for row in read_rows(tmp_path / "out", "rejected")] == ["empty:file"]
 
 

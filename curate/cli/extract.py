@@ -15,7 +15,8 @@ header's, else <meta>'s, else detected) and its main text extracted with resilip
 (default; DCLM's) or trafilatura (FineWeb's) in a child process, under a CPU deadline
 and a memory limit. Kept rows hold the text, with url, date, content_type, charset and
 extractor in meta. Every other record goes to rejected/ with its reason:
-extract:not_response (request, warcinfo, metadata...), extract:not_html (a PDF...),
+extract:not_response (request, warcinfo, metadata...), extract:http_status (not 2xx:
+an error page, a redirect), extract:not_html (a PDF...),
 extract:undecodable, extract:empty, extract:timeout, extract:out_of_memory,
 extract:failed (the extractor raised), extract:crashed (its process died).
 

@@ -2,8 +2,11 @@
 document whose text is the page's HTML, decoded by its charset; every other record is a
 rejected row with its reason. The `extract` step (corpus/extract/) turns the HTML into text.
 
-The charset is the HTTP header's, else the page's own (a byte order mark, `<meta charset>`
-or `<meta http-equiv>` within its first 1024 bytes, the HTML standard's prescan), else
+A response whose HTTP status is not 2xx (an error page, a redirect) is rejected as
+`extract:http_status`. The charset is the HTTP header's (but a page's own `<meta>` is
+tried before a header saying ISO-8859-1, the default many servers send for any page), else
+the page's own (a byte order mark, `<meta charset>` or `<meta http-equiv>` within its first
+1024 bytes, the HTML standard's prescan), else
 detected from the bytes (uchardet through resiliparse); the first that decodes the page
 without error wins. A page none of them decodes, or whose bytes no detector recognises as
 text, is rejected as `extract:undecodable`.
@@ -24,6 +27,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 NOT_RESPONSE = "extract:not_response"
 NOT_HTML = "extract:not_html"
 UNDECODABLE = "extract:undecodable"
+HTTP_STATUS = "extract:http_status"
 # A page decoded with its best charset may hold a few bytes that charset lacks (a stray
 # Windows quote in an ISO-8859-1 page): up to this share of replaced characters it is kept.
 MAX_REPLACED_SHARE = 0.01
@@ -91,8 +95,12 @@ def _add_record(builder: BatchBuilder, record, number: int) -> None:
     http = record.http_headers
     content_type = http.get_header("Content-Type") or ""
     mime = content_type.split(";")[0].strip().lower()
-    where["http_status"] = _status(http.get_statuscode())
+    where["http_status"] = status = _status(http.get_statuscode())
     payload = record.content_stream().read()
+    if status is not None and not 200 <= status < 300:
+        # an error page (404, 500) or a redirect's stub: the server's words, not the page's
+        builder.reject(HTTP_STATUS, payload[:RAW_PREFIX_BYTES], where, record_id)
+        return
     if not mime and _looks_like_html(payload):
         mime = "text/html"  # no Content-Type at all: the bytes say what the server did not
     where["content_type"] = mime
@@ -163,7 +171,12 @@ def decode_html(payload: bytes, header_charset: str | None) -> tuple[str, str, s
         if payload.startswith(bom):
             return payload[len(bom) :].decode(name, "replace"), name, "bom"
     tried: list[tuple[str, str]] = []
-    for label, source in ((header_charset, "http"), (meta_charset(payload), "meta")):
+    candidates = [(header_charset, "http"), (meta_charset(payload), "meta")]
+    if codec_name(header_charset) == "cp1252" and candidates[1][0]:
+        # ISO-8859-1 is many servers' default, sent whatever the page is, and it decodes any
+        # byte: a page that names its own charset (a Korean EUC-KR page) is read by that first
+        candidates.reverse()
+    for label, source in candidates:
         name = codec_name(label)
         if name is not None and name not in (seen for seen, _ in tried):
             tried.append((name, source))
