@@ -101,12 +101,43 @@ def test_korean_text_with_glued_particles():
         "ISBN 9788901123456",
         "1588-1234",  # a business's public number
         "+5 points, +1,000,000",
+        # versions and section numbers that are public IPv4 addresses by their digits
+        '[assembly: AssemblyFileVersion("1.2.3.4")]',
+        "versions = ['1.2.3.4']",
+        "buildNumber=9.8.7.6",
+        "wget https://example.org/dist/foo-1.2.3.4.tar.gz",
+        "pip install foo==8.8.8.8",
+        "See Section 4.2.1.3 and § 5.1.2.9 of the standard.",
+        "제 4.2.1.3 항을 따른다",
+        "libfoo 1.2.3.4-beta",
+        # order, invoice and company numbers shaped like 주민등록번호
+        "주문번호: 950101-1234567",
+        "Order no. 950101-1234567",
+        "invoice #950101-1234567",
+        "법인등록번호 110111-1234567",
+        # retina image names are no addresses; documentation placeholders stay
+        "<img src=logo@2x.png> icon@3x.webp",
+        "email@example.com and firstname.lastname@example.org",
     ],
 )
 def test_look_alikes_are_left_alone(text):
     out, step = _redact(text)
     assert out == text
     assert sum(step.counters.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("주민등록번호 950101\u20131234567", "주민등록번호 <RRN>"),  # an en dash, as word processors type it
+        ("수신거부 080-123-4567", "수신거부 <PHONE>"),  # toll-free
+        ("안심번호 0505-123-4567", "안심번호 <PHONE>"),  # a personal forwarding number
+        ("the building's router 93.184.216.34.", "the building's router 198.51.100.23."),
+        ("IP 93.184.216.34로 접속", "IP 198.51.100.23로 접속"),
+    ],
+)
+def test_variants_that_are_replaced(text, expected):
+    assert _redact(text)[0] == expected
 
 
 def test_rrn_rules():

@@ -49,8 +49,8 @@ class PiiReplace(Step):
         check = pattern_check(kind, pattern)
 
         def replace(match: re.Match) -> str:
-            if check is not None and not check(match):
-                return match.group()
+            if match.group() in choices or (check is not None and not check(match)):
+                return match.group()  # a replacement met again (a second run) stays as it is
             found[0] += 1
             return _pick(kind.name, choices, match.group())
 

@@ -23,20 +23,32 @@ EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@"
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
+# `logo@2x.png`, `icon@3x.webp`: retina image names, whose "top-level domain" is a file type
+_FILE_SUFFIXES = frozenset(
+    "png jpg jpeg gif svg webp avif bmp ico tif tiff css js mjs map json pdf mp4 webm woff woff2".split()
+)
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IPV4 = re.compile(rf"(?<![0-9A-Za-z_.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9A-Za-z_]|\.\d)")
+# not followed by `.tar`, `-beta` or a fifth number: a file name or a version
+IPV4 = re.compile(rf"(?<![0-9A-Za-z_.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9A-Za-z_]|\.[0-9A-Za-z]|-[A-Za-z])")
 # candidates only: ipaddress decides what is an address ("12:30:45" is not, "2001:db8::1" is)
 IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z_:])")
-# a dotted number after these is a version, not an address: `version 1.2.3.4`, `pkg==1.2.3.4`
+# a dotted number after these is a version or a section, not an address: `version 1.2.3.4`,
+# `AssemblyFileVersion("1.2.3.4")`, `versions = ['1.2.3.4']`, `pkg==1.2.3.4`, `foo-1.2.3.4`,
+# `Section 4.2.1.3`, `제 4.2.1.3조`; the long words may end an identifier (FileVersion) or take
+# a suffix (version_string), the short ones not
 _VERSION_CONTEXT = re.compile(
-    r"(?i)(?<![a-z])(?:version|ver|release|build|rev|버전)[_\W]{0,6}$|(?:[=<>~!]=|[<>])\s*['\"]?$"
+    r"(?i)(?:(?:version|release|build|버전|section|chapter|clause|figure|table|appendix|paragraph)"
+    r"(?:s|_?(?:number|num|no|string|str|info|id|code|tag|name))?"
+    r"|(?<![a-z])(?:ver|rev|v|sec|fig|art|para|step|rule|§|제))[\W_]{0,6}$"
+    r"|(?:[=<>~!]=|[<>])\s*['\"]?$"
+    r"|[A-Za-z][A-Za-z0-9]*[-_]$"
 )
 
 # YYMMDD-SNNNNNN; S (the 7th digit) is sex and century: 1-4 citizens, 5-8 foreigners
 RRN = re.compile(
     rf"{_NOT_BEFORE_NUMBER}(\d{{2}})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])"
-    rf"(?:\s?-\s?([1-8])(\d{{6}}|\*{{6}})|([1-8])(\d{{6}})){_NOT_AFTER_NUMBER}"
+    rf"(?:\s?[-\u2010-\u2015\u2212]\s?([1-8])(\d{{6}}|\*{{6}})|([1-8])(\d{{6}})){_NOT_AFTER_NUMBER}"
 )
 
 _SEP = r"[\-. ]"
@@ -44,8 +56,9 @@ KOREAN_PHONE = re.compile(
     _NOT_BEFORE_NUMBER + r"(?:"
     # mobile: 010-1234-5678, 010 1234 5678, 01012345678, (010)1234-5678
     rf"\(?01[016789]\)?{_SEP}?\d{{3,4}}{_SEP}?\d{{4}}"
-    # landline and VoIP: 02-123-4567, 031-1234-5678, (02) 123-4567, 070-1234-5678; a separator is required
-    rf"|\(?0(?:2|[3-6][1-5]|70)(?:\)\s?|{_SEP})\d{{3,4}}{_SEP}\d{{4}}"
+    # landline, VoIP, toll-free and personal numbers: 02-123-4567, 031-1234-5678, (02) 123-4567,
+    # 070-1234-5678, 080-123-4567, 0505-123-4567; a separator is required
+    rf"|\(?0(?:2|[3-6][1-5]|70|80|50[2-8])(?:\)\s?|{_SEP})\d{{3,4}}{_SEP}\d{{4}}"
     r")" + _NOT_AFTER_NUMBER
 )
 # E.164 with its +: a country code, then groups; the check counts 8 to 15 digits
@@ -81,9 +94,19 @@ def _ipv6_check(match: re.Match) -> bool:
     return is_public_ip(match.group())
 
 
+def _email_check(match: re.Match) -> bool:
+    return match.group().rsplit(".", 1)[1].lower() not in _FILE_SUFFIXES
+
+
 # 13 bare digits are an RRN only after a word that names one: otherwise they are as often
 # a barcode (Korean EAN-13 codes begin 880, a valid YYMMDD start), which a checksum cannot tell
 _RRN_CONTEXT = re.compile(r"(?i)(?:주민|등록번호|rrn)[^\d\n]{0,12}$")
+# after these, YYMMDD-NNNNNNN is an order, invoice, account or company number (법인등록번호
+# has the same shape), not a person's
+_NOT_RRN_CONTEXT = re.compile(
+    r"(?i)(?:주문|송장|운송장|계좌|법인|사업자|고객|회원|접수|예약|승인|결제|거래|상품|모델|"
+    r"order|invoice|tracking|account|ref(?:erence)?|ticket|serial|model|sku|part)[^\d\n]{0,12}$|#\s*$"
+)
 
 
 def _rrn_check(match: re.Match) -> bool:
@@ -95,7 +118,10 @@ def _rrn_check(match: re.Match) -> bool:
         datetime.date(century + int(year), int(month), int(day))
     except ValueError:
         return False
-    return bare_sex is None or bool(_RRN_CONTEXT.search(match.string[max(0, match.start() - 24) : match.start()]))
+    before = match.string[max(0, match.start() - 24) : match.start()]
+    if _NOT_RRN_CONTEXT.search(before):
+        return False
+    return bare_sex is None or bool(_RRN_CONTEXT.search(before))
 
 
 def _international_check(match: re.Match) -> bool:
@@ -115,7 +141,9 @@ class PiiKind:
 KINDS: dict[str, PiiKind] = {
     kind.name: kind
     for kind in (
-        PiiKind("email", (EMAIL,), None, ("email@example.com", "firstname.lastname@example.org"), "e-mail addresses"),
+        PiiKind(
+            "email", (EMAIL,), _email_check, ("email@example.com", "firstname.lastname@example.org"), "e-mail addresses"
+        ),
         # documentation ranges (RFC 5737, RFC 3849): not public, so a second pass leaves them;
         # an address is replaced by one of its own family where the list has one
         PiiKind(
