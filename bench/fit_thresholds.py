@@ -116,6 +116,10 @@ def fit_language(lang: str, documents: list[str], word_documents: list[str], kee
     lengths = [stats["mean_word_length"] for stats in word_stats]
     tail = (1 - keep) / 2
     low, high = round(quantile(lengths, tail) - 0.005, 2), round(quantile(lengths, 1 - tail) + 0.005, 2)
+    if max(lengths) - min(lengths) < 0.01:
+        # Chinese: every Han character is a word of its own, so its script's mean word length is
+        # always 1 and the rule can tell nothing apart: off
+        low = high = None
     alpha = min(
         ENGLISH_QUALITY.min_alpha_words_ratio,
         round(quantile([s["alpha_words_ratio"] for s in word_stats], 1 - keep), 2),
@@ -123,7 +127,7 @@ def fit_language(lang: str, documents: list[str], word_documents: list[str], kee
     stop_counts = [stats["stop_words"] for stats in word_stats]
     min_stop = min(ENGLISH_QUALITY.min_stop_words, int(quantile(stop_counts, 1 - keep)))
     lines.append(
-        f"  gopher_quality.avg_word_length  [{low}, {high}]: keeps {kept(lengths, low, high):.1%} "
+        f"  gopher_quality.avg_word_length ({lang} script words) [{low}, {high}]: keeps {kept(lengths, low, high):.1%} "
         f"(English [3, 10]: {kept(lengths, 3, 10):.1%}) of {len(lengths)} documents"
     )
     alphas = [s["alpha_words_ratio"] for s in word_stats]

@@ -79,6 +79,9 @@ def test_a_user_file_overrides_per_language_and_per_key(tmp_path):
         ("ko:\n  fineweb:\n    line_punct_thr: lots\n", "number >= 0"),
         ("ko:\n  gopher_repetition:\n    top_n_grams: [0.2]\n", "mapping like"),
         ("ko:\n  gopher_quality:\n    stop_words: 이\n", "list of words"),
+        ("ko:\n  gopher_quality:\n    stop_words: []\n", "null turns the rule off"),
+        ("no:\n  gopher_quality:\n    min_doc_words: 10\n", "quote it, as 'no':"),
+        ("ko:\n  c4: {min_num_sentences: 2}\nko-KR:\n  c4: {min_num_sentences: 3}\n", "has a row already"),
         ("- ko\n", "maps languages"),
         ("ko: [unclosed\n", "not valid YAML"),
     ],
@@ -185,3 +188,47 @@ def test_sample_korean_web_keeps_more_with_the_table(tmp_path):
     # what the English word-length rule rejected is the only change
     changed = {key for key in with_table if with_table[key] != without[key]}
     assert changed and all(without[key] == "gopher_quality:below_avg_threshold" for key in changed)
+
+
+def test_n_gram_limits_merge_per_size_and_a_null_size_is_dropped(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "ko:\n  gopher_repetition:\n    dup_n_grams: {5: 0.3, 10: null}\n"
+        "en:\n  gopher_repetition:\n    top_n_grams: {2: 0.25}\n"
+    )
+    table = thresholds.load_table(path)
+    shipped = dict(thresholds.load_table(None)["ko"]["gopher_repetition"]["dup_n_grams"])
+    step = GopherRepetition(thresholds=thresholds.step_rows(table, "gopher_repetition"))
+    korean = dict(step.limits("ko")["dup_n_grams"])
+    assert korean == {**{n: limit for n, limit in shipped.items() if n != 10}, 5: 0.3}
+    # English has no shipped row: the step's own sizes, with the user's size over them
+    assert step.limits("en")["top_n_grams"] == ((2, 0.25), (3, 0.18), (4, 0.16))
+    assert step.limits("en")["dup_n_grams"] == GopherRepetition().dup_n_grams
+
+
+@pytest.mark.parametrize("label", ["ko", "ko-KR", "KO", "kor", "kor_Hang", "__label__ko"])
+def test_language_labels_are_normalised_to_the_table_s_codes(label):
+    from curate.corpus.languages import language_code
+
+    assert language_code(label) == "ko"
+    assert language_code("zh-Hans") == language_code("cmn") == language_code("zho_Hans") == "zh"
+
+
+def test_a_lang_column_spelt_otherwise_finds_its_row(tmp_path):
+    pytest.importorskip("kiwipiepy", reason="the Korean row is fitted on Kiwi's words (the ko extra)")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    labels = ["ko", "ko-KR", "kor_Hang"]  # as langid, a BCP 47 tagger and GlotLID write them
+    pq.write_table(pa.table({"id": labels, "text": [KOREAN] * 3, "lang": labels}), tmp_path / "in.parquet")
+    decisions = _decisions(tmp_path, "out", tmp_path / "in.parquet", "--ko-segmenter", "kiwi")
+    assert decisions == {"ko": None, "ko-KR": None, "kor_Hang": None}
+
+
+def test_english_words_in_korean_prose_do_not_move_its_word_length():
+    pytest.importorskip("kiwipiepy", reason="the Korean row is fitted on Kiwi's words (the ko extra)")
+    quoting = KOREAN.replace("지하철", "Subway Metropolitan Transportation Authority 지하철")
+    step = GopherQuality(korean_segmenter="kiwi")
+    plain, mixed = step.stats(KOREAN, "ko"), step.stats(quoting, "ko")
+    assert mixed["mean_word_length"] == pytest.approx(plain["mean_word_length"])
+    assert step.decide(mixed) is None

@@ -7,6 +7,7 @@ from typing import ClassVar
 import pyarrow as pa
 
 from curate.corpus.filters.words import document_words
+from curate.corpus.languages import language_code
 from curate.pipeline.step import Step, StepOutput, split_by_rule
 
 DEFAULT_LANGUAGE = "en"
@@ -56,9 +57,10 @@ class DocumentFilter(Step):
         raise NotImplementedError
 
     def languages(self, batch: pa.Table) -> list[str]:
+        """Each row's language as an ISO 639-1 code (`ko-KR`, `kor_Hang` and `KO` are `ko`)."""
         if "lang" in batch.column_names:
-            return [lang or self.language for lang in batch.column("lang").to_pylist()]
-        return [self.language] * batch.num_rows
+            return [language_code(lang or self.language) for lang in batch.column("lang").to_pylist()]
+        return [language_code(self.language)] * batch.num_rows
 
     def run(self, batch: pa.Table) -> StepOutput:
         texts = batch.column("text").to_pylist()

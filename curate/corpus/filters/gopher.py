@@ -4,7 +4,8 @@ Defaults are datatrove's `GopherQualityFilter` and `GopherRepetitionFilter`; rul
 are datatrove's reasons without the `gopher_` prefix. Those defaults judge English and every
 language without a row in the per-language table (filters/thresholds.py, docs/filter-rules.md):
 the shipped table gives Korean, Chinese and Japanese their own stop words (particles), mean
-word lengths and n-gram limits. The English stop words apply to English only, so a language
+word lengths and n-gram limits; in those languages the mean word length counts only the words
+of their own script (NATIVE_SCRIPT), so quoted English words do not move it. The English stop words apply to English only, so a language
 without a stop-word list skips that rule. Korean split on spaces (--ko-segmenter space) keeps
 its particles glued to the eojeol, so the word-length and stop-word rules are off for it.
 """
@@ -15,6 +16,7 @@ import re
 from collections import Counter
 
 import click
+import regex
 
 from curate.corpus import segment
 from curate.corpus.filters import thresholds
@@ -23,6 +25,13 @@ from curate.corpus.filters.ngrams import ngram_character_fractions
 from curate.corpus.filters.spec import FilterSpec, language_settings
 
 ENGLISH_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+# In these languages the mean word length counts only the words of the language's own script:
+# Korean prose quotes English words (Python, GitHub), whose length says nothing of the text
+NATIVE_SCRIPT = {
+    "ko": regex.compile(r"\p{Hangul}"),
+    **dict.fromkeys(("zh", "yue", "wuu"), regex.compile(r"\p{Han}")),
+    "ja": regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]"),
+}
 _WORD_RULES = ("min_avg_word_length", "max_avg_word_length", "stop_words")
 
 
@@ -83,20 +92,27 @@ class GopherQuality(WordFilter):
         words = self.words(text, lang)
         counts = Counter(words)
         content_words = content_chars = alpha_words = 0
+        native = NATIVE_SCRIPT.get(lang)
+        length_words = length_chars = 0
         for word, count in counts.items():
             symbol, alpha = self._word_flags(word)
             if not symbol:
                 content_words += count
                 content_chars += len(word) * count
+                if native is not None and native.search(word):
+                    length_words += count
+                    length_chars += len(word) * count
             if alpha:
                 alpha_words += count
+        if native is None:
+            length_words, length_chars = content_words, content_chars
         lines = text.splitlines()
         stop_words = self.limits(lang)["stop_words"]
         return {
             "lang": lang,
             "words": len(words),
             "content_words": content_words,
-            "mean_word_length": ratio(content_chars, content_words),
+            "mean_word_length": ratio(length_chars, length_words),
             "hash_ratio": ratio(text.count("#"), len(words)),
             "ellipsis_ratio": ratio(text.count("...") + text.count("…"), len(words)),
             "bullet_lines_ratio": ratio(sum(line.lstrip().startswith(("•", "-")) for line in lines), len(lines)),
@@ -168,6 +184,17 @@ class GopherRepetition(WordFilter):
         self.top_n_grams = tuple(top_n_grams)
         self.dup_n_grams = tuple(dup_n_grams)
         self.use_thresholds(thresholds)
+
+    def limits(self, lang: str) -> dict[str, object]:
+        found = self._limits.get(lang)
+        if found is None:
+            found = dict(super().limits(lang))
+            row = self.thresholds.get(lang, {})
+            for key in ("top_n_grams", "dup_n_grams"):
+                if key in row:  # a language's sizes over the step's own, one size at a time
+                    found[key] = thresholds.merge_ngrams(getattr(self, key), row[key])
+            self._limits[lang] = found
+        return found
 
     def _ngram_sizes(self, lang: str) -> tuple[list[int], list[int]]:
         limit = self.limits(lang)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from curate.corpus.languages import language_code
 from curate.errors import UserError
 
 SHIPPED_TABLE = Path(__file__).with_name("thresholds.yaml")
@@ -65,6 +66,7 @@ STEP_KEYS: dict[str, dict[str, str]] = {
 }
 
 Table = dict[str, dict[str, dict[str, object]]]
+NGrams = tuple[tuple[int, "float | None"], ...]
 
 
 def check_table(document: object, source: str) -> Table:
@@ -76,19 +78,27 @@ def check_table(document: object, source: str) -> Table:
             f"{source}: a thresholds table maps languages to steps to values (got {type(document).__name__})"
         )
     table: Table = {}
-    for language, steps in document.items():
-        if str(language) not in LANGUAGES:
-            raise UserError(f"{source}: unknown language {language!r} (a lid.176 code such as en, ko, zh, ja)")
+    for label, steps in document.items():
+        if isinstance(label, bool):
+            raise UserError(
+                f"{source}: a language key reads as {str(label).lower()} (YAML takes no, yes, on, off for "
+                "booleans): quote it, as 'no':"
+            )
+        language = language_code(str(label))  # ko-KR, kor and KO are ko
+        if language not in LANGUAGES:
+            raise UserError(f"{source}: unknown language {label!r} (a lid.176 code such as en, ko, zh, ja)")
+        if language in table:
+            raise UserError(f"{source}: {label!r} names {language}, which has a row already")
         if not isinstance(steps, dict):
             raise UserError(f"{source}: {language}: expected step names ({', '.join(STEP_KEYS)}) with their values")
-        table[str(language)] = {}
+        table[language] = {}
         for step, values in steps.items():
             keys = STEP_KEYS.get(str(step))
             if keys is None:
                 raise UserError(f"{source}: {language}: unknown step {step!r} (steps: {', '.join(STEP_KEYS)})")
             if not isinstance(values, dict):
                 raise UserError(f"{source}: {language}.{step}: expected keys ({', '.join(keys)}) with their values")
-            row = table[str(language)][str(step)] = {}
+            row = table[language][str(step)] = {}
             for key, value in values.items():
                 if str(key) not in keys:
                     raise UserError(f"{source}: {language}.{step}: unknown key {key!r} (keys: {', '.join(keys)})")
@@ -102,11 +112,18 @@ def _value(value: object, kind: str, where: str) -> object:
     if kind == "words":
         if not isinstance(value, list) or not all(isinstance(word, str) and word.strip() for word in value):
             raise UserError(f"{where}: expected a list of words, got {value!r}")
+        if not value:
+            raise UserError(f"{where}: an empty list would reject every document; null turns the rule off")
         return tuple(value)
     if kind == "ngrams":
         if not isinstance(value, dict):
             raise UserError(f"{where}: expected a mapping like {{2: 0.2, 3: 0.18}}, got {value!r}")
-        return tuple(sorted((_ngram_size(n, where), _number(limit, where)) for n, limit in value.items()))
+        # a size given null is dropped from the sizes the language inherits (merge_ngrams)
+        return tuple(
+            sorted(
+                (_ngram_size(n, where), None if limit is None else _number(limit, where)) for n, limit in value.items()
+            )
+        )
     if kind == "count":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UserError(f"{where}: expected a whole number >= 0 or null, got {value!r}")
@@ -126,12 +143,27 @@ def _ngram_size(n: object, where: str) -> int:
     return n
 
 
+def merge_ngrams(base: NGrams | None, override: NGrams | None) -> NGrams | None:
+    """`override`'s limits over `base`'s, per n-gram size; a size set to None is dropped, and a
+    whole mapping of None (the rule off) stays None."""
+    if override is None:
+        return None
+    limits = dict(base or ())
+    limits.update(override)
+    return tuple(sorted((n, limit) for n, limit in limits.items() if limit is not None))
+
+
 def merge(base: Table, override: Table) -> Table:
-    """`override` over `base`, per language, step and key."""
+    """`override` over `base`, per language, step and key (and per size for n-gram limits)."""
     merged = {language: {step: dict(values) for step, values in steps.items()} for language, steps in base.items()}
     for language, steps in override.items():
         for step, values in steps.items():
-            merged.setdefault(language, {}).setdefault(step, {}).update(values)
+            row = merged.setdefault(language, {}).setdefault(step, {})
+            for key, value in values.items():
+                if STEP_KEYS[step][key] == "ngrams" and key in row:
+                    # keep the Nones that drop a size: the step's own sizes are merged later
+                    value = None if value is None else tuple(sorted({**dict(row[key] or ()), **dict(value)}.items()))
+                row[key] = value
     return merged
 
 

@@ -61,7 +61,13 @@ def english_words(text: str) -> list[str]:
     return list(chain.from_iterable(found))
 
 
-_CJK_WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー]|[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]")
+# a CJK character alone; a run of other letters, marks or digits (which stops at a CJK one:
+# "Python编程" is "Python", "编", "程"); any other character but space alone
+_CJK_WORD = regex.compile(
+    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー]"
+    r"|(?:(?![\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー])[\p{L}\p{M}\p{N}])+"
+    r"|[^\s\p{L}\p{M}\p{N}]"
+)
 
 
 def cjk_words(text: str) -> list[str]:
