@@ -187,6 +187,23 @@ def test_the_split_is_deterministic_and_a_lang_field_names_the_language(tmp_path
     assert (tmp_path / "a" / "tokenizer.json").read_bytes() == (tmp_path / "b" / "tokenizer.json").read_bytes()
 
 
+def test_a_lang_column_of_parquet_names_the_language(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.corpus.tokenize.fertility import language
+    from curate.corpus.tokenize.texts import Document
+
+    assert language(Document(["x"], lang="ko-kr")) == language(Document(["x"], lang="kor_hang")) == "ko"
+    texts = [f"{ENGLISH} {index}" for index in range(40)]
+    labels = ["zh-Hans" if index % 2 else "eng_Latn" for index in range(40)]  # the column wins over the script
+    pq.write_table(pa.table({"text": texts, "lang": labels}), tmp_path / "labelled.parquet")
+    run_cli("train-tokenizer", tmp_path / "labelled.parquet", "-o", tmp_path / "a", "--vocab-size", 400,
+            "--eval-fraction", 0.5)  # fmt: skip
+    info = json.loads((tmp_path / "a" / "curate_tokenizer.json").read_text())
+    assert list(info["evaluation"]["tokenizers"][0]["languages"]) == ["en", "zh", "all"]
+
+
 def test_init_model_uses_this_tokenizer(tmp_path) -> None:
     from curate.corpus.tokenize import train
     from curate.train import init_model

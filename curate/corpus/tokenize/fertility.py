@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from curate.corpus.languages import language_code
 from curate.corpus.tokenize.texts import Document
 from curate.errors import UserError
 from curate.io.atomic import atomic_path
@@ -35,7 +36,7 @@ BATCH = 256  # texts per tokenizer call
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
-_NAMES = {"en": "en", "eng": "en", "english": "en", "ko": "ko", "kor": "ko", "korean": "ko"}
+_NAMES = {"english": "en", "korean": "ko"}
 _ORDER = {"en": 0, "ko": 1}
 # The files a tokenizer folder holds one of (fast, SentencePiece, BPE and WordPiece vocabularies).
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
@@ -45,7 +46,7 @@ _COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#d
 def language(document: Document) -> str:
     """The document's language: the one its record names, else a guess from its script."""
     if document.lang:
-        return _NAMES.get(document.lang, document.lang.split("_")[0].split("-")[0])
+        return _NAMES.get(document.lang) or language_code(document.lang)  # ko-KR, kor_Hang: ko
     text = " ".join(document.texts)
     letters = sum(1 for char in text if char.isalpha())
     if not letters:

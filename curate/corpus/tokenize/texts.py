@@ -110,8 +110,12 @@ def _file_documents(item: InputFile, text_field: str, text_lines: bool = False) 
         for batch in read_file(item, options):
             texts = batch.docs.column("text").to_pylist()
             metas = batch.docs.column("meta").to_pylist()
-            for text, meta in zip(texts, metas, strict=True):
-                yield Document([text] if text is not None else [], _meta_lang(meta))
+            # a `lang` column (a Parquet file's own, or the one langid wrote) before meta's
+            columns = [name for name in _LANG_KEYS if name in batch.docs.column_names]
+            langs = batch.docs.column(columns[0]).to_pylist() if columns else [None] * len(texts)
+            for text, meta, lang in zip(texts, metas, langs, strict=True):
+                named = lang.strip().lower() if isinstance(lang, str) and lang.strip() else _meta_lang(meta)
+                yield Document([text] if text is not None else [], named)
             yield from _rejected(batch)
         return
     # JSON records (and Parquet without the text column): whole records, so that files with
