@@ -23,7 +23,7 @@ WEB = REPO / "sample_data" / "web"
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory) -> Path:
-    """init-model's byte-level BPE (eos_token <|im_end|>, 8,000 tokens), trained on the sample data."""
+    """init-model's byte-level BPE (eos_token <|im_end|>, document end <|endoftext|>, 8,000 tokens)."""
     folder = tmp_path_factory.mktemp("model") / "tiny"
     run_cli("init-model", "-o", folder, "--corpus", REPO / "sample_data", "--size", "tiny")
     return folder
@@ -76,7 +76,8 @@ def test_every_shard_decodes_back_to_the_exact_documents(tokenizer, tmp_path):
     assert decode_all(out, tokenizer) == texts
 
     index = json.loads((out / "tokens" / "index.json").read_text())
-    assert index["dtype"] == "uint16" and index["eos_token"] == "<|im_end|>"
+    # the chat eos <|im_end|> closes a turn: documents are separated by <|endoftext|>, as Qwen2 pretrains
+    assert index["dtype"] == "uint16" and index["eos_token"] == "<|endoftext|>" and index["eos_id"] == 0
     assert [shard["tokens"] for shard in index["shards"][:-1]] == [4000] * (len(index["shards"]) - 1)
     assert index["tokens_written"] == index["tokens"] + len(texts) == sum(s["tokens"] for s in index["shards"])
     # nanoGPT's read: the flat .bin files are every document and its EOS, one after another
@@ -225,3 +226,6 @@ def test_mistakes_are_one_line(tokenizer, tmp_path):
     # with its EOS given, a bare tokenizer.json works
     tokenize(bare, tmp_path / "given", "--eos-token", "<|endoftext|>")
     assert json.loads((tmp_path / "given" / "tokens" / "index.json").read_text())["eos_id"] == 0
+    # an EOS asked for is the one written, even a chat turn's end
+    tokenize(tokenizer, tmp_path / "turns", "--eos-token", "<|im_end|>")
+    assert json.loads((tmp_path / "turns" / "tokens" / "index.json").read_text())["eos_token"] == "<|im_end|>"

@@ -53,7 +53,9 @@ Examples:
     "--eos-token",
     default=None,
     metavar="TOKEN",
-    help="The token written after every document (default: the tokenizer's eos_token).",
+    help="The token written after every document (default: the tokenizer's eos_token, or, when that closes a "
+    "chat turn such as <|im_end|> or <|eot_id|>, the vocabulary's document end: <|endoftext|>, <|end_of_text|>, "
+    "</s>).",
 )
 @click.option(
     "--dtype",

@@ -80,7 +80,7 @@ def load_tokenizer(settings: TokenizeSettings) -> LoadedTokenizer:
         tokenizer = Tokenizer.from_file(str(file))
     except Exception as error:  # the library raises plain Exception on a malformed file
         raise UserError(f"--tokenizer {file} is not a tokenizer the tokenizers library reads: {error}") from None
-    eos = settings.eos_token or _configured_eos(file.parent)
+    eos = settings.eos_token or _configured_eos(file.parent, tokenizer)
     if not eos:
         raise UserError(
             f"the tokenizer {path} names no eos_token (tokenizer_config.json); pass --eos-token TOKEN, "
@@ -96,12 +96,22 @@ def load_tokenizer(settings: TokenizeSettings) -> LoadedTokenizer:
     return LoadedTokenizer(tokenizer.to_str(), eos, eos_id, vocab_size, dtype)
 
 
-def _configured_eos(folder_path: Path) -> str | None:
+# A chat model's eos_token ends a turn, not a document; pretraining packs documents with the
+# document-end token its family uses (Qwen2's and GPT-2's <|endoftext|>, Llama 3's <|end_of_text|>).
+_TURN_ENDS = frozenset({"<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|eom_id|>"})
+_DOCUMENT_ENDS = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>")
+
+
+def _configured_eos(folder_path: Path, tokenizer) -> str | None:
+    """The token written between documents: the tokenizer's eos_token, unless that closes a chat
+    turn and the vocabulary has a document-end token (a curate or Qwen2 tokenizer's <|endoftext|>)."""
     for name in ("tokenizer_config.json", "special_tokens_map.json"):
         value = (read_json(folder_path / name) or {}).get("eos_token")
         if isinstance(value, dict):
             value = value.get("content")
         if isinstance(value, str) and value:
+            if value in _TURN_ENDS:
+                return next((token for token in _DOCUMENT_ENDS if tokenizer.token_to_id(token) is not None), value)
             return value
     return None
 
