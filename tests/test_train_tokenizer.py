@@ -282,3 +282,20 @@ def test_a_crawl_is_extracted_first(tmp_path):
     run_cli("train-tokenizer", REPO / "sample_data" / "crawl", WEB, "-o", tmp_path / "tok2", "--vocab-size", "600")
     info = json.loads((tmp_path / "tok2" / "curate_tokenizer.json").read_text())
     assert "WARC" in json.dumps(info)
+
+
+def test_a_compare_tokenizer_that_cannot_encode_is_refused_in_one_line(tmp_path, monkeypatch) -> None:
+    import transformers
+
+    from curate.corpus.tokenize.fertility import load_tokenizers
+    from curate.errors import UserError
+
+    class Broken:
+        def __call__(self, texts, **kwargs):
+            raise RuntimeError("remote code exploded\nsecond line")
+
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_text("{}")
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *args, **kwargs: Broken())
+    with pytest.raises(UserError, match=r"cannot encode text: remote code exploded$"):
+        load_tokenizers([str(tmp_path / "tok")])

@@ -74,6 +74,11 @@ def load_tokenizers(folders: Sequence[str]) -> list[tuple[str, object]]:
         except Exception as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UserError(f"--compare {folder} is not a tokenizer folder AutoTokenizer can load: {reason}") from None
+        try:  # before any training: a tokenizer that cannot encode fails now, in one line
+            tokenizer(["A probe sentence. 한국어 문장입니다."], add_special_tokens=False)
+        except Exception as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserError(f"--compare {folder}: the tokenizer cannot encode text: {reason}") from None
         name = path.resolve().name or str(path)
         while name in names:
             name += "'"
@@ -154,13 +159,18 @@ def _ratios(entry: dict, seen: int, size: int) -> dict:
 def evaluate(tokenizers: Sequence[tuple[str, object]], documents: Sequence[Document]) -> dict:
     """Each tokenizer's figures per language (and `all`) on `documents`, the first one the new tokenizer."""
     labelled = [(language(document), document) for document in documents]
-    return {
-        "held_out_documents": len(labelled),
-        "tokenizers": [
-            {"name": name, "new": index == 0, "vocab_size": len(tokenizer), "languages": _measure(tokenizer, labelled)}
-            for index, (name, tokenizer) in enumerate(tokenizers)
-        ],
-    }
+    entries = []
+    for index, (name, tokenizer) in enumerate(tokenizers):
+        try:
+            languages = _measure(tokenizer, labelled)
+        # a --compare tokenizer's own code (a slow or remote-code tokenizer) may raise anything
+        except Exception as error:
+            if index == 0:
+                raise
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserError(f"--compare {name}: the tokenizer failed on the held-out text: {reason}") from None
+        entries.append({"name": name, "new": index == 0, "vocab_size": len(tokenizer), "languages": languages})
+    return {"held_out_documents": len(labelled), "tokenizers": entries}
 
 
 # ------------------------------------------------------------------------------ report
