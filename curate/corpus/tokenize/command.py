@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import ClassVar
 
@@ -276,6 +276,9 @@ def _written_in_order(per_task: list[dict], budget: int | None) -> list[int]:
     return written
 
 
+SHUFFLE_CHUNK_TOKENS = 1 << 24  # 16M tokens: 128 MiB of int64 positions per gather
+
+
 def _write_shuffled(
     data: list[Path], work: Path, shard_writer: ShardWriter, seed: int, eos: int, per_task: list[dict]
 ) -> list[int]:
@@ -297,8 +300,13 @@ def _write_shuffled(
     starts = np.zeros(len(lengths), dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
     order = np.random.default_rng(seed).permutation(len(lengths))
-    for first in range(0, len(order), 8192):
-        chosen = order[first : first + 8192]
+    # gather about SHUFFLE_CHUNK_TOKENS tokens at a time (at least one document): a token count,
+    # not a document count, bounds the memory when documents are books
+    ends = np.cumsum(lengths[order])
+    cuts = np.searchsorted(ends, np.arange(SHUFFLE_CHUNK_TOKENS, int(ends[-1]), SHUFFLE_CHUNK_TOKENS), side="right")
+    bounds = np.unique(np.concatenate([[0], np.maximum(cuts, 1), [len(order)]]))
+    for first, last in pairwise(bounds):
+        chosen = order[first:last]
         chosen_lengths = lengths[chosen]
         # every token position of the chosen documents, in their new order
         positions = np.repeat(starts[chosen] - np.cumsum(chosen_lengths) + chosen_lengths, chosen_lengths)
