@@ -103,6 +103,20 @@ def compose(*decorators: Callable) -> Callable:
     return apply
 
 
+def corpus_text_options(max_documents_help: str) -> Callable:
+    """--text-field and --max-documents of the commands that learn from a corpus's text
+    (train-tokenizer, init-model)."""
+    return compose(
+        click.option(
+            "--text-field",
+            default="text",
+            show_default=True,
+            help="Field (or column) holding the text; records without it give every string they hold.",
+        ),
+        click.option("--max-documents", type=click.IntRange(min=1), default=None, metavar="N", help=max_documents_help),
+    )
+
+
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal)."
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from curate.cli.options import SEED, show_progress
+from curate.cli.options import SEED, corpus_text_options, show_progress
 from curate.cli.train_options import train_options, train_settings
 from curate.train.dpo_losses import LOSSES
 from curate.train.dpo_reference import REFERENCE_MODES
@@ -48,19 +48,7 @@ from curate.train.settings import DPOSettings
     help="Tokens in the vocabulary, special and byte tokens included (fewer if the corpus runs out of merges).",
 )
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random weights.")
-@click.option(
-    "--text-field",
-    default="text",
-    show_default=True,
-    help="Field (or column) holding the text; records without it give every string they hold.",
-)
-@click.option(
-    "--max-documents",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="Train the tokenizer on the first N documents only, in input order.",
-)
+@corpus_text_options("Train the tokenizer on the first N documents only, in input order.")
 @click.option("--overwrite", is_flag=True, help="Replace a model folder an earlier init-model wrote.")
 def init_model_command(output: Path, corpus, size, vocab_size, seed, text_field, max_documents, overwrite) -> None:
     """Make a randomly initialised chat model here, without downloading anything.

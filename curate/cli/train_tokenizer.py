@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from curate.cli.options import SEED, progress_option, show_progress
+from curate.cli.options import SEED, corpus_text_options, progress_option, show_progress
 from curate.corpus.tokenize.train import ALGORITHMS, IM_END
 
 
@@ -65,19 +65,7 @@ def _split_tokens(ctx: click.Context, param: click.Parameter, values: tuple[str,
     metavar="DIR",
     help="A local tokenizer folder (any AutoTokenizer one) to measure beside the new one (repeat for more).",
 )
-@click.option(
-    "--text-field",
-    default="text",
-    show_default=True,
-    help="Field (or column) holding the text; records without it give every string they hold.",
-)
-@click.option(
-    "--max-documents",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="Read the first N documents only, in input order.",
-)
+@corpus_text_options("Read the first N documents only, in input order.")
 @click.option("--text-lines", is_flag=True, help="Plain text inputs: one document per line, not per file.")
 @click.option("--overwrite", is_flag=True, help="Replace a folder an earlier train-tokenizer wrote.")
 @progress_option

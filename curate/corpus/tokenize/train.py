@@ -40,18 +40,15 @@ with Qwen2. The chat template defaults to the shipped `templates/chatml.jinja`.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from curate.corpus.tokenize.texts import CorpusStats, corpus_documents, no_text_error
 from curate.errors import UserError
 from curate.io.atomic import atomic_path
-from curate.io.manifest import read_json
-from curate.pipeline import ownership
+from curate.pipeline.staged_folder import StagedFolder
 
 INFO_FILE = "curate_tokenizer.json"
 
@@ -276,44 +273,9 @@ def is_held_out(texts: list[str], seed: int, fraction: float) -> bool:
     return xxhash.xxh3_64_intdigest("\x00".join(texts).encode("utf-8", "surrogatepass"), seed=seed) < fraction * 2**64
 
 
-def _check_folder(output: Path, overwrite: bool) -> None:
-    """Refuse, before any work, a folder this command may not write (new, empty, or an earlier
-    train-tokenizer's with `overwrite`); it is claimed only when the tokenizer is written."""
-    if not output.is_dir() or not ownership.entries(output):
-        if output.exists() and not output.is_dir():
-            raise UserError(f"output {output} exists and is not a folder")
-        return
-    ownership.claim(output, "tokenizer folder", "was not written by curate train-tokenizer")
-    previous = read_json(output / INFO_FILE)
-    if previous is None or previous.get("folder_id") != ownership.folder_id(output):
-        raise UserError(f"{output} is not empty and was not written by curate train-tokenizer; choose a new folder")
-    if not overwrite:
-        raise UserError(f"{output} already holds a tokenizer; pass --overwrite to replace it, or choose another folder")
-
-
-def _write_folder(output: Path, info: dict, save: Callable[[Path], None]) -> None:
-    """`save(folder)` writes into a staging folder inside `output`; its files then replace those
-    an earlier run wrote, and INFO_FILE (`info`, with the folder id and the files) comes last."""
-    ownership.claim(output, "tokenizer folder", "was not written by curate train-tokenizer")
-    staging = output / ".train-tokenizer.tmp"
-    try:
-        shutil.rmtree(staging, ignore_errors=True)  # a killed run's, inside a folder curate claimed
-        staging.mkdir()
-        save(staging)
-        made = sorted(path.name for path in staging.iterdir())
-        previous = read_json(output / INFO_FILE) or {}
-        ownership.clear_made(output, set(previous.get("files", ())) - {INFO_FILE})
-        for name in made:
-            os.replace(staging / name, output / name)
-        staging.rmdir()
-        info |= {"folder_id": ownership.folder_id(output), "files": [*made, INFO_FILE]}
-        with atomic_path(output / INFO_FILE) as tmp:
-            tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise UserError(f"cannot write the tokenizer to {output}: {error.strerror or error}") from None
-    finally:
-        ownership.release(output)
+TOKENIZER_FOLDER = StagedFolder(
+    INFO_FILE, ".train-tokenizer.tmp", "tokenizer folder", "curate train-tokenizer", "a tokenizer"
+)
 
 
 def train_tokenizer_folder(
@@ -347,7 +309,7 @@ def train_tokenizer_folder(
     template = load_template(chat_template).source
     specials = special_tokens_for(algorithm, special_tokens, template, eos_token)
     check_vocab_size(vocab_size, len(specials), 0 if algorithm == "wordpiece" else BYTE_TOKENS)
-    _check_folder(output, overwrite)
+    TOKENIZER_FOLDER.check(output, overwrite)
     others = fertility.load_tokenizers(list(compare))  # a bad folder stops the run before training
 
     started = time.perf_counter()
@@ -413,7 +375,7 @@ def train_tokenizer_folder(
         fertility.write_report(folder, info)
         info["seconds"] = {"train": round(train_seconds, 3), "total": round(time.perf_counter() - started, 3)}
 
-    _write_folder(output, info, save)
+    TOKENIZER_FOLDER.write(output, info, save)
     info["output"] = str(output)
     return info
 
