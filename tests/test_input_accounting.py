@@ -63,7 +63,7 @@ def _mixed_folder(root: Path) -> dict[str, str]:
 
 def test_every_file_of_a_folder_is_read_or_skipped_with_its_reason(tmp_path):
     expected = _mixed_folder(tmp_path / "raw")
-    result = run_cli("filter", "--steps", "clean", tmp_path / "raw", "-o", tmp_path / "out")
+    result = run_cli("filter", "--steps", "extract,clean", tmp_path / "raw", "-o", tmp_path / "out")
 
     skipped = _skipped(tmp_path / "out")
     assert skipped == {str(tmp_path / "raw" / name).rstrip("/") + ("/" if name.endswith("/") else ""): reason
@@ -89,7 +89,7 @@ def test_every_file_of_a_folder_is_read_or_skipped_with_its_reason(tmp_path):
 def test_a_warc_is_read_unless_another_input_format_is_named(tmp_path):
     write_jsonl(tmp_path / "raw/a.jsonl", [{"text": "fine"}])
     (tmp_path / "raw/pages.warc.gz").write_bytes(gzip.compress(b"WARC/1.0\r\n"))
-    run_cli("filter", "--steps", "clean", tmp_path / "raw", "-o", tmp_path / "out")
+    run_cli("filter", "--steps", "extract,clean", tmp_path / "raw", "-o", tmp_path / "out")
     assert _skipped(tmp_path / "out") == {}
     counts = manifest(tmp_path / "out")["counts"]
     assert counts["in"] == counts["kept"] + counts["rejected"] == 2 and counts["kept"] == 1

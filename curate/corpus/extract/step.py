@@ -134,6 +134,8 @@ def reads_warc(params: dict) -> bool:
 
     if params.get("input_format") == "warc":
         return True
+    if params.get("input_format", "auto") != "auto":
+        return False  # another format named: a WARC in a folder is skipped, not read
     for argument in params.get("inputs") or ():
         path = Path(argument)
         if os.path.isdir(path):
