@@ -56,10 +56,10 @@ def main() -> None:
         schema=CORE_SCHEMA,
     )
     print(f"{len(texts)} documents, {sum(len(t.encode()) for t in texts) / 1e6:.1f} MB")
-    for kinds in (("email", "ip"), ("email", "ip", "phone", "rrn")):
-        step = PiiReplace(kinds)
+    for kinds, international in ((("email", "ip"), False), (("email", "ip", "rrn", "phone"), True)):
+        step = PiiReplace(kinds, international_phones=international)
         timed(f"curate pii {','.join(kinds)}", lambda step=step: step.run(batch), texts)
-        once = PiiReplace(kinds)
+        once = PiiReplace(kinds, international_phones=international)
         once.run(batch)
         print("   replaced in one pass:", dict(once.counters))
     from datatrove.pipeline.formatters.pii import PIIFormatter

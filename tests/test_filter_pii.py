@@ -10,7 +10,7 @@ from curate.corpus.filters.pii import PiiReplace, parse_kinds, parse_replacement
 from curate.errors import UserError
 from curate.io.schema import CORE_SCHEMA
 
-ALL = ("email", "ip", "phone", "rrn")
+ALL = ("email", "ip", "rrn", "phone")  # KINDS order
 
 ENGLISH = """Thanks for reaching out! Email jane.doe@acme-corp.com or support@mail.example.io if the
 deploy fails. Our edge Server 93.184.216.34 and the backup at 2606:4700:4700::1111.
@@ -40,8 +40,8 @@ def _batch(texts: list[str]) -> pa.Table:
     )
 
 
-def _redact(text: str, kinds=ALL, **kwargs) -> tuple[str, PiiReplace]:
-    step = PiiReplace(kinds, **kwargs)
+def _redact(text: str, kinds=ALL, international_phones=True, **kwargs) -> tuple[str, PiiReplace]:
+    step = PiiReplace(kinds, international_phones=international_phones, **kwargs)
     return step.redact(text), step
 
 
@@ -148,11 +148,21 @@ def test_rrn_rules():
     assert _redact("850315-7234567")[0] == "<RRN>"  # a foreigner born in the 2000s
 
 
-def test_default_kinds_are_fineweb_s_email_and_ip():
-    out, step = _redact(KOREAN + ENGLISH, kinds=parse_kinds(None))
-    assert "900101-1234567" in out and "010-9876-5432" in out and "+1 415 555 2671" in out
-    assert "hong.gildong@naver.com" not in out and "93.184.216.34" not in out
-    assert set(step.kinds) == {"email", "ip"}
+def test_the_default_set_is_fineweb_s_and_korea_s_and_phone_adds_international_numbers():
+    kinds, international = parse_kinds(None)
+    out, step = _redact(KOREAN + ENGLISH, kinds=kinds, international_phones=international)
+    assert "hong.gildong@naver.com" not in out and "93.184.216.34" not in out  # FineWeb's e-mail and IP
+    assert "900101-1234567" not in out and "010-9876-5432" not in out and "02-123-4567" not in out
+    assert "+82 10-1234-5678" not in out  # a Korean number written from abroad is a Korean number
+    assert "+1 415 555 2671" in out and "+44 20 7946 0958" in out  # other + numbers: with --pii phone
+    assert parse_kinds("phone") == (ALL, True)  # adds international numbers, keeps the rest
+    assert parse_kinds("all") == (ALL, True)
+    assert parse_kinds("email,ip") == (ALL, False)  # already in the default set
+    assert parse_kinds("no-phone,no-rrn") == (("email", "ip"), False)  # FineWeb's two alone
+    assert parse_kinds("phone,no-ip") == (("email", "rrn", "phone"), True)
+    for bad in ("fax", "no-fax", "no-email,no-ip,no-rrn,no-phone"):
+        with pytest.raises(UserError):
+            parse_kinds(bad)
 
 
 def test_replacements_are_deterministic_idempotent_and_configurable():
@@ -171,7 +181,7 @@ def test_replacements_are_deterministic_idempotent_and_configurable():
 
 
 def test_step_changes_text_and_drops_nothing():
-    step = PiiReplace(ALL)
+    step = PiiReplace(ALL, international_phones=True)
     output = step.run(_batch([KOREAN, "nothing here", ENGLISH]))
     assert output.rejected is None and output.kept.num_rows == 3
     texts = output.kept.column("text").to_pylist()
@@ -197,5 +207,5 @@ def test_user_mistakes(call, message):
 
 
 def test_all_means_every_kind():
-    assert set(parse_kinds("all")) == set(ALL)
-    assert parse_kinds(" phone , rrn ") == ("phone", "rrn")
+    assert parse_kinds("all") == (ALL, True)
+    assert parse_kinds(" phone , rrn ") == (ALL, True)

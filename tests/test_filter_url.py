@@ -163,12 +163,13 @@ def test_filter_command_runs_url_and_pii(tmp_path, blocklist):
     }
     markdown = (out / "report.md").read_text()
     assert "## Personal data replaced (pii)" in markdown and "| rrn | 1 |" in markdown
+    assert "| phone (Korean and international) | 1 |" in markdown
     assert "1 documents had no URL" in markdown
 
 
 def test_pii_and_url_are_off_by_default_and_on_when_asked(tmp_path, blocklist):
     source = write_jsonl(tmp_path / "in.jsonl", [{"url": "https://casino-royale-bonus.com/", "text": "a@b.com"}])
-    run_cli("filter", source, "-o", tmp_path / "plain", "--steps", "clean,pii")  # named: email and ip
+    run_cli("filter", source, "-o", tmp_path / "plain", "--steps", "clean,pii")  # named: the default kinds
     assert read_rows(tmp_path / "plain")[0]["text"] in ("email@example.com", "firstname.lastname@example.org")
     unasked = {"pii": None, "pii_replacement": (), "url_blocklist": (), "url_banned_words": None}
     assert not FILTERS["pii"].applies(unasked) and not FILTERS["url"].applies(unasked)
@@ -186,3 +187,14 @@ def test_user_mistakes_are_one_line(tmp_path):
         "filter", source, "-o", tmp_path / "b", "--url-blocklist", tmp_path / "missing.txt", "--steps", "url", expect=2
     )
     assert "--url-blocklist: cannot read" in result.output
+
+
+def test_pii_alone_takes_the_default_kinds_and_phone_adds_international_numbers(tmp_path):
+    text = "Mail a@b.com, call 010-1234-5678 or +1 415 555 2671; 주민등록번호 900101-1234567."
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": text}])
+    run_cli("filter", source, "-o", tmp_path / "default", "--steps", "pii", "--pii")
+    run_cli("filter", source, "-o", tmp_path / "phone", "--steps", "pii", "--pii", "phone")
+    default, phone = read_rows(tmp_path / "default")[0]["text"], read_rows(tmp_path / "phone")[0]["text"]
+    assert "a@b.com" not in default and "010-1234-5678" not in default and "900101-1234567" not in default
+    assert "+1 415 555 2671" in default and "+1 415 555 2671" not in phone
+    assert "a@b.com" not in phone and "900101-1234567" not in phone  # phone adds to the default kinds

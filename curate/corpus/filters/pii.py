@@ -1,5 +1,9 @@
-"""The `pii` step: replace personal data in the text (e-mail and public IP addresses as
-FineWeb does; phone numbers and 주민등록번호 on request). Documents are changed, never dropped.
+"""The `pii` step: replace personal data in the text: e-mail and public IP addresses as FineWeb
+does, and Korean phone numbers and 주민등록번호; international (+) phone numbers with
+`--pii phone`. Documents are changed, never dropped.
+
+`--pii` adds to that default set (`phone`: international numbers too; `all`: everything) or
+takes from it (`no-rrn`, `no-phone`...), so `--pii phone` keeps e-mail, IP and RRN replacement.
 
 Which replacement a value gets is a hash of the value, never a running counter as in
 datatrove, so the output bytes do not depend on how documents are split across workers,
@@ -16,14 +20,14 @@ from pathlib import Path
 import click
 import pyarrow as pa
 
-from curate.corpus.filters.pii_patterns import KINDS, PiiKind, may_match, pattern_check
+from curate.corpus.filters.pii_patterns import INTERNATIONAL_PHONE, KINDS, PiiKind, may_match, pattern_check
 from curate.corpus.filters.spec import FilterSpec
 from curate.errors import UserError
 from curate.io import markdown
 from curate.io.schema import set_column
 from curate.pipeline.step import Step, StepOutput
 
-DEFAULT_KINDS = ("email", "ip")  # FineWeb's
+DEFAULT_KINDS = ("email", "ip", "rrn", "phone")  # FineWeb's two, and Korea's; phone: Korean numbers only
 
 
 class PiiReplace(Step):
@@ -31,18 +35,28 @@ class PiiReplace(Step):
 
     name = "pii"
 
-    def __init__(self, kinds: tuple[str, ...] = DEFAULT_KINDS, replacements: dict[str, tuple[str, ...]] | None = None):
+    def __init__(
+        self,
+        kinds: tuple[str, ...] = DEFAULT_KINDS,
+        replacements: dict[str, tuple[str, ...]] | None = None,
+        international_phones: bool = False,
+    ):
         super().__init__()
         unknown = [kind for kind in kinds if kind not in KINDS]
         if unknown:
             raise ValueError(f"unknown PII kinds {unknown}; the kinds are {list(KINDS)}")
         self.kinds = tuple(kind for kind in KINDS if kind in kinds)  # always in KINDS' order
+        self.international_phones = international_phones and "phone" in self.kinds
         self.replacements = {
             kind: tuple((replacements or {}).get(kind) or KINDS[kind].replacements) for kind in self.kinds
         }
 
     def describe(self) -> dict:
-        return {"kinds": list(self.kinds), "replacements": {kind: list(self.replacements[kind]) for kind in self.kinds}}
+        return {
+            "kinds": list(self.kinds),
+            "international_phones": self.international_phones,
+            "replacements": {kind: list(self.replacements[kind]) for kind in self.kinds},
+        }
 
     def _replacer(self, kind: PiiKind, pattern: re.Pattern, found: list[int]):
         choices = self.replacements[kind.name]
@@ -62,6 +76,8 @@ class PiiReplace(Step):
             kind = KINDS[name]
             found = [0]
             for pattern in kind.patterns:
+                if pattern is INTERNATIONAL_PHONE and not self.international_phones:
+                    continue
                 if may_match(pattern, text):
                     text = pattern.sub(self._replacer(kind, pattern, found), text)
             self.counters[name] += found[0]
@@ -86,7 +102,10 @@ class PiiReplace(Step):
         lines += ["| kind | values replaced | replaced by |", "|---|---:|---|"]
         for kind, count in totals.items():
             shown = ", ".join(markdown.code(choice) for choice in self.replacements[kind])
-            lines.append(f"| {kind} | {count:,} | {shown} |")
+            label = kind
+            if kind == "phone":
+                label = "phone (Korean and international)" if self.international_phones else "phone (Korean)"
+            lines.append(f"| {label} | {count:,} | {shown} |")
         return lines
 
 
@@ -105,17 +124,31 @@ def _ip_version(value: str) -> int | None:
         return None
 
 
-def parse_kinds(value: str | None) -> tuple[str, ...]:
-    """`--pii email,ip,phone,rrn` (or `all`) as kinds; empty means FineWeb's email and ip."""
-    if value is None or not value.strip():
-        return DEFAULT_KINDS
-    names = [name.strip().lower() for name in value.split(",") if name.strip()]
-    if "all" in names:
-        return tuple(KINDS)
-    unknown = [name for name in names if name not in KINDS]
-    if unknown:
-        raise UserError(f"--pii: unknown kind {', '.join(unknown)}; the kinds are {', '.join(KINDS)} (or all)")
-    return tuple(dict.fromkeys(names))
+def parse_kinds(value: str | None) -> tuple[tuple[str, ...], bool]:
+    """`--pii` as (kinds, international phones): names add to the default set (email, ip, rrn,
+    Korean phones), `phone` adds international numbers, `no-KIND` takes a kind away, `all` is
+    everything. Empty: the default set."""
+    kinds, international = list(DEFAULT_KINDS), False
+    for name in (part.strip().lower() for part in (value or "").split(",")):
+        if not name:
+            continue
+        removed = name.removeprefix("no-")
+        if name == "default":
+            continue
+        if name == "all":
+            kinds, international = list(KINDS), True
+        elif removed not in KINDS:
+            raise UserError(
+                f"--pii: unknown kind {name}; the kinds are {', '.join(KINDS)}, all, or no-KIND to leave one out"
+            )
+        elif removed != name:
+            kinds = [kind for kind in kinds if kind != removed]
+        else:
+            kinds = [*kinds, name] if name not in kinds else kinds
+            international = international or name == "phone"
+    if not kinds:
+        raise UserError(f"--pii {value}: leaves no kind to replace; drop the pii step instead")
+    return tuple(kind for kind in KINDS if kind in kinds), international
 
 
 def parse_replacements(values: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -133,21 +166,26 @@ def parse_replacements(values: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
 
 
 def _build(params: dict) -> PiiReplace:
-    return PiiReplace(parse_kinds(params.get("pii")), parse_replacements(tuple(params.get("pii_replacement") or ())))
+    kinds, international = parse_kinds(params.get("pii"))
+    return PiiReplace(kinds, parse_replacements(tuple(params.get("pii_replacement") or ())), international)
 
 
 SPEC = FilterSpec(
     name="pii",
-    summary="Replaces personal data (--pii email,ip,phone,rrn or all): changes text, drops nothing.",
+    summary="Replaces personal data (e-mail, IP, 주민등록번호, Korean phones; --pii phone adds + numbers): "
+    "changes text, drops nothing.",
     build=_build,
     applies=lambda params: bool(params.get("pii")),
     options=[
         click.option(
             "--pii",
             default=None,
-            metavar="KINDS",
-            help="pii: replace these kinds: email, ip (public IPv4/IPv6), phone (Korean and +international), "
-            "rrn (주민등록번호), or all. Named in --steps without it: email,ip.",
+            is_flag=False,
+            flag_value="default",  # `--pii` alone: the default kinds
+            metavar="[KINDS]",
+            help="pii: turns the step on. Replaced by default: email, ip (public IPv4/IPv6), rrn (주민등록번호) and "
+            "Korean phone numbers; 'phone' adds international (+) numbers, 'all' is everything, 'no-KIND' leaves "
+            "one out (--pii phone,no-ip).",
         ),
         click.option(
             "--pii-replacement",

@@ -59,6 +59,9 @@ KOREAN_PHONE = re.compile(
     # landline, VoIP, toll-free and personal numbers: 02-123-4567, 031-1234-5678, (02) 123-4567,
     # 070-1234-5678, 080-123-4567, 0505-123-4567; a separator is required
     rf"|\(?0(?:2|[3-6][1-5]|70|80|50[2-8])(?:\)\s?|{_SEP})\d{{3,4}}{_SEP}\d{{4}}"
+    # the same numbers written from abroad: +82 10-1234-5678, +82 (0)2-123-4567, +82-31-123-4567
+    rf"|\+82{_SEP}?(?:\(0\)\s?)?(?:1[016789]{_SEP}?\d{{3,4}}{_SEP}?\d{{4}}"
+    rf"|(?:2|[3-6][1-5]|70|80|50[2-8]){_SEP}\d{{3,4}}{_SEP}\d{{4}})"
     r")" + _NOT_AFTER_NUMBER
 )
 # E.164 with its +: a country code, then groups; the check counts 8 to 15 digits
@@ -159,7 +162,7 @@ KINDS: dict[str, PiiKind] = {
             (INTERNATIONAL_PHONE, KOREAN_PHONE),
             None,
             ("<PHONE>",),
-            "phone numbers: Korean mobile and landline, international with +",
+            "phone numbers: Korean mobile and landline (also as +82), and any + number with --pii phone",
         ),
     )
 }
