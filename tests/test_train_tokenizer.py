@@ -299,3 +299,16 @@ def test_a_compare_tokenizer_that_cannot_encode_is_refused_in_one_line(tmp_path,
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *args, **kwargs: Broken())
     with pytest.raises(UserError, match=r"cannot encode text: remote code exploded$"):
         load_tokenizers([str(tmp_path / "tok")])
+
+
+def test_compare_takes_several_folders_after_one_flag(trained, tmp_path) -> None:
+    run_cli("train-tokenizer", WEB, "-o", tmp_path / "spaced", "--vocab-size", 1000,
+            "--compare", trained["unigram"], trained["wordpiece"])  # fmt: skip
+    run_cli("train-tokenizer", WEB, "-o", tmp_path / "commas", "--vocab-size", 1000,
+            "--compare", f"{trained['unigram']},{trained['wordpiece']}")  # fmt: skip
+    for name in ("spaced", "commas"):
+        info = json.loads((tmp_path / name / "curate_tokenizer.json").read_text())
+        assert [entry["name"] for entry in info["evaluation"]["tokenizers"]] == [name, "unigram", "wordpiece"]
+        assert info["corpus"]["inputs"] == [str(WEB)]  # the compared folder is not read as text
+    result = run_cli("train-tokenizer", WEB, trained["unigram"], "-o", tmp_path / "wrong", expect=2)
+    assert "is a tokenizer folder, not a corpus; to measure it beside the new tokenizer pass --compare" in result.output

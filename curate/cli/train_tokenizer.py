@@ -8,10 +8,34 @@ import click
 
 from curate.cli.options import SEED, corpus_text_options, progress_option, show_progress
 from curate.corpus.tokenize.train import ALGORITHMS, IM_END
+from curate.errors import UserError
+
+# what marks a folder as a tokenizer, not a corpus
+_TOKENIZER_MARKERS = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
 
 def _split_tokens(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
     return [token.strip() for value in values for token in value.split(",") if token.strip()]
+
+
+def _is_tokenizer_folder(path: str) -> bool:
+    folder = Path(path)
+    return folder.is_dir() and any((folder / name).is_file() for name in _TOKENIZER_MARKERS)
+
+
+def _compare_folders(corpus: list[str], compare: list[str]) -> tuple[list[str], list[str]]:
+    """`--compare a b` (as its help's DIR... reads) leaves b among the CORPUS arguments: a
+    tokenizer folder there joins the compared ones; without --compare it is a mistake."""
+    folders = [path for path in corpus if _is_tokenizer_folder(path)]
+    if folders and not compare:
+        raise UserError(
+            f"{folders[0]} is a tokenizer folder, not a corpus; to measure it beside the new tokenizer "
+            f"pass --compare {folders[0]}"
+        )
+    rest = [path for path in corpus if path not in folders]
+    if not rest:
+        raise UserError("no corpus given: every CORPUS argument is a tokenizer folder (--compare takes those)")
+    return rest, [*compare, *(path for path in folders if path not in compare)]
 
 
 @click.command("train-tokenizer")
@@ -61,9 +85,10 @@ def _split_tokens(ctx: click.Context, param: click.Parameter, values: tuple[str,
 @click.option(
     "--compare",
     multiple=True,
-    type=click.Path(),
-    metavar="DIR",
-    help="A local tokenizer folder (any AutoTokenizer one) to measure beside the new one (repeat for more).",
+    callback=_split_tokens,
+    metavar="DIR...",
+    help="Local tokenizer folders (any AutoTokenizer one) to measure beside the new one: --compare a b, "
+    "--compare a,b or --compare a --compare b.",
 )
 @corpus_text_options("Read the first N documents only, in input order.")
 @click.option("--text-lines", is_flag=True, help="Plain text inputs: one document per line, not per file.")
@@ -90,6 +115,7 @@ def train_tokenizer_command(corpus, output: Path, progress, **options) -> None:
     """
     from curate.corpus.tokenize.train import summary, train_tokenizer_folder
 
-    info = train_tokenizer_folder(output, list(corpus), progress=show_progress(progress), **options)
+    corpus, options["compare"] = _compare_folders(list(corpus), options["compare"])
+    info = train_tokenizer_folder(output, corpus, progress=show_progress(progress), **options)
     for line in summary(info):
         click.echo(line)
