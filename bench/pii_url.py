@@ -76,6 +76,73 @@ def main() -> None:
             step.decide(url)
     elapsed = time.perf_counter() - started
     print(f"{'curate url (100k domains, default words)':<40} {200 * len(urls) / elapsed:>10,.0f} URLs/s")
+    url_lists_bench(urls)
+
+
+def url_lists_bench(base_urls: list[str], count: int = 20_000) -> None:
+    """curate's url step and datatrove's URLFilter with the same lists: the UT1 blocklists and
+    word lists datatrove ships (FineWeb's), on URLs of which about one in ten has a listed host."""
+    import random
+    import tarfile
+    import tempfile
+
+    from datatrove.data import Document
+    from datatrove.pipeline.filters.url_filter import URLFilter
+    from datatrove.utils._import_utils import ASSETS_PATH
+    from tldextract import TLDExtract
+
+    from curate.corpus.filters.url import load_blocklists, load_words
+
+    folder = Path(tempfile.mkdtemp(prefix="url-lists-"))
+    with tarfile.open(Path(ASSETS_PATH) / "url_filterblacklistsv0_3_0.tar.gz") as tar:
+        tar.extractall(folder, filter="data")
+    assets = Path(ASSETS_PATH)
+    started = time.perf_counter()
+    domains, exact = load_blocklists([folder / "domains", folder / "urls"])
+    step = UrlFilter(
+        domains,
+        exact,
+        banned_words=tuple(load_words(assets / "banned_words.txt", "words")),
+        soft_banned_words=tuple(load_words(assets / "soft_banned_words.txt", "words")),
+        banned_subwords=tuple(load_words(assets / "banned_subwords.txt", "words")),
+    )
+    curate_load = time.perf_counter() - started
+    started = time.perf_counter()
+    peer = URLFilter()
+    peer.tldextractor = TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)  # offline
+    peer.download_data()
+    peer_load = time.perf_counter() - started
+
+    rng = random.Random(0)
+    listed = sorted(domains)[:: max(1, len(domains) // 2000)]
+    urls = []
+    for index in range(count):
+        url = rng.choice(base_urls)
+        if index % 10 == 0:
+            host = url.split("/")[2]
+            url = url.replace(host, rng.choice(listed), 1)
+        urls.append(f"{url}?page={index}" if index % 3 else url)
+    documents = [Document(text="", id=str(index), metadata={"url": url}) for index, url in enumerate(urls)]
+    step.decide(urls[0])
+    peer.filter(documents[0])
+    mine = _best(lambda: [step.decide(url) for url in urls])
+    theirs = _best(lambda: [peer.filter(document) for document in documents])
+    curate_kept = [step.decide(url) is None for url in urls]
+    peer_kept = [peer.filter(document) is True for document in documents]
+    agree = sum(a == b for a, b in zip(curate_kept, peer_kept)) / len(urls)
+    print(f"UT1 lists (datatrove's asset): {len(domains):,} domains, {len(exact):,} URLs")
+    print(f"{'curate url, UT1 lists':<40} {len(urls) / mine:>10,.0f} URLs/s   lists loaded in {curate_load:.1f} s")
+    print(
+        f"{'datatrove URLFilter, same lists':<40} {len(urls) / theirs:>10,.0f} URLs/s   lists loaded in {peer_load:.1f} s"
+    )
+    print(
+        f"   curate / datatrove: {theirs / mine:.2f}x; rejected: curate {curate_kept.count(False):,}, "
+        f"datatrove {peer_kept.count(False):,} of {len(urls):,}; same decision for {agree:.1%}"
+    )
+
+
+def _best(function, repeat: int = 3) -> float:
+    return min(_once(function) for _ in range(repeat))
 
 
 if __name__ == "__main__":
