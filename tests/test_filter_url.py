@@ -173,6 +173,11 @@ def test_pii_and_url_are_off_by_default_and_on_when_asked(tmp_path, blocklist):
     assert read_rows(tmp_path / "plain")[0]["text"] in ("email@example.com", "firstname.lastname@example.org")
     unasked = {"pii": None, "pii_replacement": (), "url_blocklist": (), "url_banned_words": None}
     assert not FILTERS["pii"].applies(unasked) and not FILTERS["url"].applies(unasked)
+    # a recipe's `pii: true` / `pii: false` arrive as text
+    assert FILTERS["pii"].applies({**unasked, "pii": "true"}) and not FILTERS["pii"].applies(
+        {**unasked, "pii": "false"}
+    )
+    assert FILTERS["pii"].build({**unasked, "pii": "true"}).kinds == ("email", "ip", "rrn", "phone")
     run_cli("filter", source, "-o", tmp_path / "asked", "--url-blocklist", blocklist, "--pii", "email")
     stages = [stage["stage"] for stage in json.loads((tmp_path / "asked" / "report.json").read_text())["stages"]]
     assert "url" in stages and "pii" in stages and stages.index("url") < stages.index("pii")

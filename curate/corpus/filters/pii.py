@@ -133,7 +133,7 @@ def parse_kinds(value: str | None) -> tuple[tuple[str, ...], bool]:
         if not name:
             continue
         removed = name.removeprefix("no-")
-        if name == "default":
+        if name in ("default", "true", "yes", "on"):  # `--pii` alone, or `pii: true` in a recipe
             continue
         if name == "all":
             kinds, international = list(KINDS), True
@@ -175,7 +175,7 @@ SPEC = FilterSpec(
     summary="Replaces personal data (e-mail, IP, 주민등록번호, Korean phones; --pii phone adds + numbers): "
     "changes text, drops nothing.",
     build=_build,
-    applies=lambda params: bool(params.get("pii")),
+    applies=lambda params: str(params.get("pii") or "").strip().lower() not in ("", "false", "no", "off"),
     options=[
         click.option(
             "--pii",
