@@ -188,6 +188,8 @@ def test_user_mistakes_are_one_line(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", [{"text": "x"}])
     result = run_cli("filter", source, "-o", tmp_path / "a", "--steps", "pii", "--pii", "fax", expect=2)
     assert "unknown kind fax" in result.output and "Traceback" not in result.output
+    result = run_cli("filter", source, "--pii", source, "-o", tmp_path / "c", expect=2)
+    assert "--pii took the input" in result.output and "put --pii after the inputs" in result.output
     result = run_cli(
         "filter", source, "-o", tmp_path / "b", "--url-blocklist", tmp_path / "missing.txt", "--steps", "url", expect=2
     )

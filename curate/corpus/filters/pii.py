@@ -13,6 +13,7 @@ and one address is replaced by the same text everywhere.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import zlib
 from pathlib import Path
@@ -137,6 +138,10 @@ def parse_kinds(value: str | None) -> tuple[tuple[str, ...], bool]:
             continue
         if name == "all":
             kinds, international = list(KINDS), True
+        elif removed not in KINDS and os.path.exists(value):
+            raise UserError(
+                f"--pii took the input {value} for its kinds; put --pii after the inputs, or give kinds (--pii default)"
+            )
         elif removed not in KINDS:
             raise UserError(
                 f"--pii: unknown kind {name}; the kinds are {', '.join(KINDS)}, all, or no-KIND to leave one out"
