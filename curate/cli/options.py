@@ -3,6 +3,7 @@ record what a command was given."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from curate.errors import UserError
 from curate.io.readers import ReaderOptions
 from curate.io.readers.registry import READERS, RECORD_FORMATS, suffix_help
 from curate.io.writer import WriterOptions
@@ -203,10 +205,38 @@ executor_options = compose(
         "--workers",
         type=click.IntRange(min=1),
         default=None,
-        help=f"Worker processes (default: the number of cores, here {default_workers()}).",
+        help=f"Worker processes, or Ray tasks in flight (default: the number of cores, here {default_workers()}).",
+    ),
+    click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where tasks run: worker processes here, or Ray tasks (pip install 'curate[ray]'); the output is "
+        "byte-identical.",
+    ),
+    click.option(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS|auto",
+        help="With --executor ray: the cluster to join (HOST:PORT, ray://HOST:10001, or auto for the one `ray start` "
+        "made here); default: RAY_ADDRESS, else a Ray of this machine started for the run.",
     ),
     progress_option,
 )
+
+
+def use_executor_option(params: dict) -> None:
+    """Send the tasks of this command where --executor says (pipeline/pool.py)."""
+    from curate.pipeline.pool import use_executor
+    from curate.pipeline.ray_executor import RaySettings
+
+    if params.get("executor") == "ray":
+        use_executor("ray", RaySettings(params.get("ray_address") or os.environ.get("RAY_ADDRESS") or None))
+    else:
+        if params.get("ray_address"):
+            raise UserError("--ray-address is for --executor ray")
+        use_executor("local")
 
 
 def reader_options(params: dict) -> ReaderOptions:
@@ -252,6 +282,10 @@ def option_words(param: click.Option, value: object) -> list[str]:
     return [word for item in values for word in (option, str(item))]
 
 
+# how a run goes, not what it writes: left out so that the report reads the same for any of them
+_NOT_IN_COMMAND_LINE = frozenset({"progress", "overwrite", "executor", "ray_address"})
+
+
 def command_line(ctx: click.Context) -> str:
     """A command line that reproduces this invocation: arguments and non-default options."""
     words = ["curate", ctx.command.name]
@@ -260,7 +294,7 @@ def command_line(ctx: click.Context) -> str:
         value = ctx.params.get(param.name)
         if isinstance(param, click.Argument):
             positional += [str(item) for item in (value or ())]
-        elif value != param.default and value is not None and param.name not in ("progress", "overwrite"):
+        elif value != param.default and value is not None and param.name not in _NOT_IN_COMMAND_LINE:
             words += option_words(param, value)
     return shlex.join(str(_recorded(word)) for word in words + positional)
 
@@ -281,6 +315,7 @@ def run_arguments(ctx: click.Context, params: dict) -> dict:
 def job_arguments(ctx: click.Context, params: dict) -> dict:
     """The keyword arguments of the commands that run on the executor: `run_arguments` and how
     to read the inputs, with how many workers."""
+    use_executor_option(params)
     return run_arguments(ctx, params) | {"reader": reader_options(params), "workers": params["workers"]}
 
 

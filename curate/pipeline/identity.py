@@ -1,7 +1,7 @@
 """A job's identity: a hash of everything that decides what a dataset folder holds.
 
 A folder whose recorded identity equals the job's is finished (skip) or resumable; any other
-is stale. Options that only change how a run goes (`RUNTIME_OPTIONS`: worker count, progress
+is stale. Options that only change how a run goes (`RUNTIME_OPTIONS`: worker count, executor, progress
 bar, --overwrite; the model commands add how a server is reached) are left out, so they never
 force a rebuild.
 """
@@ -17,7 +17,7 @@ import xxhash
 from curate.io.fingerprint import fingerprint
 from curate.io.manifest import FORMAT_VERSION
 
-RUNTIME_OPTIONS = frozenset({"workers", "progress", "overwrite"})
+RUNTIME_OPTIONS = frozenset({"workers", "progress", "overwrite", "executor", "ray_address"})
 # Options naming what a command writes, or inputs fingerprinted on their own: not hashed as files read.
 NOT_READ = frozenset({"inputs", "output", "best_of_n_out", "cache"})
 _SKIPPED_NAMES = frozenset({".curate-folder", ".curate.lock", ".curate"})

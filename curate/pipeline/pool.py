@@ -116,13 +116,30 @@ def _run_guarded(function: Callable, task) -> dict:
         raise _task_failed(task, error) from error
 
 
+_executor: tuple[str, object] = ("local", None)
+
+
+def use_executor(kind: str, settings: object = None) -> None:
+    """Run the tasks of the commands that follow on `kind`: "local" (worker processes here) or
+    "ray" (`settings`: a RaySettings). Which one never changes what a task writes."""
+    global _executor
+    _executor = (kind, settings)
+
+
+def executor_kind() -> str:
+    return _executor[0]
+
+
 def run_tasks(function: Callable, tasks: list, workers: int, progress: Progress) -> None:
-    """Run `function(task)` for every task: in this process for one worker, else in a pool.
+    """Run `function(task)` for every task: in this process for one worker, else in a pool
+    (or as Ray tasks with `use_executor("ray")`, whatever the worker count).
 
     A task has `index` and `input` (an InputFile, named in errors); `function` must be
     importable by name, and reports progress with `report_progress`.
     """
-    if workers == 1 or len(tasks) <= 1:
+    if _executor[0] == "ray" and tasks:
+        _run_ray(function, tasks, workers, progress)
+    elif workers == 1 or len(tasks) <= 1:
         for task in sorted(tasks, key=lambda item: item.index):
             run_here(function, task, progress)
     else:
@@ -231,3 +248,19 @@ def _drain(progress_queue, progress: Progress) -> None:
         except queue.Empty:
             return
         progress.update(records, nbytes)
+
+
+def _run_ray(function: Callable, tasks: list, workers: int, progress: Progress) -> None:
+    from curate.pipeline import ray_executor
+
+    ray_executor.connect(_executor[1])
+
+    def done(task, result) -> None:  # a Ray worker cannot reach this bar: a task counts when it ends
+        read = (result.get("counts") or {}).get("read") or {} if isinstance(result, dict) else {}
+        try:
+            size = os.path.getsize(task.input.path)
+        except OSError:
+            size = 0
+        progress.update(int(read.get("docs", 0) or 0), size)
+
+    ray_executor.run_on_ray(function, tasks, workers, done, _task_failed)
