@@ -1,0 +1,159 @@
+"""`curate filter` and `curate dedup` with the local executor and with Ray on the same cores,
+and what dedup's state would weigh at a billion documents.
+
+    python bench/ray_scaling.py [--docs 100000 1000000] [--files 32] [--workers 2]
+
+For each corpus size (documents of 40-120 words, a tenth near copies: bench/dedup_memory.py's
+corpus, cached in bench/_work), each command runs twice under /usr/bin/time -v: `--executor
+local` and `--executor ray` against a Ray head started here for the bench (`ray start --head
+--num-cpus N` on 127.0.0.1, stopped at the end), so Ray's own start-up is not counted. It
+prints wall times, Ray's overhead per task ((ray - local) / tasks), whether the outputs are
+byte-identical, the peak RSS of the largest process, and dedup's per-stage bytes (the hashing
+pass's feature files and the decisions) with a projection to 1e9 documents on 100 nodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from dedup_memory import WORK, build  # noqa: E402  (the same synthetic corpus)
+
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+STEPS = "clean,gopher_repetition,gopher_quality,c4,fineweb"
+
+
+def start_ray(cpus: int) -> tuple[subprocess.Popen, str, str]:
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(Path(temp) / "head.log", "wb")
+    head = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--port", str(port),
+         "--num-cpus", str(cpus), "--node-ip-address", "127.0.0.1", "--include-dashboard=false",
+         "--disable-usage-stats", "--object-store-memory", str(200 << 20), "--temp-dir", temp],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **RAY_ENV},
+    )  # fmt: skip
+    while b"Ray runtime started" not in (Path(temp) / "head.log").read_bytes():
+        if head.poll() is not None:
+            raise SystemExit("ray start failed: " + (Path(temp) / "head.log").read_text())
+        time.sleep(0.2)
+    return head, f"127.0.0.1:{port}", temp
+
+
+def run(command: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes, largest process) of a curate command."""
+    started = time.perf_counter()
+    finished = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, env={**os.environ, **RAY_ENV}
+    )
+    wall = time.perf_counter() - started
+    if finished.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{finished.stdout}\n{finished.stderr[-3000:]}")
+    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", finished.stderr).group(1)) * 1024
+    return wall, peak
+
+
+def shard_digest(output: Path) -> str:
+    digest = hashlib.sha256()
+    for sub in ("data", "rejected"):
+        for path in sorted((output / sub).glob("*")):
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def dedup_bytes_per_document(corpus: Path, sample: int = 20_000) -> dict[str, float]:
+    """Bytes per document of what dedup's passes hand on: the hashing pass's feature rows
+    (id, exact hash, token count, band keys, 32-bit signature; default settings), measured on
+    the first `sample` documents, and the band keys alone (what a partitioned shuffle moves)."""
+    import pyarrow as pa
+
+    from curate.corpus.dedup.features import document_features
+    from curate.corpus.dedup.settings import DedupSettings
+
+    texts, ids = [], []
+    for path in sorted(corpus.glob("*.jsonl")):
+        for line in path.open(encoding="utf-8"):
+            record = json.loads(line)
+            texts.append(record["text"])
+            ids.append(record["id"])
+            if len(texts) >= sample:
+                break
+        if len(texts) >= sample:
+            break
+    table = document_features(pa.table({"id": ids, "text": texts}), DedupSettings())
+    return {
+        "features": table.nbytes / len(texts),
+        "bands": table.column("bands").nbytes / len(texts),
+        "signature": table.column("signature").nbytes / len(texts),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--files", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    curate = str(Path(sys.executable).with_name("curate"))
+    head, address, temp = start_ray(args.workers)
+    try:
+        for docs in args.docs:
+            corpus = build(docs, args.files)
+            megabytes = sum(path.stat().st_size for path in corpus.glob("*.jsonl")) / 1e6
+            print(f"\n{docs:,} documents, {megabytes:,.0f} MB in {args.files} files, --workers {args.workers}")
+            for name, extra in (("filter", ["--steps", STEPS]), ("dedup", [])):
+                results = {}
+                for executor in ("local", "ray"):
+                    output = WORK / f"scaling-{name}-{executor}"
+                    shutil.rmtree(output, ignore_errors=True)
+                    command = [curate, name, str(corpus), "-o", str(output), "--workers", str(args.workers),
+                               "--no-progress", "--executor", executor, *extra]  # fmt: skip
+                    if executor == "ray":
+                        command += ["--ray-address", address]
+                    wall, peak = run(command)
+                    manifest = json.loads((output / "_manifest.json").read_text())
+                    results[executor] = (wall, peak, shard_digest(output), manifest, output)
+                    print(f"  {name:<6} {executor:<5} {wall:8.1f} s  {docs / wall:9,.0f} docs/s  "
+                          f"peak RSS {peak / 2**20:7,.0f} MiB")  # fmt: skip
+                local, ray_run = results["local"], results["ray"]
+                tasks = args.files * (2 if name == "dedup" else 1)  # dedup: hashing and removal tasks
+                print(f"  {name:<6} ray overhead {(ray_run[0] - local[0]) / tasks * 1000:+,.0f} ms per task "
+                      f"({tasks} tasks); identical output: {local[2] == ray_run[2]}; "
+                      f"kept {local[3]['counts']['kept']:,} of {docs:,}")  # fmt: skip
+                if name == "dedup":
+                    project(docs, dedup_bytes_per_document(corpus), local[1])
+    finally:
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def project(docs: int, per_doc: dict[str, float], peak: int, target: int = 10**9, nodes: int = 100) -> None:
+    """Linear in documents: bytes per document x 1e9, and per node when spread over `nodes`."""
+    print(f"  dedup bytes per document: features {per_doc['features']:,.0f} (band keys {per_doc['bands']:,.0f}, "
+          f"signature {per_doc['signature']:,.0f}); largest process at {docs:,}: {peak / docs:,.0f} B/doc")  # fmt: skip
+    total = per_doc["features"] * target
+    print(f"  projected to {target:.0e} documents: features {total / 2**40:,.2f} TiB in all, "
+          f"{total / nodes / 2**30:,.1f} GiB per node of {nodes}; band keys shuffled "
+          f"{per_doc['bands'] * target / 2**40:,.2f} TiB; today's clustering in one process at "
+          f"{peak / docs:,.0f} B/doc would need {peak * target / docs / 2**30:,.0f} GiB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
