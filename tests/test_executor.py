@@ -114,3 +114,10 @@ def test_killed_run_resumes_to_identical_output(tmp_path, workers):
     assert folder_bytes(tmp_path / "out") == folder_bytes(tmp_path / "reference")
     assert manifest(tmp_path / "out")["counts"] == manifest(tmp_path / "reference")["counts"]
     assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_ray_address_without_the_ray_executor_is_one_line(tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])
+    result = run_cli("filter", source, "-o", tmp_path / "out", "--ray-address", "auto", expect=2)
+    assert result.output.strip() == "Error: --ray-address is for --executor ray"
+    assert not (tmp_path / "out").exists()
