@@ -288,3 +288,16 @@ def test_error_pages_are_rejected_and_a_default_latin1_header_yields_to_meta(tmp
     assert kept["https://ko.example/latin1"]["meta"]["charset_from"] == "meta"
     assert "Le café était très agréable" in kept["https://fr.example/latin1"]["text"]
     assert kept["https://fr.example/latin1"]["meta"]["charset_from"] == "http"
+
+
+@pytest.mark.parametrize("command", ["tokenize", "dedup"])
+def test_commands_that_do_not_extract_refuse_a_warc(tmp_path, command):
+    from tokenizers import Tokenizer, models
+
+    warc = crawl(tmp_path)
+    (tmp_path / "tok").mkdir()
+    Tokenizer(models.WordLevel({"<eos>": 0, "<unk>": 1}, unk_token="<unk>")).save(str(tmp_path / "tok/tokenizer.json"))
+    extra = {"tokenize": ["--tokenizer", tmp_path / "tok", "--eos-token", "<eos>"], "dedup": []}[command]
+    result = run_cli(command, warc, "-o", tmp_path / "out", *extra, expect=2)
+    assert "is a WARC of HTML pages: extract its text first" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -47,6 +47,7 @@ def run_job(
     """
     clock = Clock()
     _refuse_inputs_inside_output(job)
+    _refuse_unextracted_warc(job)
     kept_schema, rejected_schema = plan_schemas(job)  # before touching OUT: bad options leave nothing behind
     input_fingerprints = [input_fingerprint(item) for item in job.inputs]
     skipped = mark_output(job.skipped, job.output)
@@ -152,6 +153,19 @@ def _refuse_inputs_inside_output(job: Job) -> None:
             raise UserError(
                 f"input {item.source} is inside the output folder {path_text(job.output)}; write the output elsewhere"
             )
+
+
+def _refuse_unextracted_warc(job: Job) -> None:
+    """A WARC file's rows are its pages' raw HTML: only a job that extracts their text first may
+    read one (tokenize, dedup or convert would keep the markup as text)."""
+    if any(step.name == "extract" for step in job.steps):
+        return
+    warc = next((item for item in job.inputs if item.format == "warc"), None)
+    if warc is not None:
+        raise UserError(
+            f"{warc.source} is a WARC of HTML pages: extract its text first "
+            f"(curate extract {warc.source} -o TEXT, or curate filter, which extracts), then curate {job.command} TEXT"
+        )
 
 
 def _merged_counts(markers: list[dict]) -> dict:
