@@ -22,6 +22,8 @@ ads.tracker.co.uk
 
 www.spam-mirror.net
 https://scheme-only.example.com
+bücher.de
+xn--mnchen-casino-wob.de
 port-only.example.org:8443
 http://[::1
 # urls
@@ -68,6 +70,10 @@ def step(blocklist) -> UrlFilter:
         # a URL that cannot be parsed is rejected, not a crash of the run
         ("http://[::1/page", "invalid_url"),
         ("http://[not-an-ip]/", "invalid_url"),
+        # international names match in either spelling; a listed URL covers it with a query
+        ("https://xn--bcher-kva.de/buch", "blocked_domain"),
+        ("https://shop.münchen-casino.de/", "blocked_domain"),
+        ("https://news.example.org/scam/free-money.html?utm=1", "blocked_url"),
     ],
 )
 def test_url_rules(step, url, rule):
@@ -205,3 +211,23 @@ def test_pii_alone_takes_the_default_kinds_and_phone_adds_international_numbers(
     assert "a@b.com" not in default and "010-1234-5678" not in default and "900101-1234567" not in default
     assert "+1 415 555 2671" in default and "+1 415 555 2671" not in phone
     assert "a@b.com" not in phone and "900101-1234567" not in phone  # phone adds to the default kinds
+
+
+def test_parquet_url_columns_are_read(tmp_path, blocklist):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # FineWeb's releases: a `url` column; Dolma's: a `metadata` struct holding one
+    pq.write_table(
+        pa.table({"text": ["a", "b", "c"], "url": ["https://casino-royale-bonus.com/x", "https://ok.example/", None]}),
+        tmp_path / "fineweb.parquet",
+    )
+    metadata = pa.array([{"url": "https://free-porn.example/"}, {"url": "https://ok.example/2"}])
+    pq.write_table(pa.table({"text": ["d", "e"], "metadata": metadata}), tmp_path / "dolma.parquet")
+    out = tmp_path / "out"
+    run_cli("filter", tmp_path / "fineweb.parquet", tmp_path / "dolma.parquet", "-o", out, "--steps", "url",
+            "--url-blocklist", blocklist)  # fmt: skip
+    reasons = sorted(row["reason"] for row in read_rows(out, "rejected"))
+    assert reasons == ["url:banned_word", "url:blocked_domain"]
+    assert sorted(row["text"] for row in read_rows(out)) == ["b", "c", "e"]
+    assert "1 documents had no URL" in (out / "report.md").read_text()

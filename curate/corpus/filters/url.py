@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 import click
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.corpus.filters.spec import FilterSpec
 from curate.errors import UserError
@@ -69,17 +70,46 @@ def document_url(meta: str | None) -> str | None:
     return None
 
 
+def column_urls(batch: pa.Table) -> list[str | None]:
+    """Each row's URL from a column of its own (Parquet keeps its columns: FineWeb's `url`, or a
+    `metadata` struct holding one, as Dolma's), else None."""
+    for name in _URL_KEYS:
+        if name in batch.column_names and pa.types.is_string(batch.schema.field(name).type):
+            return _urls(batch.column(name).to_pylist())
+    for name in _NESTED:
+        if name in batch.column_names and pa.types.is_struct(batch.schema.field(name).type):
+            struct = batch.schema.field(name).type
+            for key in _URL_KEYS:
+                if struct.get_field_index(key) != -1 and pa.types.is_string(struct.field(key).type):
+                    return _urls(pc.struct_field(batch.column(name), key).to_pylist())
+    return [None] * batch.num_rows
+
+
+def _urls(values: list) -> list[str | None]:
+    return [value.strip() if isinstance(value, str) and value.strip() else None for value in values]
+
+
 def _split(url: str):
     return urlsplit(url if "://" in url or url.startswith("//") else "//" + url)
+
+
+def ascii_host(host: str) -> str:
+    """A host as lists and URLs may both spell it: lower case, no trailing dot, international
+    names in their ASCII (punycode) form, so `bücher.de` and `xn--bcher-kva.de` are one."""
+    host = host.strip().strip(".").lower()
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
 
 
 def url_key(url: str, parts=None) -> str:
     """What the blocklist compares: host in lower case without `www.`, path without its
     trailing slash, query; no scheme, port or fragment. `parts`: `url` already split."""
     parts = parts or _split(url.strip())
-    host = (parts.hostname or "").rstrip(".")
-    host = host[4:] if host.startswith("www.") else host
-    key = host + parts.path.rstrip("/")
+    key = ascii_host(parts.hostname or "").removeprefix("www.") + parts.path.rstrip("/")
     return f"{key}?{parts.query}" if parts.query else key
 
 
@@ -105,11 +135,11 @@ def load_blocklists(paths: list[Path]) -> tuple[set[str], set[str]]:
         for line in _read_lines(path, "--url-blocklist"):
             entry = line.lower().removeprefix("*.")
             if "/" not in entry and ":" not in entry:  # a bare domain, nearly every line of a UT1 list
-                domains.add(entry.strip(".").removeprefix("www."))
+                domains.add(ascii_host(entry).removeprefix("www."))
                 continue
             try:
                 parts = _split(entry)
-                host = (parts.hostname or "").strip(".").removeprefix("www.")
+                host = ascii_host(parts.hostname or "").removeprefix("www.")
             except ValueError:
                 continue  # a malformed line of a downloaded list: nothing it could match
             if parts.path.strip("/") or parts.query:
@@ -203,13 +233,15 @@ class UrlFilter(Step):
     def decide(self, url: str) -> str | None:
         try:
             parts = _split(url.strip())
-            host = (parts.hostname or "").rstrip(".")
+            host = ascii_host(parts.hostname or "")
         except ValueError:  # e.g. an unclosed IPv6 bracket or a port that is not a number
             return "invalid_url"
         if self.blocked_domains and host and self._domain_blocked(host.removeprefix("www.")):
             return "blocked_domain"
-        if self.blocked_urls and url_key(url, parts) in self.blocked_urls:
-            return "blocked_url"
+        if self.blocked_urls:
+            key = url_key(url, parts)  # a listed URL without a query covers it with any query
+            if key in self.blocked_urls or key.partition("?")[0] in self.blocked_urls:
+                return "blocked_url"
         words = url_words(url)
         found = set(words)
         if not found.isdisjoint(self.banned_words):
@@ -222,8 +254,8 @@ class UrlFilter(Step):
 
     def run(self, batch: pa.Table) -> StepOutput:
         rules = []
-        for meta in batch.column("meta").to_pylist():
-            url = document_url(meta)
+        for column_url, meta in zip(column_urls(batch), batch.column("meta").to_pylist()):
+            url = column_url or document_url(meta)
             if url is None:
                 self.counters["no_url"] += 1
                 rules.append(None)
