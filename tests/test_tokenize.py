@@ -233,3 +233,20 @@ def test_mistakes_are_one_line(tokenizer, tmp_path):
     # an EOS asked for is the one written, even a chat turn's end
     tokenize(tokenizer, tmp_path / "turns", "--eos-token", "<|im_end|>")
     assert json.loads((tmp_path / "turns" / "tokens" / "index.json").read_text())["eos_token"] == "<|im_end|>"
+
+
+def test_special_token_text_in_a_document_is_text_not_a_separator(tokenizer, tmp_path):
+    import numpy as np
+
+    texts = ["literal <|endoftext|> inside text and <|im_end|> too", "a second document"]
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"text": text}) + "\n" for text in texts), encoding="utf-8")
+    run_cli("tokenize", source, "-o", tmp_path / "out", "--tokenizer", tokenizer, "--no-progress")
+    index = json.loads((tmp_path / "out" / "tokens" / "index.json").read_text())
+    flat = np.concatenate(
+        [np.memmap(tmp_path / "out" / "tokens" / shard["bin"], dtype=np.uint16, mode="r") for shard in index["shards"]]
+    )
+    # nanoGPT's reading: split the flat tokens at EOS, decode each piece
+    pieces = np.split(flat, np.flatnonzero(flat == index["eos_id"]) + 1)[:-1]
+    assert len(pieces) == 2
+    assert decode_all(tmp_path / "out", tokenizer) == texts

@@ -148,6 +148,10 @@ class TokenizeStep(Step):
             from tokenizers import Tokenizer
 
             self._encoder = Tokenizer.from_str(self.tokenizer_json)
+            # a document's text is text: a literal "<|endoftext|>" in a web page is encoded as its
+            # characters, never as the separator (nanoGPT's encode_ordinary), so splitting the
+            # shards at EOS gives back the documents
+            self._encoder.encode_special_tokens = True
         texts = batch.column("text").to_pylist()
         # encode_batch_fast: the batch encoder without character offsets, which nothing here reads
         ids = [encoding.ids for encoding in self._encoder.encode_batch_fast(texts, add_special_tokens=False)]
