@@ -312,3 +312,18 @@ def test_compare_takes_several_folders_after_one_flag(trained, tmp_path) -> None
         assert info["corpus"]["inputs"] == [str(WEB)]  # the compared folder is not read as text
     result = run_cli("train-tokenizer", WEB, trained["unigram"], "-o", tmp_path / "wrong", expect=2)
     assert "is a tokenizer folder, not a corpus; to measure it beside the new tokenizer pass --compare" in result.output
+
+
+def test_the_eos_token_is_the_template_s_turn_end_and_its_markers_are_tokens(tmp_path, shared_data) -> None:
+    run_cli("train-tokenizer", WEB, "-o", tmp_path / "llama3", "--vocab-size", 1000, "--chat-template", "llama3")
+    assert _auto(tmp_path / "llama3").eos_token == "<|eot_id|>"  # what the template writes after an answer
+    gemma = shared_data / "chat_templates/gemma.jinja"
+    run_cli("train-tokenizer", WEB, "-o", tmp_path / "gemma", "--vocab-size", 1000, "--chat-template", gemma)
+    tokenizer = _auto(tmp_path / "gemma")
+    assert tokenizer.eos_token == "<end_of_turn>"
+    for marker in ("<start_of_turn>", "<end_of_turn>"):
+        assert len(tokenizer(marker).input_ids) == 1, marker
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    ids = tokenizer.apply_chat_template(messages, tokenize=True)
+    ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+    assert tokenizer.eos_token_id in ids  # generation can stop where the answer ends

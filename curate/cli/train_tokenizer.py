@@ -73,7 +73,12 @@ def _compare_folders(corpus: list[str], compare: list[str]) -> tuple[list[str], 
     metavar="NAME|FILE",
     help="A shipped template (chatml, llama3...) or a .jinja file; its <|...|> markers become special tokens.",
 )
-@click.option("--eos-token", default=IM_END, show_default=True, help="The end-of-turn token generation stops at.")
+@click.option(
+    "--eos-token",
+    default=None,
+    help=f"The end-of-turn token generation stops at (default: the marker the chat template writes after an "
+    f"answer: {IM_END} for chatml, <|eot_id|> for llama3).",
+)
 @click.option(
     "--eval-fraction",
     type=click.FloatRange(0, 0.5),

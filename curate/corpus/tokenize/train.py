@@ -29,8 +29,12 @@ Special tokens, always the first ids of the vocabulary:
                      must not be a token the model reads.
     4 <unk>          unk_token, unigram and wordpiece only (byte-level BPE has none).
 
-then the extra special tokens asked for, then the chat template's `<|...|>` markers not yet
-there (llama3's `<|eot_id|>`...), each one token that text never merges into.
+then the extra special tokens asked for, then the chat template's markers not yet there
+(llama3's `<|eot_id|>`, Gemma's `<end_of_turn>`, DeepSeek's `<｜User｜>`), each one token that
+text never merges into. The eos_token is the marker the template writes after an answer
+(`<|im_end|>` for ChatML, `<|eot_id|>` for Llama 3) unless --eos-token names another.
+Unigram training is not byte-reproducible: the tokenizers trainer breaks ties between pieces
+of equal score at its pruning boundary differently from run to run (BPE and WordPiece are).
 
 The tokenizer adds no token by itself (`encode(text)` is the text's tokens), so a
 conversation rendered with the chat template tokenises to exactly the template's text, as
@@ -69,8 +73,9 @@ SPLIT_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-# A chat template's marker tokens: <|im_start|>, <|eot_id|>, <|start_header_id|>...
-_TEMPLATE_MARKER = re.compile(r"<\|[A-Za-z0-9_.:-]{1,40}\|>")
+# A chat template's marker tokens: <|im_start|>, <|eot_id|>, <|start_header_id|> (ChatML, Llama 3),
+# DeepSeek's full-width <｜User｜>, <｜end▁of▁sentence｜>, Gemma's <start_of_turn>, <end_of_turn>
+_TEMPLATE_MARKER = re.compile(r"<\|[A-Za-z0-9_.:-]{1,40}\|>|<｜[^<>｜\s]{1,40}｜>|<[a-z]+(?:_[a-z]+)+>")
 
 # ------------------------------------------------------------------------------ tokenizer
 
@@ -93,6 +98,21 @@ def chatml_template() -> str:
     from curate.instruct.templates import load_template
 
     return load_template("chatml").source
+
+
+def turn_end_token(template) -> str:
+    """The marker a chat template writes right after an assistant's answer (<|im_end|> for
+    ChatML, <|eot_id|> for Llama 3, <end_of_turn> for Gemma): the token generation stops at.
+    <|im_end|> when the template writes none or cannot be rendered here."""
+    answer = "Paris is the capital."
+    try:
+        messages = [{"role": "user", "content": "Capital?"}, {"role": "assistant", "content": answer}]
+        text = template.render(messages, bos_token="", eos_token="")  # their tokens are what is being chosen
+    except Exception:  # a template that needs variables this sample lacks: the ChatML default
+        return IM_END
+    after = text[text.rfind(answer) + len(answer) :] if answer in text else ""
+    found = _TEMPLATE_MARKER.search(after)
+    return found.group() if found and not after[: found.start()].strip() else IM_END
 
 
 def special_tokens_for(
@@ -285,7 +305,7 @@ def train_tokenizer_folder(
     vocab_size: int = 8000,
     special_tokens: Iterable[str] = (),
     chat_template: str = "chatml",
-    eos_token: str = IM_END,
+    eos_token: str | None = None,
     eval_fraction: float = 0.05,
     seed: int = 0,
     compare: Iterable[str] = (),
@@ -306,7 +326,9 @@ def train_tokenizer_folder(
     if not 0 <= eval_fraction <= 0.5:
         raise UserError(f"--eval-fraction must be between 0 and 0.5, not {eval_fraction}")
     special_tokens = [token for token in special_tokens if token]
-    template = load_template(chat_template).source
+    loaded = load_template(chat_template)
+    template = loaded.source
+    eos_token = eos_token or turn_end_token(loaded)
     specials = special_tokens_for(algorithm, special_tokens, template, eos_token)
     check_vocab_size(vocab_size, len(specials), 0 if algorithm == "wordpiece" else BYTE_TOKENS)
     TOKENIZER_FOLDER.check(output, overwrite)
