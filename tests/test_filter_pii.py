@@ -115,6 +115,20 @@ def test_korean_text_with_glued_particles():
         "Order no. 950101-1234567",
         "invoice #950101-1234567",
         "법인등록번호 110111-1234567",
+        "모델명 SM-G991N 제품코드 900101-1234567",
+        # versions in code, changelogs, user agents and Korean release notes
+        "implementation 'com.example:lib:1.2.3.4'",
+        "Depends: libbar (= 2.3.4.5)",
+        "git tag 1.2.3.4",
+        "## [1.2.3.4] - 2023-05-12",
+        "### 1.2.3.4 (2023-05-12)",
+        "- 1.2.3.4: fixed a crash",
+        "Mozilla/5.0 Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2.1",
+        "iOS 16.4.1.2 업데이트",
+        "1.2.3.4 버전으로 업데이트하세요",
+        "업데이트 1.2.3.4 배포 완료",
+        "https://example.org/download/1.2.3.4/file.tar.gz",
+        "OID 2.5.4.3",
         # retina image names are no addresses; documentation placeholders stay
         "<img src=logo@2x.png> icon@3x.webp",
         "email@example.com and firstname.lastname@example.org",
@@ -134,6 +148,11 @@ def test_look_alikes_are_left_alone(text):
         ("안심번호 0505-123-4567", "안심번호 <PHONE>"),  # a personal forwarding number
         ("the building's router 93.184.216.34.", "the building's router 198.51.100.23."),
         ("IP 93.184.216.34로 접속", "IP 198.51.100.23로 접속"),
+        # addresses in the places versions are not
+        ("connect to 93.184.216.34: port closed", "connect to 198.51.100.23: port closed"),
+        ("http://93.184.216.34/admin", "http://198.51.100.23/admin"),
+        ("93.184.216.34 - - [10/Oct/2000:13:55:36] GET /", "198.51.100.23 - - [10/Oct/2000:13:55:36] GET /"),
+        ("# my server is 93.184.216.34", "# my server is 198.51.100.23"),
     ],
 )
 def test_variants_that_are_replaced(text, expected):

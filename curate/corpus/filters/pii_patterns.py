@@ -40,10 +40,21 @@ IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4
 _VERSION_CONTEXT = re.compile(
     r"(?i)(?:(?:version|release|build|버전|section|chapter|clause|figure|table|appendix|paragraph)"
     r"(?:s|_?(?:number|num|no|string|str|info|id|code|tag|name))?"
-    r"|(?<![a-z])(?:ver|rev|v|sec|fig|art|para|step|rule|§|제))[\W_]{0,6}$"
-    r"|(?:[=<>~!]=|[<>])\s*['\"]?$"
-    r"|[A-Za-z][A-Za-z0-9]*[-_]$"
+    r"|(?<![a-z])(?:ver|rev|v|sec|fig|art|para|step|rule|tag|oid|§|제)"
+    # a product or system whose version follows: iOS 16.4.1.2, firmware 1.2.3.4, 업데이트 1.2.3.4
+    r"|(?<![a-z])(?:ios|ipados|macos|android|windows|chrome|firefox|safari|edge|opera|python|node|java|kernel"
+    r"|firmware|펌웨어|업데이트|패치))[\W_]{0,6}$"
+    r"|(?:[=<>~!]=|[<>]|\(\s*=)\s*['\"]?$"  # pkg==1.2.3.4, pkg>=1.2.3.4, Debian's (= 1.2.3.4)
+    r"|[A-Za-z][A-Za-z0-9]*[-_]$"  # foo-1.2.3.4
+    r"|\w/$"  # a product token or a path segment: Edg/120.0.2.1, /download/1.2.3.4/
+    r"|[\w.-]+:[\w.-]+:$"  # Maven's group:artifact:1.2.3.4
+    r"|^\s*#+\s*\[?$"  # a changelog heading: ## [1.2.3.4], ### 1.2.3.4
 )
+# after the number: 1.2.3.4 버전, 1.2.3.4 version, a changelog's "1.2.3.4 (2023-05-12)" or
+# "[1.2.3.4] - 2023-05-12"
+_VERSION_AFTER = re.compile(r"(?i)^(?:\s*(?:버전|version\b|릴리스|release\b)|\]?\s*[-–(]\s*\d{4}-\d{2}-\d{2})")
+# a changelog list item that starts with the number: "- 1.2.3.4: fixed a crash"
+_ITEM_START, _ITEM_AFTER = re.compile(r"^\s*[-*•]\s*$"), re.compile(r"^:\s")
 
 # YYMMDD-SNNNNNN; S (the 7th digit) is sex and century: 1-4 citizens, 5-8 foreigners
 RRN = re.compile(
@@ -89,8 +100,15 @@ def is_public_ip(candidate: str) -> bool:
 
 
 def _ipv4_check(match: re.Match) -> bool:
-    before = match.string[max(0, match.start() - 24) : match.start()]
-    return is_public_ip(match.group()) and not _VERSION_CONTEXT.search(before)
+    text = match.string
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    before = text[max(line_start, match.start() - 40) : match.start()]
+    after = text[match.end() : match.end() + 24]
+    if _VERSION_CONTEXT.search(before) or _VERSION_AFTER.search(after):
+        return False
+    if _ITEM_START.search(before) and _ITEM_AFTER.search(after):
+        return False
+    return is_public_ip(match.group())
 
 
 def _ipv6_check(match: re.Match) -> bool:
@@ -107,7 +125,7 @@ _RRN_CONTEXT = re.compile(r"(?i)(?:주민|등록번호|rrn)[^\d\n]{0,12}$")
 # after these, YYMMDD-NNNNNNN is an order, invoice, account or company number (법인등록번호
 # has the same shape), not a person's
 _NOT_RRN_CONTEXT = re.compile(
-    r"(?i)(?:주문|송장|운송장|계좌|법인|사업자|고객|회원|접수|예약|승인|결제|거래|상품|모델|"
+    r"(?i)(?:주문|송장|운송장|계좌|법인|사업자|고객|회원|접수|예약|승인|결제|거래|상품|모델|제품|품번|코드|일련번호|시리얼|"
     r"order|invoice|tracking|account|ref(?:erence)?|ticket|serial|model|sku|part)[^\d\n]{0,12}$|#\s*$"
 )
 
