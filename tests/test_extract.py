@@ -301,3 +301,30 @@ def test_commands_that_do_not_extract_refuse_a_warc(tmp_path, command):
     result = run_cli(command, warc, "-o", tmp_path / "out", *extra, expect=2)
     assert "is a WARC of HTML pages: extract its text first" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_resiliparse_out_of_memory_is_a_memory_error(monkeypatch):
+    from resiliparse.extract import html2text
+    from resiliparse.parse.html import HTMLParserException
+
+    from curate.corpus.extract.extractors import resiliparse_text
+
+    def fails(*args, **kwargs):
+        raise HTMLParserException("Failed to parse document (Error 2).")
+
+    monkeypatch.setattr(html2text, "extract_plain_text", fails)
+    with pytest.raises(MemoryError):  # the child answers out_of_memory and is restarted
+        resiliparse_text("<p>x</p>")
+
+
+def test_an_extract_memory_too_small_for_the_extractor_is_refused(tmp_path):
+    result = run_cli("extract", crawl(tmp_path), "-o", tmp_path / "out", "--extract-memory", "1", expect=2)
+    assert "cannot hold the extractor itself" in result.output and not (tmp_path / "out").exists()
+
+
+def test_a_page_of_long_markup_is_extracted_not_refused_as_too_long(tmp_path):
+    script = "<script>" + "var x = 1;" * 150_000 + "</script>"  # 1.5 M characters of script
+    records = [("response", "https://big.example/", "text/html", page(ARTICLE, script).encode())]
+    run_cli("extract", write_warc(tmp_path / "big.warc.gz", records), "-o", tmp_path / "out")
+    kept = read_rows(tmp_path / "out")
+    assert len(kept) == 1 and "three metres overnight" in kept[0]["text"]

@@ -18,8 +18,16 @@ class Extractor:
 def resiliparse_text(html: str) -> str:
     """DCLM's choice: resiliparse's main-content heuristics, block structure kept as line breaks."""
     from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLParserException
 
-    return extract_plain_text(html, preserve_formatting=True, main_content=True, alt_texts=False)
+    try:
+        return extract_plain_text(html, preserve_formatting=True, main_content=True, alt_texts=False)
+    except HTMLParserException as error:
+        # lexbor (resiliparse's parser) reports a failed allocation as status 2 rather than
+        # raising MemoryError: under the child's memory limit that is running out of memory
+        if "(Error 2)" in str(error):
+            raise MemoryError(str(error)) from None
+        raise
 
 
 def trafilatura_text(html: str) -> str:

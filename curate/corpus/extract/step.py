@@ -149,6 +149,17 @@ def reads_warc(params: dict) -> bool:
     return False
 
 
+MIN_MEMORY_MIB = 256  # the child's interpreter and extractor alone map about 150 MiB
+
+
+def _check_memory(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value and value < MIN_MEMORY_MIB:
+        raise click.BadParameter(
+            f"{value} MiB cannot hold the extractor itself; give {MIN_MEMORY_MIB} or more (0: no limit)"
+        )
+    return value
+
+
 def build(params: dict) -> ExtractStep:
     memory = params.get("extract_memory", 2048)
     return ExtractStep(
@@ -185,6 +196,7 @@ SPEC = FilterSpec(
         click.option(
             "--extract-memory",
             type=click.IntRange(min=0),
+            callback=_check_memory,
             default=2048,
             show_default=True,
             metavar="MIB",

@@ -18,6 +18,7 @@ import codecs
 import re
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 
 from curate.io.input_file import InputFile
 from curate.io.readers.batch import RAW_PREFIX_BYTES, BatchBuilder, ReadBatch, ReaderOptions, json_dumps
@@ -28,6 +29,7 @@ NOT_RESPONSE = "extract:not_response"
 NOT_HTML = "extract:not_html"
 UNDECODABLE = "extract:undecodable"
 HTTP_STATUS = "extract:http_status"
+HTML_PER_TEXT = 10
 # A page decoded with its best charset may hold a few bytes that charset lacks (a stray
 # Windows quote in an ISO-8859-1 page): up to this share of replaced characters it is kept.
 MAX_REPLACED_SHARE = 0.01
@@ -44,6 +46,10 @@ def read_warc(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBat
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
+    if options.max_doc_chars:
+        # --max-doc-chars bounds a document's text; a page's HTML is several times its text
+        # (scripts, markup), so the page may be HTML_PER_TEXT times longer before it is refused
+        options = replace(options, max_doc_chars=options.max_doc_chars * HTML_PER_TEXT)
     builder = BatchBuilder(input_file.source, options)
     number = 0
     with open(input_file.path, "rb") as raw:
