@@ -95,7 +95,7 @@ SPEC = FilterSpec(
     options=[
         click.option(
             "--fineweb-line-punct-thr",
-            type=float,
+            type=click.FloatRange(0, 1),
             default=0.12,
             show_default=True,
             help="fineweb: fewest lines ending in terminal punctuation, as a share.",
@@ -108,28 +108,28 @@ SPEC = FilterSpec(
         ),
         click.option(
             "--fineweb-short-line-thr",
-            type=float,
+            type=click.FloatRange(0, 1),
             default=0.67,
             show_default=True,
             help="fineweb: most short lines, as a share.",
         ),
         click.option(
             "--fineweb-short-line-length",
-            type=int,
+            type=click.IntRange(min=0),
             default=30,
             show_default=True,
             help="fineweb: a line this long or shorter is short (characters).",
         ),
         click.option(
             "--fineweb-char-dup-ratio",
-            type=float,
+            type=click.FloatRange(0, 1),
             default=0.01,
             show_default=True,
             help="fineweb: most characters in duplicated lines, as a share.",
         ),
         click.option(
             "--fineweb-new-line-ratio",
-            type=float,
+            type=click.FloatRange(min=0),
             default=0.3,
             show_default=True,
             help="fineweb: most line breaks per word (list-like pages).",

@@ -33,7 +33,7 @@ LANGUAGES = frozenset(
 )
 
 # What a row may set for each step, and the kind of value: count (whole number), number (>= 0),
-# words (a list of strings), ngrams (a mapping n -> fraction).
+# fraction (0 to 1), words (a list of strings), ngrams (a mapping n -> fraction).
 STEP_KEYS: dict[str, dict[str, str]] = {
     "gopher_quality": {
         "min_doc_words": "count",
@@ -41,26 +41,26 @@ STEP_KEYS: dict[str, dict[str, str]] = {
         "min_avg_word_length": "number",
         "max_avg_word_length": "number",
         "max_symbol_word_ratio": "number",
-        "max_bullet_lines_ratio": "number",
-        "max_ellipsis_lines_ratio": "number",
-        "min_alpha_words_ratio": "number",
+        "max_bullet_lines_ratio": "fraction",
+        "max_ellipsis_lines_ratio": "fraction",
+        "min_alpha_words_ratio": "fraction",
         "min_stop_words": "count",
         "stop_words": "words",
     },
     "gopher_repetition": {
-        "dup_line_frac": "number",
-        "dup_para_frac": "number",
-        "dup_line_char_frac": "number",
-        "dup_para_char_frac": "number",
+        "dup_line_frac": "fraction",
+        "dup_para_frac": "fraction",
+        "dup_line_char_frac": "fraction",
+        "dup_para_char_frac": "fraction",
         "top_n_grams": "ngrams",
         "dup_n_grams": "ngrams",
     },
     "c4": {"min_num_sentences": "count", "min_words_per_line": "count", "max_word_length": "count"},
     "fineweb": {
-        "line_punct_thr": "number",
-        "short_line_thr": "number",
+        "line_punct_thr": "fraction",
+        "short_line_thr": "fraction",
         "short_line_length": "count",
-        "char_duplicates_ratio": "number",
+        "char_duplicates_ratio": "fraction",
         "new_line_ratio": "number",
     },
 }
@@ -103,7 +103,15 @@ def check_table(document: object, source: str) -> Table:
                 if str(key) not in keys:
                     raise UserError(f"{source}: {language}.{step}: unknown key {key!r} (keys: {', '.join(keys)})")
                 row[str(key)] = _value(value, keys[str(key)], f"{source}: {language}.{step}.{key}")
+            _check_bounds(row, f"{source}: {language}.{step}")
     return table
+
+
+def _check_bounds(row: dict, where: str) -> None:
+    """A lower limit above its upper one in the same row would reject every document."""
+    for low, high in (("min_doc_words", "max_doc_words"), ("min_avg_word_length", "max_avg_word_length")):
+        if row.get(low) is not None and row.get(high) is not None and row[low] > row[high]:
+            raise UserError(f"{where}: {low} {row[low]} is above {high} {row[high]}; every document would be rejected")
 
 
 def _value(value: object, kind: str, where: str) -> object:
@@ -121,14 +129,24 @@ def _value(value: object, kind: str, where: str) -> object:
         # a size given null is dropped from the sizes the language inherits (merge_ngrams)
         return tuple(
             sorted(
-                (_ngram_size(n, where), None if limit is None else _number(limit, where)) for n, limit in value.items()
+                (_ngram_size(n, where), None if limit is None else _fraction(limit, where))
+                for n, limit in value.items()
             )
         )
     if kind == "count":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UserError(f"{where}: expected a whole number >= 0 or null, got {value!r}")
         return value
+    if kind == "fraction":
+        return _fraction(value, where)
     return _number(value, where)
+
+
+def _fraction(value: object, where: str) -> float:
+    number = _number(value, where)
+    if number > 1:
+        raise UserError(f"{where}: a share from 0 to 1, got {value!r}")
+    return number
 
 
 def _number(value: object, where: str) -> float:
