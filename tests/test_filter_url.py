@@ -184,6 +184,7 @@ def test_pii_and_url_are_off_by_default_and_on_when_asked(tmp_path, blocklist):
         {**unasked, "pii": "false"}
     )
     assert FILTERS["pii"].build({**unasked, "pii": "true"}).kinds == ("email", "ip", "rrn", "phone")
+    assert FILTERS["pii"].applies({**unasked, "pii_replacement": ("email=<EMAIL>",)})  # it means the step is wanted
     run_cli("filter", source, "-o", tmp_path / "asked", "--url-blocklist", blocklist, "--pii", "email")
     stages = [stage["stage"] for stage in json.loads((tmp_path / "asked" / "report.json").read_text())["stages"]]
     assert "url" in stages and "pii" in stages and stages.index("url") < stages.index("pii")

@@ -180,7 +180,11 @@ SPEC = FilterSpec(
     summary="Replaces personal data (e-mail, IP, 주민등록번호, Korean phones; --pii phone adds + numbers): "
     "changes text, drops nothing.",
     build=_build,
-    applies=lambda params: str(params.get("pii") or "").strip().lower() not in ("", "false", "no", "off"),
+    # --pii, or a --pii-replacement (which means the step is wanted), unless a recipe says pii: false
+    applies=lambda params: (
+        str(params.get("pii") or "").strip().lower() not in ("", "false", "no", "off")
+        or (bool(params.get("pii_replacement")) and params.get("pii") is None)
+    ),
     options=[
         click.option(
             "--pii",

@@ -123,7 +123,8 @@ def _measure(tokenizer, documents: list[tuple[str, Document]]) -> dict:
         entry["documents"] += 1
     for start in range(0, len(texts), BATCH):
         batch = texts[start : start + BATCH]
-        encoded = tokenizer([text for _, text in batch], add_special_tokens=False)["input_ids"]
+        # verbose=False: a held-out document longer than model_max_length is measured, not warned about
+        encoded = tokenizer([text for _, text in batch], add_special_tokens=False, verbose=False)["input_ids"]
         for (lang, text), ids in zip(batch, encoded, strict=True):
             entry = counts[lang]
             entry["words"] += len(text.split())
