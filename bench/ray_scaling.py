@@ -137,17 +137,55 @@ def main() -> None:
                       f"({tasks} tasks); identical output: {local[2] == ray_run[2]}; "
                       f"kept {local[3]['counts']['kept']:,} of {docs:,}")  # fmt: skip
                 if name == "dedup":
-                    project(docs, dedup_bytes_per_document(corpus), local[1])
+                    before, peak = clustering_peak(corpus, args.workers)
+                    print(f"  dedup clustering alone: {before / 2**20:,.0f} MiB before, {peak / 2**20:,.0f} MiB at its "
+                          f"peak ({(peak - before) / docs:,.0f} B/doc)")  # fmt: skip
+                    project(docs, dedup_bytes_per_document(corpus), peak - before)
     finally:
         head.send_signal(signal.SIGTERM)
         head.wait(timeout=120)
         shutil.rmtree(temp, ignore_errors=True)
 
 
+CLUSTERING_PEAK = """
+import resource, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from curate.corpus.dedup.clusters import find_duplicates
+from curate.corpus.dedup.features import FeatureTask, hash_file
+from curate.corpus.dedup.settings import DedupSettings
+from curate.io.readers import ReaderOptions
+from curate.io.sources import expand_inputs
+
+corpus, state, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+files = expand_inputs([corpus])
+tasks = [FeatureTask(i, item, state, ReaderOptions(), DedupSettings()) for i, item in enumerate(files)]
+with ProcessPoolExecutor(workers) as pool:  # hashing in other processes: this one only clusters
+    list(pool.map(hash_file, tasks))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+find_duplicates(state, len(files), DedupSettings())
+print(before * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def clustering_peak(corpus: Path, workers: int) -> tuple[int, int]:
+    """(RSS before, peak RSS) of a process that runs only dedup's clustering pass on `corpus`."""
+    state = Path(tempfile.mkdtemp(prefix="dedup-state-"))
+    try:
+        finished = subprocess.run(
+            [sys.executable, "-c", CLUSTERING_PEAK, str(corpus), str(state), str(workers)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    before, peak = map(int, finished.stdout.split()[-2:])
+    return before, peak
+
+
 def project(docs: int, per_doc: dict[str, float], peak: int, target: int = 10**9, nodes: int = 100) -> None:
     """Linear in documents: bytes per document x 1e9, and per node when spread over `nodes`."""
     print(f"  dedup bytes per document: features {per_doc['features']:,.0f} (band keys {per_doc['bands']:,.0f}, "
-          f"signature {per_doc['signature']:,.0f}); largest process at {docs:,}: {peak / docs:,.0f} B/doc")  # fmt: skip
+          f"signature {per_doc['signature']:,.0f}); the clustering process adds {peak / docs:,.0f} B/doc")  # fmt: skip
     total = per_doc["features"] * target
     print(f"  projected to {target:.0e} documents: features {total / 2**40:,.2f} TiB in all, "
           f"{total / nodes / 2**30:,.1f} GiB per node of {nodes}; band keys shuffled "
