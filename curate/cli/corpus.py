@@ -182,14 +182,27 @@ Examples:
     help="Which document of a near-duplicate cluster is kept; ties go to the first in input order.",
 )
 @click.option("--verify", is_flag=True, help="Check every candidate pair's exact shingle Jaccard against --threshold.")
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="R",
+    help="Find candidate pairs in R partitions of the band keys, as executor tasks, so no process holds every "
+    "key (same decisions; not with --verify). Default: 0 (in one process) locally, 4 x --workers with Ray.",
+)
 @executor_options
 @click.pass_context
 def dedup_command(ctx: click.Context, **params) -> None:
     from curate.corpus.dedup.command import dedup_corpus
     from curate.corpus.dedup.settings import DedupSettings
+    from curate.pipeline.pool import default_workers
 
     settings = DedupSettings.from_params(params)
-    result = dedup_corpus(list(params["inputs"]), params["output"], settings, **job_arguments(ctx, params))
+    arguments = job_arguments(ctx, params)
+    partitions = params["partitions"]
+    if partitions is None:
+        partitions = 4 * (params["workers"] or default_workers()) if params["executor"] == "ray" else 0
+    result = dedup_corpus(list(params["inputs"]), params["output"], settings, **arguments, partitions=partitions)
     click.echo(summary(result))
 
 

@@ -283,7 +283,7 @@ def option_words(param: click.Option, value: object) -> list[str]:
 
 
 # how a run goes, not what it writes: left out so that the report reads the same for any of them
-_NOT_IN_COMMAND_LINE = frozenset({"progress", "overwrite", "executor", "ray_address"})
+_NOT_IN_COMMAND_LINE = frozenset({"progress", "overwrite", "executor", "ray_address", "partitions"})
 
 
 def command_line(ctx: click.Context) -> str:

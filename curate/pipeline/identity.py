@@ -17,7 +17,7 @@ import xxhash
 from curate.io.fingerprint import fingerprint
 from curate.io.manifest import FORMAT_VERSION
 
-RUNTIME_OPTIONS = frozenset({"workers", "progress", "overwrite", "executor", "ray_address"})
+RUNTIME_OPTIONS = frozenset({"workers", "progress", "overwrite", "executor", "ray_address", "partitions"})
 # Options naming what a command writes, or inputs fingerprinted on their own: not hashed as files read.
 NOT_READ = frozenset({"inputs", "output", "best_of_n_out", "cache"})
 _SKIPPED_NAMES = frozenset({".curate-folder", ".curate.lock", ".curate"})

@@ -251,7 +251,11 @@ def estimated_similarity(signatures: np.ndarray, left: np.ndarray, right: np.nda
     return similarity
 
 
-def decide(corpus: Corpus, settings: DedupSettings) -> Decisions:
+# finds the candidate pairs of the eligible documents elsewhere (partitioned.py), or None
+PairFinder = Callable[["Corpus", np.ndarray], tuple[np.ndarray, np.ndarray]] | None
+
+
+def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = None) -> Decisions:
     size = corpus.size
     ordinals = np.arange(size, dtype=np.int64)
     exact_first = exact_representatives(corpus) if settings.exact else ordinals.copy()
@@ -260,9 +264,12 @@ def decide(corpus: Corpus, settings: DedupSettings) -> Decisions:
     if settings.minhash:
         tokens = corpus.column("tokens")
         eligible = np.flatnonzero((exact_first == ordinals) & (tokens > 0))
-        later, earlier = candidate_pairs(
-            corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify
-        )
+        if find_pairs is not None and not settings.verify:  # --verify's neighbour pairs: local only
+            later, earlier = find_pairs(corpus, eligible)
+        else:
+            later, earlier = candidate_pairs(
+                corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify
+            )
         summary["candidate_pairs"] = len(later)
         summary["documents_without_tokens"] = int(np.count_nonzero(tokens == 0))
         # Every candidate pair is checked: LSH lets through some pairs well below the threshold.
@@ -379,14 +386,16 @@ def write_decisions(folder: Path, corpus: Corpus, decisions: Decisions) -> None:
         write_arrow(decisions_path(folder, task), table)
 
 
-def find_duplicates(folder: Path, tasks: int, settings: DedupSettings, hashing_seconds: float = 0.0) -> dict:
+def find_duplicates(
+    folder: Path, tasks: int, settings: DedupSettings, hashing_seconds: float = 0.0, find_pairs: PairFinder = None
+) -> dict:
     """Pass 2, resumable: decide, write each task's decisions, then the summary last."""
     summary = read_json(folder / CLUSTERS_FILE)
     if summary is not None:
         return summary
     started = time.perf_counter()
     corpus = Corpus(folder, tasks)
-    decisions = decide(corpus, settings)
+    decisions = decide(corpus, settings, find_pairs)
     if settings.lines:
         write_array(
             folder / FREQUENT_LINES_FILE, frequent_lines(corpus, settings.line_threshold, decisions.reason == 0)

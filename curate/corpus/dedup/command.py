@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from curate.corpus.dedup import partitioned
 from curate.corpus.dedup.clusters import CLUSTERS_FILE, find_duplicates
 from curate.corpus.dedup.features import FeatureTask, finished, hash_file
 from curate.corpus.dedup.removal import DuplicateRemoval
@@ -32,8 +33,11 @@ def dedup_corpus(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    partitions: int = 0,
 ) -> JobResult:
-    """Remove exact and near duplicates (and with `settings.lines`, frequent lines) from `inputs`."""
+    """Remove exact and near duplicates (and with `settings.lines`, frequent lines) from `inputs`.
+    `partitions` > 0 finds the candidate pairs in that many partitions on the executor
+    (partitioned.py), with the same decisions."""
     reader, writer = reader or ReaderOptions(), writer or WriterOptions()
     files = expand_inputs(inputs, input_format)
     state = folder.state_path(output, "dedup")
@@ -63,6 +67,14 @@ def dedup_corpus(
                 run_tasks(hash_file, todo, workers, bar)
             finally:
                 bar.close()
-        removal.summary = find_duplicates(state, len(files), settings, hashing_seconds=time.perf_counter() - started)
+        find_pairs = None
+        if partitions:
+
+            def find_pairs(corpus, eligible):
+                return partitioned.candidate_pairs(state, corpus.starts, eligible, partitions, workers, show_progress)
+
+        removal.summary = find_duplicates(
+            state, len(files), settings, hashing_seconds=time.perf_counter() - started, find_pairs=find_pairs
+        )
 
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite, before_tasks=hash_and_cluster)

@@ -1,0 +1,159 @@
+"""Dedup's candidate pairs as a shuffle over tasks, so no process holds every band key.
+
+`clusters.candidate_pairs` reads each band's key of every document in the driver. With
+`--partitions R` the same pairs are found by tasks that run on the executor (worker
+processes, or Ray tasks):
+
+1. scatter, one task per feature file: each eligible document's (band, key, ordinal) rows
+   go to partition hash(band, key) mod R, written as one Arrow file per task whose record
+   batch r is partition r (`scatter-TTTTT.arrow`);
+2. buckets, one task per partition: batch r of every scatter file, sorted by (band, key,
+   ordinal); each document of a bucket is joined to the bucket's first, as the local pass
+   joins it, and the pairs are written as sorted unique codes (`pairs-RRRRR.npy`).
+
+A bucket is one (band, key), so it lies whole in one partition and the pairs are exactly
+the local pass's. Memory: a scatter task holds its file's rows (18 bytes per document and
+band), a bucket task its partition's (18 x bands x documents / R bytes) and its pairs; the
+driver reads back only the pairs. With --verify (which also joins neighbours in a bucket)
+the local pass runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from curate.corpus.dedup.features import features_path
+from curate.corpus.dedup.state_files import read_array, read_arrow, write_array
+from curate.io.atomic import atomic_path
+from curate.io.input_file import InputFile
+from curate.pipeline.pool import Progress, report_progress, run_tasks
+
+ELIGIBLE_FILE = "eligible.npy"
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads (band, key) over partitions
+_SCHEMA = pa.schema([("band", pa.uint16()), ("key", pa.uint64()), ("ordinal", pa.int64())])
+
+
+def scatter_path(folder: Path, index: int) -> Path:
+    return folder / f"scatter-{index:05d}.arrow"
+
+
+def pairs_path(folder: Path, partition: int) -> Path:
+    return folder / f"pairs-{partition:05d}.npy"
+
+
+@dataclass
+class ScatterTask:
+    index: int
+    input: InputFile  # the feature file, named in errors
+    folder: Path
+    start: int  # ordinal of the file's first document
+    partitions: int
+
+
+@dataclass
+class BucketTask:
+    index: int  # the partition
+    input: InputFile
+    folder: Path
+    tasks: int
+    size: int  # documents in the corpus
+
+
+def partition_of(bands: np.ndarray, keys: np.ndarray, partitions: int) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        mixed = (keys ^ (bands.astype(np.uint64) * _MIX)) * _MIX
+    return ((mixed >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
+
+
+def scatter_bands(task: ScatterTask) -> dict:
+    """Write the eligible documents' band keys of one feature file, grouped by partition."""
+    column = read_arrow(features_path(task.folder, task.index)).column("bands")
+    width = column.type.list_size
+    values = np.concatenate(
+        [chunk.flatten().to_numpy(zero_copy_only=False) for chunk in column.chunks] or [np.zeros(0, np.uint64)]
+    ).reshape(-1, width)
+    rows = np.flatnonzero(read_array(task.folder / ELIGIBLE_FILE)[task.start : task.start + len(values)])
+    keys = values[rows].reshape(-1)
+    bands = np.tile(np.arange(width, dtype=np.uint16), len(rows))
+    ordinals = np.repeat(rows.astype(np.int64) + task.start, width)
+    partition = partition_of(bands, keys, task.partitions)
+    order = np.argsort(partition, kind="stable")
+    bounds = np.searchsorted(partition[order], np.arange(task.partitions + 1))
+    with atomic_path(scatter_path(task.folder, task.index)) as tmp, ipc.new_file(str(tmp), _SCHEMA) as writer:
+        for number in range(task.partitions):
+            chosen = order[bounds[number] : bounds[number + 1]]
+            writer.write_batch(
+                pa.record_batch([bands[chosen], keys[chosen], ordinals[chosen]], schema=_SCHEMA)
+            )  # an empty batch keeps batch r at index r
+    report_progress(len(values), 0)
+    return {"index": task.index, "rows": len(rows)}
+
+
+def bucket_pairs(task: BucketTask) -> dict:
+    """Join each document of every bucket in this partition to the bucket's first."""
+    parts = []
+    for index in range(task.tasks):
+        with pa.memory_map(str(scatter_path(task.folder, index)), "r") as source:
+            parts.append(ipc.open_file(source).get_batch(task.index))
+    table = pa.Table.from_batches(parts, schema=_SCHEMA)
+    band = table.column("band").to_numpy()
+    key = table.column("key").to_numpy()
+    ordinal = table.column("ordinal").to_numpy()
+    order = np.lexsort((ordinal, key, band))
+    band, key, ordinal = band[order], key[order], ordinal[order]
+    new_bucket = np.ones(len(ordinal), np.bool_)
+    new_bucket[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    first = ordinal[np.flatnonzero(new_bucket)][np.cumsum(new_bucket) - 1]
+    joined = ordinal != first
+    codes = np.unique(ordinal[joined] * task.size + first[joined])
+    write_array(pairs_path(task.folder, task.index), codes)
+    return {"index": task.index, "pairs": len(codes)}
+
+
+def candidate_pairs(
+    folder: Path, starts: np.ndarray, eligible: np.ndarray, partitions: int, workers: int, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(later, earlier) pairs of the `eligible` documents (their ordinals, as the local pass
+    takes them) sharing a band key, each pair once: the local pass's pairs, found by scatter
+    and bucket tasks on the executor."""
+    size, tasks = int(starts[-1]), len(starts) - 1
+    mask = np.zeros(size, np.bool_)
+    mask[eligible] = True
+    write_array(folder / ELIGIBLE_FILE, mask)
+    scatter = [
+        ScatterTask(index, _state_input(features_path(folder, index)), folder, int(starts[index]), partitions)
+        for index in range(tasks)
+    ]
+    _run(scatter_bands, scatter, workers, "dedup: band keys", progress)
+    buckets = [
+        BucketTask(number, _state_input(folder / f"partition-{number:05d}"), folder, tasks, size)
+        for number in range(partitions)
+    ]
+    _run(bucket_pairs, buckets, workers, "dedup: buckets", progress)
+    codes = np.unique(
+        np.concatenate([np.asarray(read_array(pairs_path(folder, number))) for number in range(partitions)])
+    )
+    for path in [*map(lambda index: scatter_path(folder, index), range(tasks)), folder / ELIGIBLE_FILE]:
+        path.unlink(missing_ok=True)
+    for number in range(partitions):
+        pairs_path(folder, number).unlink(missing_ok=True)
+    later, earlier = np.divmod(codes, size) if size else (codes, codes)
+    keep = later != earlier
+    return later[keep], earlier[keep]
+
+
+def _state_input(path: Path) -> InputFile:
+    return InputFile(path, "arrow")
+
+
+def _run(function, tasks: list, workers: int, label: str, progress: bool) -> None:
+    bar = Progress(None, label, progress)
+    try:
+        run_tasks(function, tasks, workers, bar)
+    finally:
+        bar.close()
