@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--files", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--commands", nargs="+", default=["filter", "dedup"], choices=["filter", "dedup"])
     args = parser.parse_args()
     curate = str(Path(sys.executable).with_name("curate"))
     head, address, temp = start_ray(args.workers)
@@ -118,6 +119,8 @@ def main() -> None:
             megabytes = sum(path.stat().st_size for path in corpus.glob("*.jsonl")) / 1e6
             print(f"\n{docs:,} documents, {megabytes:,.0f} MB in {args.files} files, --workers {args.workers}")
             for name, extra in (("filter", ["--steps", STEPS]), ("dedup", [])):
+                if name not in args.commands:
+                    continue
                 results = {}
                 for executor in ("local", "ray"):
                     output = WORK / f"scaling-{name}-{executor}"
@@ -140,6 +143,9 @@ def main() -> None:
                     before, peak = clustering_peak(corpus, args.workers)
                     print(f"  dedup clustering alone: {before / 2**20:,.0f} MiB before, {peak / 2**20:,.0f} MiB at its "
                           f"peak ({(peak - before) / docs:,.0f} B/doc)")  # fmt: skip
+                    shuffled = clustering_peak(corpus, args.workers, partitions=4 * args.workers)
+                    print(f"  dedup clustering with --partitions {4 * args.workers}: the driver adds "
+                          f"{(shuffled[1] - shuffled[0]) / docs:,.0f} B/doc")  # fmt: skip
                     project(docs, dedup_bytes_per_document(corpus), peak - before)
     finally:
         head.send_signal(signal.SIGTERM)
@@ -157,23 +163,31 @@ from curate.corpus.dedup.settings import DedupSettings
 from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
 
-corpus, state, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+corpus, state, workers, partitions = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 files = expand_inputs([corpus])
 tasks = [FeatureTask(i, item, state, ReaderOptions(), DedupSettings()) for i, item in enumerate(files)]
 with ProcessPoolExecutor(workers) as pool:  # hashing in other processes: this one only clusters
     list(pool.map(hash_file, tasks))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-find_duplicates(state, len(files), DedupSettings())
+find_pairs = None
+if partitions:  # the band keys handled by tasks in worker processes
+    from curate.corpus.dedup import partitioned
+
+    def find_pairs(corpus, eligible):
+        return partitioned.candidate_pairs(state, corpus.starts, eligible, partitions, workers + 1)
+
+find_duplicates(state, len(files), DedupSettings(), find_pairs=find_pairs)
 print(before * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
 
 
-def clustering_peak(corpus: Path, workers: int) -> tuple[int, int]:
-    """(RSS before, peak RSS) of a process that runs only dedup's clustering pass on `corpus`."""
+def clustering_peak(corpus: Path, workers: int, partitions: int = 0) -> tuple[int, int]:
+    """(RSS before, peak RSS) of a process that runs only dedup's clustering pass on `corpus`
+    (with `partitions`, its candidate pairs found by tasks in other processes)."""
     state = Path(tempfile.mkdtemp(prefix="dedup-state-"))
     try:
         finished = subprocess.run(
-            [sys.executable, "-c", CLUSTERING_PEAK, str(corpus), str(state), str(workers)],
+            [sys.executable, "-c", CLUSTERING_PEAK, str(corpus), str(state), str(workers), str(partitions)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
     finally:
