@@ -135,7 +135,8 @@ def main() -> None:
                     print(f"  {name:<6} {executor:<5} {wall:8.1f} s  {docs / wall:9,.0f} docs/s  "
                           f"peak RSS {peak / 2**20:7,.0f} MiB")  # fmt: skip
                 local, ray_run = results["local"], results["ray"]
-                tasks = args.files * (2 if name == "dedup" else 1)  # dedup: hashing and removal tasks
+                # dedup on Ray: hashing, scatter and removal per file, and one bucket task per partition
+                tasks = args.files * 3 + 4 * args.workers if name == "dedup" else args.files
                 print(f"  {name:<6} ray overhead {(ray_run[0] - local[0]) / tasks * 1000:+,.0f} ms per task "
                       f"({tasks} tasks); identical output: {local[2] == ray_run[2]}; "
                       f"kept {local[3]['counts']['kept']:,} of {docs:,}")  # fmt: skip
