@@ -21,15 +21,19 @@ def test_partitioned_pairs_are_the_local_pairs(tmp_path, partitions):
     sizes, bands = [0, 70, 1, 130], 5  # an empty file, a one-document file
     keys = rng.integers(0, 40, size=(sum(sizes), bands), dtype=np.uint64)  # few keys: many buckets of many
     starts = np.concatenate([[0], np.cumsum(sizes)])
+    signatures = rng.integers(0, 3, size=(sum(sizes), 8), dtype=np.uint32)  # pairs near and far
     for index in range(len(sizes)):
         block = keys[starts[index] : starts[index + 1]]
         column = pa.FixedSizeListArray.from_arrays(pa.array(block.reshape(-1), pa.uint64()), bands)
-        write_arrow(features_path(tmp_path, index), pa.table({"bands": column}))
+        rows = pa.FixedSizeListArray.from_arrays(pa.array(signatures[starts[index] : starts[index + 1]].reshape(-1)), 8)
+        write_arrow(features_path(tmp_path, index), pa.table({"bands": column, "signature": rows}))
     eligible = np.flatnonzero(rng.random(sum(sizes)) < 0.8)  # ordinals, as decide() gives them
     local = clusters.candidate_pairs(lambda band: keys[:, band], sum(sizes), eligible, bands)
-    shuffled = partitioned.candidate_pairs(tmp_path, starts, eligible, partitions, workers=1)
+    later, earlier, passed = partitioned.candidate_pairs(tmp_path, starts, eligible, partitions, 1, threshold=0.5)
     assert len(local[0]) > 100
-    assert all(np.array_equal(a, b) for a, b in zip(local, shuffled))
+    assert np.array_equal(local[0], later) and np.array_equal(local[1], earlier)
+    expected = clusters.estimated_similarity(signatures, later, earlier) >= 0.5
+    assert np.array_equal(passed, expected) and 0 < passed.sum() < len(passed)
     assert sorted(path.name for path in tmp_path.iterdir()) == [f"features-{i:05d}.arrow" for i in range(4)]
 
 

@@ -251,8 +251,9 @@ def estimated_similarity(signatures: np.ndarray, left: np.ndarray, right: np.nda
     return similarity
 
 
-# finds the candidate pairs of the eligible documents elsewhere (partitioned.py), or None
-PairFinder = Callable[["Corpus", np.ndarray], tuple[np.ndarray, np.ndarray]] | None
+# finds and checks the candidate pairs of the eligible documents elsewhere (partitioned.py):
+# (later, earlier, passed); or None
+PairFinder = Callable[["Corpus", np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None
 
 
 def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = None) -> Decisions:
@@ -265,21 +266,28 @@ def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = Non
         tokens = corpus.column("tokens")
         eligible = np.flatnonzero((exact_first == ordinals) & (tokens > 0))
         if find_pairs is not None and not settings.verify:  # --verify's neighbour pairs: local only
-            later, earlier = find_pairs(corpus, eligible)
+            later, earlier, passed = find_pairs(corpus, eligible)  # found and checked by tasks
+            # choose_kept reads the signatures of the documents in passing pairs: read once
+            members = np.unique(np.concatenate([later[passed], earlier[passed]]))
+            signatures = corpus.signatures(members)
         else:
             later, earlier = candidate_pairs(
                 corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify
             )
+            # Every candidate pair is checked: LSH lets through some pairs well below the threshold.
+            members = np.unique(np.concatenate([later, earlier]))
+            signatures = corpus.signatures(members)
+            if settings.verify:
+                passed = verify_pairs(corpus, later, earlier, settings.jaccard_threshold)
+            else:
+                rows = np.searchsorted(members, later), np.searchsorted(members, earlier)
+                passed = estimated_similarity(signatures, *rows) >= settings.jaccard_threshold
+
+        def signatures_of(wanted: np.ndarray) -> np.ndarray:
+            return signatures[np.searchsorted(members, wanted)]
+
         summary["candidate_pairs"] = len(later)
         summary["documents_without_tokens"] = int(np.count_nonzero(tokens == 0))
-        # Every candidate pair is checked: LSH lets through some pairs well below the threshold.
-        members = np.unique(np.concatenate([later, earlier]))
-        signatures = corpus.signatures(members)
-        if settings.verify:
-            passed = verify_pairs(corpus, later, earlier, settings.jaccard_threshold)
-        else:
-            rows = np.searchsorted(members, later), np.searchsorted(members, earlier)
-            passed = estimated_similarity(signatures, *rows) >= settings.jaccard_threshold
         summary["pairs_below_threshold"] = int(np.count_nonzero(~passed))
         later, earlier = later[passed], earlier[passed]
         rank = corpus.column("keep", np.float64) if settings.keep != "first" else None
@@ -287,7 +295,7 @@ def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = Non
             size,
             *components(size, later, earlier),
             rank,
-            lambda wanted: signatures[np.searchsorted(members, wanted)],
+            signatures_of,
             settings.jaccard_threshold,
         )
     root = near_kept[exact_first]  # the document kept in each one's cluster

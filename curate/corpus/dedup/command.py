@@ -71,7 +71,9 @@ def dedup_corpus(
         if partitions:
 
             def find_pairs(corpus, eligible):
-                return partitioned.candidate_pairs(state, corpus.starts, eligible, partitions, workers, show_progress)
+                return partitioned.candidate_pairs(
+                    state, corpus.starts, eligible, partitions, workers, settings.jaccard_threshold, show_progress
+                )
 
         removal.summary = find_duplicates(
             state, len(files), settings, hashing_seconds=time.perf_counter() - started, find_pairs=find_pairs

@@ -9,12 +9,14 @@ processes, or Ray tasks):
    batch r is partition r (`scatter-TTTTT.arrow`);
 2. buckets, one task per partition: batch r of every scatter file, sorted by (band, key,
    ordinal); each document of a bucket is joined to the bucket's first, as the local pass
-   joins it, and the pairs are written as sorted unique codes (`pairs-RRRRR.npy`).
+   joins it, each pair checked as the local pass checks it (the share of equal signature
+   values against the threshold), and the pairs written as sorted unique codes with their
+   results (`pairs-RRRRR.npy`, `passed-RRRRR.npy`).
 
 A bucket is one (band, key), so it lies whole in one partition and the pairs are exactly
 the local pass's. Memory: a scatter task holds its file's rows (18 bytes per document and
-band), a bucket task its partition's (18 x bands x documents / R bytes) and its pairs; the
-driver reads back only the pairs. With --verify (which also joins neighbours in a bucket)
+band), a bucket task its partition's (18 x bands x documents / R bytes), its pairs and their
+documents' signatures; the driver reads back only the pairs and whether each passed. With --verify (which also joins neighbours in a bucket)
 the local pass runs.
 """
 
@@ -62,6 +64,11 @@ class BucketTask:
     folder: Path
     tasks: int
     size: int  # documents in the corpus
+    threshold: float  # a pair passes when its signatures agree on this share of values
+
+
+def passed_path(folder: Path, partition: int) -> Path:
+    return folder / f"passed-{partition:05d}.npy"
 
 
 def partition_of(bands: np.ndarray, keys: np.ndarray, partitions: int) -> np.ndarray:
@@ -95,7 +102,10 @@ def scatter_bands(task: ScatterTask) -> dict:
 
 
 def bucket_pairs(task: BucketTask) -> dict:
-    """Join each document of every bucket in this partition to the bucket's first."""
+    """Join each document of every bucket in this partition to the bucket's first, and check
+    each pair as the main process would: the share of equal signature values."""
+    from curate.corpus.dedup.clusters import Corpus, estimated_similarity
+
     parts = []
     for index in range(task.tasks):
         with pa.memory_map(str(scatter_path(task.folder, index)), "r") as source:
@@ -111,16 +121,29 @@ def bucket_pairs(task: BucketTask) -> dict:
     first = ordinal[np.flatnonzero(new_bucket)][np.cumsum(new_bucket) - 1]
     joined = ordinal != first
     codes = np.unique(ordinal[joined] * task.size + first[joined])
+    later, earlier = np.divmod(codes, task.size) if task.size else (codes, codes)
+    members = np.unique(np.concatenate([later, earlier]))
+    signatures = Corpus(task.folder, task.tasks).signatures(members)  # rows read from the memory maps
+    rows = np.searchsorted(members, later), np.searchsorted(members, earlier)
+    passed = estimated_similarity(signatures, *rows) >= task.threshold
     write_array(pairs_path(task.folder, task.index), codes)
-    return {"index": task.index, "pairs": len(codes)}
+    write_array(passed_path(task.folder, task.index), passed)
+    return {"index": task.index, "pairs": len(codes), "passed": int(passed.sum())}
 
 
 def candidate_pairs(
-    folder: Path, starts: np.ndarray, eligible: np.ndarray, partitions: int, workers: int, progress: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """(later, earlier) pairs of the `eligible` documents (their ordinals, as the local pass
-    takes them) sharing a band key, each pair once: the local pass's pairs, found by scatter
-    and bucket tasks on the executor."""
+    folder: Path,
+    starts: np.ndarray,
+    eligible: np.ndarray,
+    partitions: int,
+    workers: int,
+    threshold: float,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(later, earlier, passed) for the `eligible` documents (their ordinals, as the local pass
+    takes them): each pair sharing a band key once, and whether its signatures reach
+    `threshold`; the local pass's pairs and checks, made by scatter and bucket tasks on the
+    executor."""
     size, tasks = int(starts[-1]), len(starts) - 1
     mask = np.zeros(size, np.bool_)
     mask[eligible] = True
@@ -131,20 +154,23 @@ def candidate_pairs(
     ]
     _run(scatter_bands, scatter, workers, "dedup: band keys", progress)
     buckets = [
-        BucketTask(number, _state_input(folder / f"partition-{number:05d}"), folder, tasks, size)
+        BucketTask(number, _state_input(folder / f"partition-{number:05d}"), folder, tasks, size, threshold)
         for number in range(partitions)
     ]
     _run(bucket_pairs, buckets, workers, "dedup: buckets", progress)
-    codes = np.unique(
-        np.concatenate([np.asarray(read_array(pairs_path(folder, number))) for number in range(partitions)])
-    )
-    for path in [*map(lambda index: scatter_path(folder, index), range(tasks)), folder / ELIGIBLE_FILE]:
+    # a pair met in two partitions (two bands) was checked in both, alike: one of each stays
+    codes = np.concatenate([np.asarray(read_array(pairs_path(folder, number))) for number in range(partitions)])
+    passed = np.concatenate([np.asarray(read_array(passed_path(folder, number))) for number in range(partitions)])
+    codes, first = np.unique(codes, return_index=True)
+    passed = passed[first]
+    for path in [*(scatter_path(folder, index) for index in range(tasks)), folder / ELIGIBLE_FILE]:
         path.unlink(missing_ok=True)
     for number in range(partitions):
         pairs_path(folder, number).unlink(missing_ok=True)
+        passed_path(folder, number).unlink(missing_ok=True)
     later, earlier = np.divmod(codes, size) if size else (codes, codes)
     keep = later != earlier
-    return later[keep], earlier[keep]
+    return later[keep], earlier[keep], passed[keep]
 
 
 def _state_input(path: Path) -> InputFile:
