@@ -144,8 +144,8 @@ def main() -> None:
                     before, peak = clustering_peak(corpus, args.workers)
                     print(f"  dedup clustering alone: {before / 2**20:,.0f} MiB before, {peak / 2**20:,.0f} MiB at its "
                           f"peak ({(peak - before) / docs:,.0f} B/doc)")  # fmt: skip
-                    shuffled = clustering_peak(corpus, args.workers, partitions=4 * args.workers)
-                    print(f"  dedup clustering with --partitions {4 * args.workers}: the driver adds "
+                    shuffled = clustering_peak(corpus, args.workers, partitions=4 * args.workers, address=address)
+                    print(f"  dedup clustering with --partitions {4 * args.workers} on Ray: the driver adds "
                           f"{(shuffled[1] - shuffled[0]) / docs:,.0f} B/doc")  # fmt: skip
                     project(docs, dedup_bytes_per_document(corpus), peak - before)
     finally:
@@ -169,27 +169,34 @@ files = expand_inputs([corpus])
 tasks = [FeatureTask(i, item, state, ReaderOptions(), DedupSettings()) for i, item in enumerate(files)]
 with ProcessPoolExecutor(workers) as pool:  # hashing in other processes: this one only clusters
     list(pool.map(hash_file, tasks))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 find_pairs = None
-if partitions:  # the band keys handled by tasks in worker processes
+if partitions:  # the pairs found and checked by Ray tasks, as with --executor ray: this process only drives
     from curate.corpus.dedup import partitioned
+    from curate.pipeline import pool, ray_executor
+
+    pool.use_executor("ray", ray_executor.RaySettings(sys.argv[5]))
+    ray_executor.connect(ray_executor.RaySettings(sys.argv[5]))
 
     def find_pairs(corpus, eligible):
-        return partitioned.candidate_pairs(state, corpus.starts, eligible, partitions, workers + 1)
+        return partitioned.candidate_pairs(
+            state, corpus.starts, eligible, partitions, workers, DedupSettings().jaccard_threshold
+        )
+
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 find_duplicates(state, len(files), DedupSettings(), find_pairs=find_pairs)
 print(before * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
 
 
-def clustering_peak(corpus: Path, workers: int, partitions: int = 0) -> tuple[int, int]:
+def clustering_peak(corpus: Path, workers: int, partitions: int = 0, address: str = "") -> tuple[int, int]:
     """(RSS before, peak RSS) of a process that runs only dedup's clustering pass on `corpus`
-    (with `partitions`, its candidate pairs found by tasks in other processes)."""
+    (with `partitions`, its candidate pairs found and checked by Ray tasks on `address`)."""
     state = Path(tempfile.mkdtemp(prefix="dedup-state-"))
     try:
         finished = subprocess.run(
-            [sys.executable, "-c", CLUSTERING_PEAK, str(corpus), str(state), str(workers), str(partitions)],
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-c", CLUSTERING_PEAK, str(corpus), str(state), str(workers), str(partitions), address],
+            capture_output=True, text=True, check=True, env={**os.environ, **RAY_ENV},
         )  # fmt: skip
     finally:
         shutil.rmtree(state, ignore_errors=True)

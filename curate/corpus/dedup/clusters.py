@@ -267,9 +267,7 @@ def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = Non
         eligible = np.flatnonzero((exact_first == ordinals) & (tokens > 0))
         if find_pairs is not None and not settings.verify:  # --verify's neighbour pairs: local only
             later, earlier, passed = find_pairs(corpus, eligible)  # found and checked by tasks
-            # choose_kept reads the signatures of the documents in passing pairs: read once
-            members = np.unique(np.concatenate([later[passed], earlier[passed]]))
-            signatures = corpus.signatures(members)
+            members = signatures = None  # read below for the components choose_kept splits
         else:
             later, earlier = candidate_pairs(
                 corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify
@@ -291,13 +289,13 @@ def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = Non
         summary["pairs_below_threshold"] = int(np.count_nonzero(~passed))
         later, earlier = later[passed], earlier[passed]
         rank = corpus.column("keep", np.float64) if settings.keep != "first" else None
-        near_kept = choose_kept(
-            size,
-            *components(size, later, earlier),
-            rank,
-            signatures_of,
-            settings.jaccard_threshold,
-        )
+        grouped, starts = components(size, later, earlier)
+        if signatures is None:
+            # only components of three or more documents are split by signature: read theirs, once
+            lengths = np.diff(starts)
+            members = np.unique(grouped[np.repeat(lengths > 2, lengths)])
+            signatures = corpus.signatures(members)
+        near_kept = choose_kept(size, grouped, starts, rank, signatures_of, settings.jaccard_threshold)
     root = near_kept[exact_first]  # the document kept in each one's cluster
     sizes = np.bincount(root, minlength=size)  # documents per cluster, by its kept document
     reason = np.zeros(size, np.uint8)
