@@ -67,6 +67,9 @@ def ray_cluster():
         _wait_for(lambda: b"Ray runtime started" in (Path(temp) / "node.log").read_bytes(), node, "node")
         yield address
     finally:
+        from curate.pipeline import pool
+
+        pool.use_executor("local")  # library calls of later tests run on the local executor
         if ray.is_initialized():
             ray.shutdown()
         for process in reversed(processes):
