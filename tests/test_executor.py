@@ -121,3 +121,16 @@ def test_ray_address_without_the_ray_executor_is_one_line(tmp_path):
     result = run_cli("filter", source, "-o", tmp_path / "out", "--ray-address", "auto", expect=2)
     assert result.output.strip() == "Error: --ray-address is for --executor ray"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "hello"}])
+    result = run_cli("filter", source, "-o", tmp_path / "out", "--executor", "ray", "--ray-address",
+                     f"127.0.0.1:{port}", expect=2)  # fmt: skip
+    assert "no Ray cluster answers there" in result.output and len(result.output.strip().splitlines()) == 1

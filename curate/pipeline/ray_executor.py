@@ -38,6 +38,7 @@ def connect(settings: RaySettings) -> None:
         raise UserError("--executor ray needs the ray package: pip install 'curate[ray]'") from None
     if ray.is_initialized():
         return
+    _check_reachable(settings.address)
     try:
         ray.init(
             address=settings.address,
@@ -46,8 +47,27 @@ def connect(settings: RaySettings) -> None:
             configure_logging=False,
             runtime_env={"env_vars": _worker_environment()},
         )
-    except ConnectionError as error:
+    except (ConnectionError, ValueError) as error:  # nothing there, or an address Ray cannot parse
         raise UserError(f"--ray-address {settings.address}: cannot join a Ray cluster there ({error})") from None
+
+
+def _check_reachable(address: str | None, seconds: float = 5.0) -> None:
+    """A HOST:PORT that answers no connection is one line now: Ray itself retries for minutes."""
+    import socket
+
+    if not address or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            return
+    except ValueError:
+        return  # not a port number: Ray's own check names it
+    except OSError as error:
+        raise UserError(
+            f"--ray-address {address}: no Ray cluster answers there ({error.strerror or error}); "
+            "start one with `ray start --head` or give its address"
+        ) from None
 
 
 def _worker_environment() -> dict[str, str]:
