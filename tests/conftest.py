@@ -104,3 +104,13 @@ def run_on_processes(command: list[str], cwd: Path, processes: int = 1, timeout:
     result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+@pytest.fixture(autouse=True)
+def _local_executor():
+    """Every test starts on the local executor, whatever the one before chose (--executor ray)."""
+    from curate.pipeline.pool import use_executor
+
+    use_executor("local")
+    yield
+    use_executor("local")

@@ -156,6 +156,9 @@ def cli() -> None:
       curate run recipes/quickstart.yaml
       curate inspect out/quickstart/filtered
     """
+    from curate.pipeline.pool import use_executor
+
+    use_executor("local")  # each command names its own (--executor); none carries to the next
 
 
 def main() -> None:
