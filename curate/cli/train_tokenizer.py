@@ -10,23 +10,17 @@ from curate.cli.options import SEED, corpus_text_options, progress_option, show_
 from curate.corpus.tokenize.train import ALGORITHMS, IM_END
 from curate.errors import UserError
 
-# what marks a folder as a tokenizer, not a corpus
-_TOKENIZER_MARKERS = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
-
 
 def _split_tokens(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
     return [token.strip() for value in values for token in value.split(",") if token.strip()]
 
 
-def _is_tokenizer_folder(path: str) -> bool:
-    folder = Path(path)
-    return folder.is_dir() and any((folder / name).is_file() for name in _TOKENIZER_MARKERS)
-
-
 def _compare_folders(corpus: list[str], compare: list[str]) -> tuple[list[str], list[str]]:
     """`--compare a b` (as its help's DIR... reads) leaves b among the CORPUS arguments: a
     tokenizer folder there joins the compared ones; without --compare it is a mistake."""
-    folders = [path for path in corpus if _is_tokenizer_folder(path)]
+    from curate.corpus.tokenize.fertility import is_tokenizer_folder
+
+    folders = [path for path in corpus if is_tokenizer_folder(path)]
     if folders and not compare:
         raise UserError(
             f"{folders[0]} is a tokenizer folder, not a corpus; to measure it beside the new tokenizer "

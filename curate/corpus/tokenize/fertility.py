@@ -28,6 +28,7 @@ from curate.corpus.tokenize.texts import Document
 from curate.errors import UserError
 from curate.io.atomic import atomic_path
 from curate.io.markdown import cell
+from curate.llm.devices import first_line
 
 REPORT = "report.md"
 CHART = "fertility.png"
@@ -38,8 +39,10 @@ _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 _NAMES = {"english": "en", "korean": "ko"}
 _ORDER = {"en": 0, "ko": 1}
-# The files a tokenizer folder holds one of (fast, SentencePiece, BPE and WordPiece vocabularies).
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+# What only a tokenizer folder holds (a fast tokenizer, its config, a SentencePiece model), and
+# the vocabularies a BPE or WordPiece one may hold instead.
+TOKENIZER_MARKERS = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+_TOKENIZER_FILES = (*TOKENIZER_MARKERS, "vocab.json", "vocab.txt")
 _COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 
 
@@ -54,6 +57,12 @@ def language(document: Document) -> str:
     if len(_HANGUL.findall(text)) >= 0.3 * letters:
         return "ko"
     return "en" if len(_LATIN.findall(text)) >= 0.5 * letters else "other"
+
+
+def is_tokenizer_folder(path: str | Path) -> bool:
+    """A folder holding a tokenizer's own files (not merely a vocab.txt, which a corpus may hold)."""
+    folder = Path(path)
+    return folder.is_dir() and any((folder / name).is_file() for name in TOKENIZER_MARKERS)
 
 
 def load_tokenizers(folders: Sequence[str]) -> list[tuple[str, object]]:
@@ -72,13 +81,13 @@ def load_tokenizers(folders: Sequence[str]) -> list[tuple[str, object]]:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         # transformers raises OSError, ValueError, KeyError, TypeError... for folders it cannot read
         except Exception as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UserError(f"--compare {folder} is not a tokenizer folder AutoTokenizer can load: {reason}") from None
+            raise UserError(
+                f"--compare {folder} is not a tokenizer folder AutoTokenizer can load: {first_line(error)}"
+            ) from None
         try:  # before any training: a tokenizer that cannot encode fails now, in one line
             tokenizer(["A probe sentence. 한국어 문장입니다."], add_special_tokens=False)
         except Exception as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UserError(f"--compare {folder}: the tokenizer cannot encode text: {reason}") from None
+            raise UserError(f"--compare {folder}: the tokenizer cannot encode text: {first_line(error)}") from None
         name = path.resolve().name or str(path)
         while name in names:
             name += "'"
@@ -168,8 +177,9 @@ def evaluate(tokenizers: Sequence[tuple[str, object]], documents: Sequence[Docum
         except Exception as error:
             if index == 0:
                 raise
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UserError(f"--compare {name}: the tokenizer failed on the held-out text: {reason}") from None
+            raise UserError(
+                f"--compare {name}: the tokenizer failed on the held-out text: {first_line(error)}"
+            ) from None
         entries.append({"name": name, "new": index == 0, "vocab_size": len(tokenizer), "languages": languages})
     return {"held_out_documents": len(labelled), "tokenizers": entries}
 
