@@ -19,6 +19,7 @@ from curate.io.readers.registry import READERS, RECORD_FORMATS, suffix_help
 from curate.io.writer import WriterOptions
 from curate.llm.devices import DTYPES
 from curate.llm.factory import ClientOptions
+from curate.pipeline.identity import RUNTIME_OPTIONS
 from curate.pipeline.pool import default_workers
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -282,8 +283,9 @@ def option_words(param: click.Option, value: object) -> list[str]:
     return [word for item in values for word in (option, str(item))]
 
 
-# how a run goes, not what it writes: left out so that the report reads the same for any of them
-_NOT_IN_COMMAND_LINE = frozenset({"progress", "overwrite", "executor", "ray_address", "partitions"})
+# how a run goes, not what it writes (the job identity's runtime options), left out so that the
+# report reads the same for any of them; the worker count stays, as a record of the run
+_NOT_IN_COMMAND_LINE = RUNTIME_OPTIONS - {"workers"}
 
 
 def command_line(ctx: click.Context) -> str:

@@ -126,10 +126,6 @@ def use_executor(kind: str, settings: object = None) -> None:
     _executor = (kind, settings)
 
 
-def executor_kind() -> str:
-    return _executor[0]
-
-
 def run_tasks(function: Callable, tasks: list, workers: int, progress: Progress) -> None:
     """Run `function(task)` for every task: in this process for one worker, else in a pool
     (or as Ray tasks with `use_executor("ray")`, whatever the worker count).

@@ -95,7 +95,7 @@ def run_on_ray(
     """Run `function(task)` for every task as Ray tasks, `workers` at a time, in task order;
     `on_done(task, result)` as each finishes; `failed(task, error)` makes the run's error."""
     import ray
-    from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
+    from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
     remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(_call)
     waiting = sorted(tasks, key=lambda item: item.index)
@@ -113,9 +113,9 @@ def run_on_ray(
                 except RayTaskError as error:  # curate's own exception, raised in the worker
                     cause = error.cause if isinstance(error.cause, BaseException) else error
                     raise failed(task, cause) from None
-                except (WorkerCrashedError, ray.exceptions.RayError) as error:
-                    if isinstance(error, TaskCancelledError):
-                        raise
+                except TaskCancelledError:
+                    raise
+                except RayError as error:  # its worker or node lost MAX_RETRIES + 1 times
                     raise RunFailed(
                         f"failed on {task.input.source}: its Ray worker was lost {MAX_RETRIES + 1} times "
                         f"({type(error).__name__}); re-run the command to resume"
