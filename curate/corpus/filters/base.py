@@ -43,8 +43,12 @@ class DocumentFilter(Step):
         if found is None:
             found = {key: value for key, value in vars(self).items() if not key.startswith("_")}
             found.update(self.thresholds.get(lang, {}))
+            self.adjust_limits(lang, found)
             self._limits[lang] = found
         return found
+
+    def adjust_limits(self, lang: str, found: dict[str, object]) -> None:
+        """A step's own say over `lang`'s settings once its row is applied (computed once per language)."""
 
     def describe(self) -> dict:
         """The settings: every public attribute (thresholds, language)."""

@@ -68,16 +68,11 @@ class GopherQuality(WordFilter):
         self._flags: dict[str, tuple[bool, bool]] = {}
         self.use_thresholds(thresholds)
 
-    def limits(self, lang: str) -> dict[str, object]:
-        found = self._limits.get(lang)
-        if found is None:
-            found = dict(super().limits(lang))
-            if "stop_words" not in self.thresholds.get(lang, {}) and lang != "en":
-                found["stop_words"] = None  # the English list would reject every other language
-            if lang == "ko" and self.korean_segmenter != "kiwi":
-                found.update(dict.fromkeys(_WORD_RULES))  # particles stay glued to their eojeol
-            self._limits[lang] = found
-        return found
+    def adjust_limits(self, lang: str, found: dict[str, object]) -> None:
+        if "stop_words" not in self.thresholds.get(lang, {}) and lang != "en":
+            found["stop_words"] = None  # the English list would reject every other language
+        if lang == "ko" and self.korean_segmenter != "kiwi":
+            found.update(dict.fromkeys(_WORD_RULES))  # particles stay glued to their eojeol
 
     def _word_flags(self, word: str) -> tuple[bool, bool]:
         """(is a symbol, has a letter), cached per distinct word."""
@@ -185,16 +180,11 @@ class GopherRepetition(WordFilter):
         self.dup_n_grams = tuple(dup_n_grams)
         self.use_thresholds(thresholds)
 
-    def limits(self, lang: str) -> dict[str, object]:
-        found = self._limits.get(lang)
-        if found is None:
-            found = dict(super().limits(lang))
-            row = self.thresholds.get(lang, {})
-            for key in ("top_n_grams", "dup_n_grams"):
-                if key in row:  # a language's sizes over the step's own, one size at a time
-                    found[key] = thresholds.merge_ngrams(getattr(self, key), row[key])
-            self._limits[lang] = found
-        return found
+    def adjust_limits(self, lang: str, found: dict[str, object]) -> None:
+        row = self.thresholds.get(lang, {})
+        for key in ("top_n_grams", "dup_n_grams"):
+            if key in row:  # a language's sizes over the step's own, one size at a time
+                found[key] = thresholds.merge_ngrams(getattr(self, key), row[key])
 
     def _ngram_sizes(self, lang: str) -> tuple[list[int], list[int]]:
         limit = self.limits(lang)

@@ -48,6 +48,15 @@ class PiiReplace(Step):
             raise ValueError(f"unknown PII kinds {unknown}; the kinds are {list(KINDS)}")
         self.kinds = tuple(kind for kind in KINDS if kind in kinds)  # always in KINDS' order
         self.international_phones = international_phones and "phone" in self.kinds
+        # each kind's patterns as this step runs them: + numbers only when asked for
+        self._patterns = {
+            name: tuple(
+                pattern
+                for pattern in KINDS[name].patterns
+                if pattern is not INTERNATIONAL_PHONE or self.international_phones
+            )
+            for name in self.kinds
+        }
         self.replacements = {
             kind: tuple((replacements or {}).get(kind) or KINDS[kind].replacements) for kind in self.kinds
         }
@@ -76,9 +85,7 @@ class PiiReplace(Step):
         for name in self.kinds:
             kind = KINDS[name]
             found = [0]
-            for pattern in kind.patterns:
-                if pattern is INTERNATIONAL_PHONE and not self.international_phones:
-                    continue
+            for pattern in self._patterns[name]:
                 if may_match(pattern, text):
                     text = pattern.sub(self._replacer(kind, pattern, found), text)
             self.counters[name] += found[0]
@@ -133,9 +140,9 @@ def parse_kinds(value: str | None) -> tuple[tuple[str, ...], bool]:
     for name in (part.strip().lower() for part in (value or "").split(",")):
         if not name:
             continue
-        removed = name.removeprefix("no-")
         if name in ("default", "true", "yes", "on"):  # `--pii` alone, or `pii: true` in a recipe
             continue
+        removed = name.removeprefix("no-")
         if name == "all":
             kinds, international = list(KINDS), True
         elif removed not in KINDS and os.path.exists(value):
