@@ -149,19 +149,31 @@ def candidate_pairs(
         new_bucket = np.ones(count, np.bool_)
         new_bucket[1:] = sorted_keys[1:] != sorted_keys[:-1]
         docs = eligible[order]
-        bucket_first = np.minimum.reduceat(docs, np.flatnonzero(new_bucket))[np.cumsum(new_bucket) - 1]
-        joined = docs != bucket_first
-        codes.append(docs[joined] * size + bucket_first[joined])
+        member, first = join_to_first(docs, new_bucket)
+        codes.append(member * size + first)
         if chain:
             members = np.flatnonzero(~new_bucket)
             later = np.maximum(docs[members], docs[members - 1])
             codes.append(later * size + np.minimum(docs[members], docs[members - 1]))
     if not codes:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    unique = np.unique(np.concatenate(codes))
-    later, earlier = np.divmod(unique, size)
+    later, earlier = split_codes(np.unique(np.concatenate(codes)), size)
     keep = later != earlier
     return later[keep], earlier[keep]
+
+
+def join_to_first(docs: np.ndarray, new_bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(document, its bucket's first) for every document of a bucket but that first one, in
+    input order; `docs` are grouped by bucket (any order within one), `new_bucket` marks where
+    each bucket starts."""
+    bucket_first = np.minimum.reduceat(docs, np.flatnonzero(new_bucket))[np.cumsum(new_bucket) - 1]
+    joined = docs != bucket_first
+    return docs[joined], bucket_first[joined]
+
+
+def split_codes(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pair codes (later x size + earlier) back into their two ordinals."""
+    return np.divmod(codes, size) if size else (codes, codes)
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -242,6 +254,20 @@ class Decisions:
     summary: dict
 
 
+def pair_signatures(corpus: Corpus, later: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(members, their signatures): every document of the pairs once, sorted, with its row."""
+    members = np.unique(np.concatenate([later, earlier]))
+    return members, corpus.signatures(members)
+
+
+def signatures_agree(
+    members: np.ndarray, signatures: np.ndarray, later: np.ndarray, earlier: np.ndarray, threshold: float
+) -> np.ndarray:
+    """A mask of the pairs whose signatures agree on at least `threshold` of their values."""
+    rows = np.searchsorted(members, later), np.searchsorted(members, earlier)
+    return estimated_similarity(signatures, *rows) >= threshold
+
+
 def estimated_similarity(signatures: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """The share of equal signature values of each (left, right) row pair: MinHash's Jaccard estimate."""
     similarity = np.empty(len(left), np.float64)
@@ -273,13 +299,11 @@ def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = Non
                 corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify
             )
             # Every candidate pair is checked: LSH lets through some pairs well below the threshold.
-            members = np.unique(np.concatenate([later, earlier]))
-            signatures = corpus.signatures(members)
+            members, signatures = pair_signatures(corpus, later, earlier)
             if settings.verify:
                 passed = verify_pairs(corpus, later, earlier, settings.jaccard_threshold)
             else:
-                rows = np.searchsorted(members, later), np.searchsorted(members, earlier)
-                passed = estimated_similarity(signatures, *rows) >= settings.jaccard_threshold
+                passed = signatures_agree(members, signatures, later, earlier, settings.jaccard_threshold)
 
         def signatures_of(wanted: np.ndarray) -> np.ndarray:
             return signatures[np.searchsorted(members, wanted)]

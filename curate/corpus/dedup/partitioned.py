@@ -7,8 +7,8 @@ processes, or Ray tasks):
 1. scatter, one task per feature file: each eligible document's (band, key, ordinal) rows
    go to partition hash(band, key) mod R, written as one Arrow file per task whose record
    batch r is partition r (`scatter-TTTTT.arrow`);
-2. buckets, one task per partition: batch r of every scatter file, sorted by (band, key,
-   ordinal); each document of a bucket is joined to the bucket's first, as the local pass
+2. buckets, one task per partition: batch r of every scatter file, grouped by (band, key);
+   each document of a bucket is joined to the bucket's first, as the local pass
    joins it, each pair checked as the local pass checks it (the share of equal signature
    values against the threshold), and the pairs written as sorted unique codes with their
    results (`pairs-RRRRR.npy`, `passed-RRRRR.npy`).
@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from curate.corpus.dedup.clusters import Corpus, join_to_first, pair_signatures, signatures_agree, split_codes
 from curate.corpus.dedup.features import features_path
 from curate.corpus.dedup.state_files import read_array, read_arrow, write_array
 from curate.io.atomic import atomic_path
@@ -104,8 +105,6 @@ def scatter_bands(task: ScatterTask) -> dict:
 def bucket_pairs(task: BucketTask) -> dict:
     """Join each document of every bucket in this partition to the bucket's first, and check
     each pair as the main process would: the share of equal signature values."""
-    from curate.corpus.dedup.clusters import Corpus, estimated_similarity
-
     parts = []
     for index in range(task.tasks):
         with pa.memory_map(str(scatter_path(task.folder, index)), "r") as source:
@@ -114,18 +113,15 @@ def bucket_pairs(task: BucketTask) -> dict:
     band = table.column("band").to_numpy()
     key = table.column("key").to_numpy()
     ordinal = table.column("ordinal").to_numpy()
-    order = np.lexsort((ordinal, key, band))
+    order = np.lexsort((key, band))
     band, key, ordinal = band[order], key[order], ordinal[order]
     new_bucket = np.ones(len(ordinal), np.bool_)
     new_bucket[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
-    first = ordinal[np.flatnonzero(new_bucket)][np.cumsum(new_bucket) - 1]
-    joined = ordinal != first
-    codes = np.unique(ordinal[joined] * task.size + first[joined])
-    later, earlier = np.divmod(codes, task.size) if task.size else (codes, codes)
-    members = np.unique(np.concatenate([later, earlier]))
-    signatures = Corpus(task.folder, task.tasks).signatures(members)  # rows read from the memory maps
-    rows = np.searchsorted(members, later), np.searchsorted(members, earlier)
-    passed = estimated_similarity(signatures, *rows) >= task.threshold
+    member, first = join_to_first(ordinal, new_bucket)
+    codes = np.unique(member * task.size + first)
+    later, earlier = split_codes(codes, task.size)
+    members, signatures = pair_signatures(Corpus(task.folder, task.tasks), later, earlier)
+    passed = signatures_agree(members, signatures, later, earlier, task.threshold)
     write_array(pairs_path(task.folder, task.index), codes)
     write_array(passed_path(task.folder, task.index), passed)
     return {"index": task.index, "pairs": len(codes), "passed": int(passed.sum())}
@@ -168,7 +164,7 @@ def candidate_pairs(
     for number in range(partitions):
         pairs_path(folder, number).unlink(missing_ok=True)
         passed_path(folder, number).unlink(missing_ok=True)
-    later, earlier = np.divmod(codes, size) if size else (codes, codes)
+    later, earlier = split_codes(codes, size)
     keep = later != earlier
     return later[keep], earlier[keep], passed[keep]
 
