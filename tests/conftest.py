@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -114,3 +116,18 @@ def _local_executor():
     use_executor("local")
     yield
     use_executor("local")
+
+
+def processes_where(file: str, test: Callable[[bytes], bool]) -> list[int]:
+    """The processes whose /proc/PID/`file` (stat, cmdline...) passes `test`; one that ends
+    while it is read is left out."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                content = Path("/proc", entry, file).read_bytes()
+            except OSError:
+                continue
+            if test(content):
+                found.append(int(entry))
+    return found

@@ -17,7 +17,7 @@ from curate.corpus.extract.step import ExtractStep, reads_warc
 from curate.corpus.registry import FILTERS
 from curate.io.readers import ReaderOptions
 from curate.io.writer import WriterOptions
-from tests.conftest import folder_bytes, manifest, read_rows, run_cli
+from tests.conftest import folder_bytes, manifest, processes_where, read_rows, run_cli
 
 ARTICLE = (
     "<p>The river rose three metres overnight and the council opened two shelters near the old "
@@ -157,16 +157,7 @@ def _test_extractor(html: str) -> str:
 
 def _children() -> list[int]:
     """Processes whose parent is this one (reaped children are gone from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_bytes()
-            except OSError:
-                continue
-            if int(stat.rsplit(b")", 1)[1].split()[1]) == os.getpid():
-                found.append(int(entry))
-    return found
+    return processes_where("stat", lambda stat: int(stat.rsplit(b")", 1)[1].split()[1]) == os.getpid())
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process lists from /proc (Linux)")

@@ -22,7 +22,7 @@ import pytest
 
 from curate.errors import RunFailed
 from curate.pipeline import folder
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SHARED_DATA, processes_where, run_cli
 
 ray = pytest.importorskip("ray", reason="the ray extra: pip install 'curate[ray]'")
 
@@ -144,16 +144,7 @@ def test_filter_and_dedup_give_the_local_executor_s_bytes(ray_cluster, web_corpu
 
 def _ray_task_processes() -> list[int]:
     """Ray workers running a curate task now (Ray titles a busy worker `ray::<function>`)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                command = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if command.startswith(b"ray::_call"):
-                found.append(int(entry))
-    return found
+    return processes_where("cmdline", lambda command: command.startswith(b"ray::_call"))
 
 
 def test_a_worker_killed_mid_run_is_retried_and_the_output_is_the_same(ray_cluster, web_corpus, tmp_path):
