@@ -8,8 +8,8 @@ corpus, cached in bench/_work), each command runs twice under /usr/bin/time -v: 
 local` and `--executor ray` against a Ray head started here for the bench (`ray start --head
 --num-cpus N` on 127.0.0.1, stopped at the end), so Ray's own start-up is not counted. It
 prints wall times, Ray's overhead per task ((ray - local) / tasks), whether the outputs are
-byte-identical, the peak RSS of the largest process, and dedup's per-stage bytes (the hashing
-pass's feature files and the decisions) with a projection to 1e9 documents on 100 nodes.
+byte-identical, the peak RSS of the largest process, and dedup's per-stage bytes and per-task
+peak memory with a projection to 1e9 documents on 100 nodes (bench/dedup_stages.py).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import dedup_stages  # noqa: E402
 from dedup_memory import WORK, build  # noqa: E402  (the same synthetic corpus)
 
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -77,31 +78,14 @@ def shard_digest(output: Path) -> str:
     return digest.hexdigest()
 
 
-def dedup_bytes_per_document(corpus: Path, sample: int = 20_000) -> dict[str, float]:
-    """Bytes per document of what dedup's passes hand on: the hashing pass's feature rows
-    (id, exact hash, token count, band keys, 32-bit signature; default settings), measured on
-    the first `sample` documents, and the band keys alone (what a partitioned shuffle moves)."""
-    import pyarrow as pa
-
-    from curate.corpus.dedup.features import document_features
-    from curate.corpus.dedup.settings import DedupSettings
-
-    texts, ids = [], []
-    for path in sorted(corpus.glob("*.jsonl")):
-        for line in path.open(encoding="utf-8"):
-            record = json.loads(line)
-            texts.append(record["text"])
-            ids.append(record["id"])
-            if len(texts) >= sample:
-                break
-        if len(texts) >= sample:
-            break
-    table = document_features(pa.table({"id": ids, "text": texts}), DedupSettings())
-    return {
-        "features": table.nbytes / len(texts),
-        "bands": table.column("bands").nbytes / len(texts),
-        "signature": table.column("signature").nbytes / len(texts),
-    }
+def dedup_tasks(output: Path, files: int) -> int:
+    """Tasks of a dedup run on Ray: hashing and removal per file, scatter per file, and per
+    partition a bucket, an edges, two per component round and a kept task."""
+    report = json.loads((output / "report.json").read_text())
+    dedup = next(stage for stage in report["stages"] if stage["stage"] == "dedup")
+    result = dedup["settings"]["result"]
+    partitions = result.get("partitions", 0)
+    return files * 3 + partitions * (3 + 2 * result.get("component_rounds", 0))
 
 
 def main() -> None:
@@ -135,8 +119,7 @@ def main() -> None:
                     print(f"  {name:<6} {executor:<5} {wall:8.1f} s  {docs / wall:9,.0f} docs/s  "
                           f"peak RSS {peak / 2**20:7,.0f} MiB")  # fmt: skip
                 local, ray_run = results["local"], results["ray"]
-                # dedup on Ray: hashing, scatter and removal per file, and one bucket task per partition
-                tasks = args.files * 3 + 4 * args.workers if name == "dedup" else args.files
+                tasks = dedup_tasks(ray_run[4], args.files) if name == "dedup" else args.files
                 print(f"  {name:<6} ray overhead {(ray_run[0] - local[0]) / tasks * 1000:+,.0f} ms per task "
                       f"({tasks} tasks); identical output: {local[2] == ray_run[2]}; "
                       f"kept {local[3]['counts']['kept']:,} of {docs:,}")  # fmt: skip
@@ -147,7 +130,9 @@ def main() -> None:
                     shuffled = clustering_peak(corpus, args.workers, partitions=4 * args.workers, address=address)
                     print(f"  dedup clustering with --partitions {4 * args.workers} on Ray: the driver adds "
                           f"{(shuffled[1] - shuffled[0]) / docs:,.0f} B/doc")  # fmt: skip
-                    project(docs, dedup_bytes_per_document(corpus), peak - before)
+                    print(f"  today's clustering in one process at {(peak - before) / docs:,.0f} B/doc would need "
+                          f"{(peak - before) * 1e9 / docs / 2**30:,.0f} GiB at 1e9 documents")  # fmt: skip
+                    dedup_stages.report(corpus, 4 * args.workers)
     finally:
         head.send_signal(signal.SIGTERM)
         head.wait(timeout=120)
@@ -169,22 +154,24 @@ files = expand_inputs([corpus])
 tasks = [FeatureTask(i, item, state, ReaderOptions(), DedupSettings()) for i, item in enumerate(files)]
 with ProcessPoolExecutor(workers) as pool:  # hashing in other processes: this one only clusters
     list(pool.map(hash_file, tasks))
-find_pairs = None
-if partitions:  # the pairs found and checked by Ray tasks, as with --executor ray: this process only drives
-    from curate.corpus.dedup import partitioned
+find_near = None
+if partitions:  # pairs and clusters found by Ray tasks, as with --executor ray: this process only drives
+    from curate.corpus.dedup import components, partitioned
     from curate.pipeline import pool, ray_executor
 
     pool.use_executor("ray", ray_executor.RaySettings(sys.argv[5]))
     ray_executor.connect(ray_executor.RaySettings(sys.argv[5]))
 
-    def find_pairs(corpus, eligible):
-        return partitioned.candidate_pairs(
-            state, corpus.starts, eligible, partitions, workers, DedupSettings().jaccard_threshold
+    def find_near(corpus, eligible):
+        threshold = DedupSettings().jaccard_threshold
+        pair_files = partitioned.write_candidate_pairs(state, corpus.starts, eligible, partitions, workers, threshold)
+        return components.near_duplicates(
+            state, pair_files, corpus.size, tasks=len(files), workers=workers, threshold=threshold, by_rank=False
         )
 
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-find_duplicates(state, len(files), DedupSettings(), find_pairs=find_pairs)
+find_duplicates(state, len(files), DedupSettings(), find_near=find_near)
 print(before * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
 
@@ -202,17 +189,6 @@ def clustering_peak(corpus: Path, workers: int, partitions: int = 0, address: st
         shutil.rmtree(state, ignore_errors=True)
     before, peak = map(int, finished.stdout.split()[-2:])
     return before, peak
-
-
-def project(docs: int, per_doc: dict[str, float], peak: int, target: int = 10**9, nodes: int = 100) -> None:
-    """Linear in documents: bytes per document x 1e9, and per node when spread over `nodes`."""
-    print(f"  dedup bytes per document: features {per_doc['features']:,.0f} (band keys {per_doc['bands']:,.0f}, "
-          f"signature {per_doc['signature']:,.0f}); the clustering process adds {peak / docs:,.0f} B/doc")  # fmt: skip
-    total = per_doc["features"] * target
-    print(f"  projected to {target:.0e} documents: features {total / 2**40:,.2f} TiB in all, "
-          f"{total / nodes / 2**30:,.1f} GiB per node of {nodes}; band keys shuffled "
-          f"{per_doc['bands'] * target / 2**40:,.2f} TiB; today's clustering in one process at "
-          f"{peak / docs:,.0f} B/doc would need {peak * target / docs / 2**30:,.0f} GiB")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -80,6 +80,16 @@ class Corpus:
             rows.append(taken.flatten().to_numpy().reshape(len(local), column.type.list_size))
         return np.concatenate(rows) if rows else np.zeros((0, 1), np.uint32)
 
+    def values(self, name: str, ordinals: np.ndarray) -> np.ndarray:
+        """Column `name`'s values of `ordinals` (any order, repeats allowed), read from the map."""
+        unique, back = np.unique(ordinals, return_inverse=True)
+        parts = []
+        tasks = self.task_of(unique)
+        for task in np.unique(tasks):
+            local = unique[tasks == task] - self.starts[task]
+            parts.append(self.tables[task].column(name).take(pa.array(local)).to_numpy(zero_copy_only=False))
+        return np.concatenate(parts)[back] if parts else np.zeros(0)
+
     def task_of(self, ordinals: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.starts, ordinals, side="right") - 1
 
@@ -210,14 +220,15 @@ def components(size: int, later: np.ndarray, earlier: np.ndarray) -> tuple[np.nd
 
 
 def choose_kept(
-    size: int,
     grouped: np.ndarray,
     starts: np.ndarray,
     rank: np.ndarray | None,
     signatures: Callable[[np.ndarray], np.ndarray],
     threshold: float,
 ) -> np.ndarray:
-    """For each document, the document kept in its place (itself when it is kept).
+    """For each member of `grouped` (components as `components` gives them, in any order of
+    components), the document kept in its place (itself when it is kept); `rank` is each
+    member's, or None to keep the first.
 
     Within a component the best document is kept (highest `rank`, then first in input
     order); every member whose signature agrees with it on at least `threshold` of the
@@ -225,23 +236,24 @@ def choose_kept(
     way. A chain of pairs (A like B, B like C) thus never makes A stand for a C that is
     unlike it, as plain union-find would.
     """
-    kept = np.arange(size, dtype=np.int64)
+    kept = grouped.copy()
     lengths = np.diff(starts)
     # Most components are one pair that has already passed the check: decided at once.
-    pairs = starts[:-1][lengths == 2]
-    first, second = grouped[pairs], grouped[pairs + 1]
-    second_wins = rank[second] > rank[first] if rank is not None else np.zeros(len(pairs), np.bool_)
-    kept[np.where(second_wins, first, second)] = np.where(second_wins, second, first)
+    first = starts[:-1][lengths == 2]
+    second = first + 1
+    second_wins = rank[second] > rank[first] if rank is not None else np.zeros(len(first), np.bool_)
+    kept[np.where(second_wins, first, second)] = grouped[np.where(second_wins, second, first)]
     for start, length in zip(starts[:-1][lengths > 2].tolist(), lengths[lengths > 2].tolist()):
-        group = grouped[start : start + length]
-        score = -rank[group] if rank is not None else np.zeros(len(group))
-        group = group[np.lexsort((group, score))]
+        positions = np.arange(start, start + length)
+        score = -rank[positions] if rank is not None else np.zeros(length)
+        positions = positions[np.lexsort((grouped[positions], score))]
+        group = grouped[positions]
         values = signatures(group)
-        remaining = np.arange(len(group))
+        remaining = np.arange(length)
         while len(remaining):
             center = remaining[0]
             close = np.mean(values[remaining] == values[center], axis=1) >= threshold
-            kept[group[remaining[close]]] = group[center]
+            kept[positions[remaining[close]]] = group[center]
             remaining = remaining[~close]
     return kept
 
@@ -277,12 +289,12 @@ def estimated_similarity(signatures: np.ndarray, left: np.ndarray, right: np.nda
     return similarity
 
 
-# finds and checks the candidate pairs of the eligible documents elsewhere (partitioned.py):
-# (later, earlier, passed); or None
-PairFinder = Callable[["Corpus", np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None
+# decides the near duplicates of the eligible documents by tasks (components.py): each
+# document not kept, the one kept in its place, and counts for the summary; or None
+NearFinder = Callable[["Corpus", np.ndarray], tuple[np.ndarray, np.ndarray, dict]] | None
 
 
-def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = None) -> Decisions:
+def decide(corpus: Corpus, settings: DedupSettings, find_near: NearFinder = None) -> Decisions:
     size = corpus.size
     ordinals = np.arange(size, dtype=np.int64)
     exact_first = exact_representatives(corpus) if settings.exact else ordinals.copy()
@@ -291,35 +303,13 @@ def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = Non
     if settings.minhash:
         tokens = corpus.column("tokens")
         eligible = np.flatnonzero((exact_first == ordinals) & (tokens > 0))
-        if find_pairs is not None and not settings.verify:  # --verify's neighbour pairs: local only
-            later, earlier, passed = find_pairs(corpus, eligible)  # found and checked by tasks
-            members = signatures = None  # read below for the components choose_kept splits
-        else:
-            later, earlier = candidate_pairs(
-                corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify
-            )
-            # Every candidate pair is checked: LSH lets through some pairs well below the threshold.
-            members, signatures = pair_signatures(corpus, later, earlier)
-            if settings.verify:
-                passed = verify_pairs(corpus, later, earlier, settings.jaccard_threshold)
-            else:
-                passed = signatures_agree(members, signatures, later, earlier, settings.jaccard_threshold)
-
-        def signatures_of(wanted: np.ndarray) -> np.ndarray:
-            return signatures[np.searchsorted(members, wanted)]
-
-        summary["candidate_pairs"] = len(later)
         summary["documents_without_tokens"] = int(np.count_nonzero(tokens == 0))
-        summary["pairs_below_threshold"] = int(np.count_nonzero(~passed))
-        later, earlier = later[passed], earlier[passed]
-        rank = corpus.column("keep", np.float64) if settings.keep != "first" else None
-        grouped, starts = components(size, later, earlier)
-        if signatures is None:
-            # only components of three or more documents are split by signature: read theirs, once
-            lengths = np.diff(starts)
-            members = np.unique(grouped[np.repeat(lengths > 2, lengths)])
-            signatures = corpus.signatures(members)
-        near_kept = choose_kept(size, grouped, starts, rank, signatures_of, settings.jaccard_threshold)
+        if find_near is not None and not settings.verify:  # --verify's neighbour pairs: local only
+            members, kept, tally = find_near(corpus, eligible)
+            near_kept[members] = kept
+            summary |= tally
+        else:
+            near_kept = _near_here(corpus, settings, eligible, summary)
     root = near_kept[exact_first]  # the document kept in each one's cluster
     sizes = np.bincount(root, minlength=size)  # documents per cluster, by its kept document
     reason = np.zeros(size, np.uint8)
@@ -334,6 +324,34 @@ def decide(corpus: Corpus, settings: DedupSettings, find_pairs: PairFinder = Non
     }
     summary |= _cluster_summary(corpus, root, sizes, reason)
     return Decisions(reason, target, sizes[root], summary)
+
+
+def _near_here(corpus: Corpus, settings: DedupSettings, eligible: np.ndarray, summary: dict) -> np.ndarray:
+    """For each document, the one kept in its place by near dedup: found in this process."""
+    size = corpus.size
+    later, earlier = candidate_pairs(
+        corpus.band, size, eligible, settings.minhash_settings.bands, chain=settings.verify
+    )
+    # Every candidate pair is checked: LSH lets through some pairs well below the threshold.
+    members, signatures = pair_signatures(corpus, later, earlier)
+    if settings.verify:
+        passed = verify_pairs(corpus, later, earlier, settings.jaccard_threshold)
+    else:
+        passed = signatures_agree(members, signatures, later, earlier, settings.jaccard_threshold)
+    summary["candidate_pairs"] = len(later)
+    summary["pairs_below_threshold"] = int(np.count_nonzero(~passed))
+    later, earlier = later[passed], earlier[passed]
+    rank = corpus.column("keep", np.float64) if settings.keep != "first" else None
+    grouped, starts = components(size, later, earlier)
+    near_kept = np.arange(size, dtype=np.int64)
+    near_kept[grouped] = choose_kept(
+        grouped,
+        starts,
+        rank[grouped] if rank is not None else None,
+        lambda wanted: signatures[np.searchsorted(members, wanted)],
+        settings.jaccard_threshold,
+    )
+    return near_kept
 
 
 def _cluster_summary(corpus: Corpus, root: np.ndarray, sizes: np.ndarray, reason: np.ndarray) -> dict:
@@ -417,7 +435,7 @@ def write_decisions(folder: Path, corpus: Corpus, decisions: Decisions) -> None:
 
 
 def find_duplicates(
-    folder: Path, tasks: int, settings: DedupSettings, hashing_seconds: float = 0.0, find_pairs: PairFinder = None
+    folder: Path, tasks: int, settings: DedupSettings, hashing_seconds: float = 0.0, find_near: NearFinder = None
 ) -> dict:
     """Pass 2, resumable: decide, write each task's decisions, then the summary last."""
     summary = read_json(folder / CLUSTERS_FILE)
@@ -425,7 +443,7 @@ def find_duplicates(
         return summary
     started = time.perf_counter()
     corpus = Corpus(folder, tasks)
-    decisions = decide(corpus, settings, find_pairs)
+    decisions = decide(corpus, settings, find_near)
     if settings.lines:
         write_array(
             folder / FREQUENT_LINES_FILE, frequent_lines(corpus, settings.line_threshold, decisions.reason == 0)

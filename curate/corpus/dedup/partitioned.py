@@ -27,18 +27,17 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
 from curate.corpus.dedup.clusters import Corpus, join_to_first, pair_signatures, signatures_agree, split_codes
 from curate.corpus.dedup.features import features_path
-from curate.corpus.dedup.state_files import read_array, read_arrow, write_array
-from curate.io.atomic import atomic_path
+from curate.corpus.dedup.state_files import read_array, read_arrow, read_partition, write_array, write_partitions
 from curate.io.input_file import InputFile
 from curate.pipeline.pool import Progress, report_progress, run_tasks
 
 ELIGIBLE_FILE = "eligible.npy"
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads (band, key) over partitions
 _SCHEMA = pa.schema([("band", pa.uint16()), ("key", pa.uint64()), ("ordinal", pa.int64())])
+PAIRS_SCHEMA = pa.schema([("later", pa.int64()), ("earlier", pa.int64()), ("passed", pa.bool_())])
 
 
 def scatter_path(folder: Path, index: int) -> Path:
@@ -46,7 +45,7 @@ def scatter_path(folder: Path, index: int) -> Path:
 
 
 def pairs_path(folder: Path, partition: int) -> Path:
-    return folder / f"pairs-{partition:05d}.npy"
+    return folder / f"pairs-{partition:05d}.arrow"
 
 
 @dataclass
@@ -66,10 +65,7 @@ class BucketTask:
     tasks: int
     size: int  # documents in the corpus
     threshold: float  # a pair passes when its signatures agree on this share of values
-
-
-def passed_path(folder: Path, partition: int) -> Path:
-    return folder / f"passed-{partition:05d}.npy"
+    partitions: int
 
 
 def partition_of(bands: np.ndarray, keys: np.ndarray, partitions: int) -> np.ndarray:
@@ -90,26 +86,19 @@ def scatter_bands(task: ScatterTask) -> dict:
     bands = np.tile(np.arange(width, dtype=np.uint16), len(rows))
     ordinals = np.repeat(rows.astype(np.int64) + task.start, width)
     partition = partition_of(bands, keys, task.partitions)
-    order = np.argsort(partition, kind="stable")
-    bounds = np.searchsorted(partition[order], np.arange(task.partitions + 1))
-    with atomic_path(scatter_path(task.folder, task.index)) as tmp, ipc.new_file(str(tmp), _SCHEMA) as writer:
-        for number in range(task.partitions):
-            chosen = order[bounds[number] : bounds[number + 1]]
-            writer.write_batch(
-                pa.record_batch([bands[chosen], keys[chosen], ordinals[chosen]], schema=_SCHEMA)
-            )  # an empty batch keeps batch r at index r
+    write_partitions(
+        scatter_path(task.folder, task.index), _SCHEMA, [bands, keys, ordinals], partition, task.partitions
+    )
     report_progress(len(values), 0)
     return {"index": task.index, "rows": len(rows)}
 
 
 def bucket_pairs(task: BucketTask) -> dict:
     """Join each document of every bucket in this partition to the bucket's first, and check
-    each pair as the main process would: the share of equal signature values."""
-    parts = []
-    for index in range(task.tasks):
-        with pa.memory_map(str(scatter_path(task.folder, index)), "r") as source:
-            parts.append(ipc.open_file(source).get_batch(task.index))
-    table = pa.Table.from_batches(parts, schema=_SCHEMA)
+    each pair as the main process would: the share of equal signature values. The pairs go
+    out partitioned by their later document (`vertex_partition`), where components.py reads them."""
+    paths = [scatter_path(task.folder, index) for index in range(task.tasks)]
+    table = read_partition(paths, task.index, _SCHEMA)
     band = table.column("band").to_numpy()
     key = table.column("key").to_numpy()
     ordinal = table.column("ordinal").to_numpy()
@@ -118,16 +107,17 @@ def bucket_pairs(task: BucketTask) -> dict:
     new_bucket = np.ones(len(ordinal), np.bool_)
     new_bucket[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
     member, first = join_to_first(ordinal, new_bucket)
-    codes = np.unique(member * task.size + first)
-    later, earlier = split_codes(codes, task.size)
+    later, earlier = split_codes(np.unique(member * task.size + first), task.size)
     members, signatures = pair_signatures(Corpus(task.folder, task.tasks), later, earlier)
     passed = signatures_agree(members, signatures, later, earlier, task.threshold)
-    write_array(pairs_path(task.folder, task.index), codes)
-    write_array(passed_path(task.folder, task.index), passed)
-    return {"index": task.index, "pairs": len(codes), "passed": int(passed.sum())}
+    partition = vertex_partition(later, task.partitions)
+    write_partitions(
+        pairs_path(task.folder, task.index), PAIRS_SCHEMA, [later, earlier, passed], partition, task.partitions
+    )
+    return {"index": task.index, "pairs": len(later), "passed": int(passed.sum())}
 
 
-def candidate_pairs(
+def write_candidate_pairs(
     folder: Path,
     starts: np.ndarray,
     eligible: np.ndarray,
@@ -135,45 +125,61 @@ def candidate_pairs(
     workers: int,
     threshold: float,
     progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(later, earlier, passed) for the `eligible` documents (their ordinals, as the local pass
-    takes them): each pair sharing a band key once, and whether its signatures reach
-    `threshold`; the local pass's pairs and checks, made by scatter and bucket tasks on the
-    executor."""
+) -> list[Path]:
+    """Find and check the candidate pairs of the `eligible` documents (their ordinals, as the
+    local pass takes them) with scatter and bucket tasks on the executor; returns the pair files
+    (`PAIRS_SCHEMA`, batch r: the pairs whose later document is in vertex partition r). A pair
+    met in two bands may be in two files, alike."""
     size, tasks = int(starts[-1]), len(starts) - 1
     mask = np.zeros(size, np.bool_)
     mask[eligible] = True
     write_array(folder / ELIGIBLE_FILE, mask)
     scatter = [
-        ScatterTask(index, _state_input(features_path(folder, index)), folder, int(starts[index]), partitions)
+        ScatterTask(index, state_input(features_path(folder, index)), folder, int(starts[index]), partitions)
         for index in range(tasks)
     ]
-    _run(scatter_bands, scatter, workers, "dedup: band keys", progress)
+    run_stage(scatter_bands, scatter, workers, "dedup: band keys", progress)
     buckets = [
-        BucketTask(number, _state_input(folder / f"partition-{number:05d}"), folder, tasks, size, threshold)
+        BucketTask(number, state_input(folder / f"partition-{number:05d}"), folder, tasks, size, threshold, partitions)
         for number in range(partitions)
     ]
-    _run(bucket_pairs, buckets, workers, "dedup: buckets", progress)
-    # a pair met in two partitions (two bands) was checked in both, alike: one of each stays
-    codes = np.concatenate([np.asarray(read_array(pairs_path(folder, number))) for number in range(partitions)])
-    passed = np.concatenate([np.asarray(read_array(passed_path(folder, number))) for number in range(partitions)])
-    codes, first = np.unique(codes, return_index=True)
-    passed = passed[first]
+    run_stage(bucket_pairs, buckets, workers, "dedup: buckets", progress)
     for path in [*(scatter_path(folder, index) for index in range(tasks)), folder / ELIGIBLE_FILE]:
         path.unlink(missing_ok=True)
-    for number in range(partitions):
-        pairs_path(folder, number).unlink(missing_ok=True)
-        passed_path(folder, number).unlink(missing_ok=True)
+    return [pairs_path(folder, number) for number in range(partitions)]
+
+
+def candidate_pairs(
+    folder: Path, starts: np.ndarray, eligible: np.ndarray, partitions: int, workers: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(later, earlier, passed), each pair once, as `clusters.candidate_pairs` and its check give
+    them: what `write_candidate_pairs` found, read back into this process (and its files removed)."""
+    paths = write_candidate_pairs(folder, starts, eligible, partitions, workers, threshold)
+    table = pa.concat_tables([read_partition(paths, number, PAIRS_SCHEMA) for number in range(partitions)])
+    size = int(starts[-1])
+    codes = table.column("later").to_numpy() * size + table.column("earlier").to_numpy()
+    codes, first = np.unique(codes, return_index=True)
+    passed = table.column("passed").to_numpy(zero_copy_only=False)[first]
+    for path in paths:
+        path.unlink(missing_ok=True)
     later, earlier = split_codes(codes, size)
-    keep = later != earlier
-    return later[keep], earlier[keep], passed[keep]
+    return later, earlier, passed
 
 
-def _state_input(path: Path) -> InputFile:
+def vertex_partition(ordinals: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each document (by ordinal) in the shuffles of pairs and edges."""
+    with np.errstate(over="ignore"):
+        mixed = ordinals.astype(np.uint64) * _MIX
+    return ((mixed >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
+
+
+def state_input(path: Path) -> InputFile:
+    """What a state task names in its errors (tasks carry an InputFile)."""
     return InputFile(path, "arrow")
 
 
-def _run(function, tasks: list, workers: int, label: str, progress: bool) -> None:
+def run_stage(function, tasks: list, workers: int, label: str, progress: bool) -> None:
+    """One stage of tasks on the executor, with its progress bar."""
     bar = Progress(None, label, progress)
     try:
         run_tasks(function, tasks, workers, bar)

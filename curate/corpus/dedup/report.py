@@ -46,6 +46,11 @@ def dedup_section(described: dict, snippets: dict[str, str], line_counts: dict[s
         lines.append(
             f"- candidate pairs below the similarity threshold ({how}), not joined: {result['pairs_below_threshold']:,}"
         )
+    if "component_rounds" in result:
+        lines.append(
+            f"- found by {result['partitions']:,} partition tasks a stage; clusters settled in "
+            f"{result['component_rounds']} rounds of large-star and small-star"
+        )
     if described["lines"]:
         lines.append(
             f"- frequent lines cut: {line_counts['lines_removed']:,} ({line_counts['line_chars_removed']:,} characters) "
