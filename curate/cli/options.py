@@ -3,6 +3,7 @@ record what a command was given."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -16,6 +17,7 @@ import click
 from curate.errors import UserError
 from curate.io.readers import ReaderOptions
 from curate.io.readers.registry import READERS, RECORD_FORMATS, suffix_help
+from curate.io.remote import RemoteOutput, is_url, local_text
 from curate.io.writer import WriterOptions
 from curate.llm.devices import DTYPES
 from curate.llm.factory import ClientOptions
@@ -172,13 +174,52 @@ input_options = compose(
     click.option("--text-lines", is_flag=True, help="Plain text inputs: one document per line, not per file."),
 )
 
+
+class OutputFolder(click.ParamType):
+    """A local folder (a file:// URL is one), or an object-store URL (s3://, gs://, hf://...)."""
+
+    name = "folder"
+
+    def convert(self, value, param, ctx) -> Path | RemoteOutput:
+        if isinstance(value, (Path, RemoteOutput)):
+            return value
+        if is_url(value):
+            return RemoteOutput(str(value).rstrip("/"))
+        return Path(local_text(str(value)))
+
+
+def staged_output(function: Callable) -> Callable:
+    """Run a command whose -o is a store URL into its local staging folder, then commit the
+    finished folder to the store (io/remote.py); a failed run commits nothing."""
+
+    @functools.wraps(function)
+    def run(*args, **params):
+        target = params.get("output")
+        if not isinstance(target, RemoteOutput):
+            return function(*args, **params)
+        staging = target.prepare()
+        try:
+            result = function(*args, **{**params, "output": staging})
+        except UserError as error:  # named by the URL the user gave, not the staging folder
+            raise UserError(str(error).replace(str(staging), str(target))) from None
+        if target.commit():
+            click.echo(f"committed {staging} to {target}")
+        else:
+            click.echo(f"{target} already holds it")
+        return result
+
+    return run
+
+
 output_options = compose(
     click.option(
         "-o",
         "--output",
         required=True,
-        type=click.Path(path_type=Path),
-        help="Dataset folder to write (created if needed).",
+        type=OutputFolder(),
+        help="Dataset folder to write (created if needed): a path, or an object store's URL (s3://bucket/prefix, "
+        "gs://, hf://...; pip install 'curate[cloud]'), written in a local staging folder and committed there, "
+        "manifest last.",
     ),
     click.option(
         "--shard-rows",
@@ -199,6 +240,7 @@ output_options = compose(
         is_flag=True,
         help="If OUTPUT holds a curate dataset made with other inputs or options, replace it.",
     ),
+    staged_output,
 )
 
 executor_options = compose(

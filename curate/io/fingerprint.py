@@ -51,6 +51,10 @@ def fingerprint(path: Path) -> dict:
 
 def input_fingerprint(input_file: InputFile) -> dict:
     """An input's fingerprint with its path as valid UTF-8 text; one line if it cannot be read."""
+    if input_file.url:
+        from curate.io import remote
+
+        return remote.fingerprint(input_file.url)
     try:
         found = fingerprint(input_file.path)
     except OSError as error:

@@ -41,7 +41,8 @@ def utf8_safe(value: object) -> object:
 class InputFile:
     path: Path
     format: str
+    url: str = ""  # an object in a store (io/remote.py): `path` is then only its name
 
     @property
     def source(self) -> str:
-        return path_text(self.path)
+        return self.url or path_text(self.path)

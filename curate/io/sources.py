@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from curate.errors import UserError
+from curate.io import remote
 from curate.io.input_file import InputFile, path_text
 from curate.io.manifest import MANIFEST, read_manifest
 from curate.io.readers.registry import READERS
@@ -356,7 +357,13 @@ def expand_inputs(arguments: list[str], input_format: str = "auto") -> Inputs:
     if not arguments:
         raise UserError("no input given; pass one or more files, folders or globs")
     scan = _Scan(input_format)
+    in_stores: list[InputFile] = []
     for argument in arguments:
+        if remote.is_url(argument):
+            found = remote.remote_inputs(argument, input_format, detect_format)
+            in_stores += [InputFile(Path(url.split("://", 1)[1]), format_, url) for url, format_ in found]
+            continue
+        argument = remote.local_text(argument)
         shown = path_text(argument)
         before = len(scan.skipped)
         if glob.has_magic(argument) and not os.path.lexists(argument):  # a file named `a[1].jsonl` is that file
@@ -387,6 +394,10 @@ def expand_inputs(arguments: list[str], input_format: str = "auto") -> Inputs:
             continue
         seen.add(key)
         inputs.append(InputFile(path, _format_for(path, input_format)))
+    for item in in_stores:
+        if item.url not in seen:
+            seen.add(item.url)
+            inputs.append(item)
     skipped = {}
     for entry in scan.skipped:
         skipped.setdefault(os.path.realpath(entry.path), entry)

@@ -149,7 +149,7 @@ def _run_sampled(tasks: list[Task], progress: Progress, sample: int, done: dict[
 def _refuse_inputs_inside_output(job: Job) -> None:
     output = job.output.resolve()
     for item in job.inputs:
-        if output in item.path.resolve().parents:
+        if not item.url and output in item.path.resolve().parents:
             raise UserError(
                 f"input {item.source} is inside the output folder {path_text(job.output)}; write the output elsewhere"
             )

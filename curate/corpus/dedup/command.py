@@ -10,6 +10,7 @@ from curate.corpus.dedup.clusters import CLUSTERS_FILE, find_duplicates
 from curate.corpus.dedup.features import FeatureTask, finished, hash_file
 from curate.corpus.dedup.removal import DuplicateRemoval
 from curate.corpus.dedup.settings import DedupSettings
+from curate.io.fingerprint import input_fingerprint
 from curate.io.manifest import read_json
 from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
@@ -62,7 +63,8 @@ def dedup_corpus(
                 for index, item in enumerate(files)
                 if not finished(state, index)
             ]
-            bar = Progress(sum(files[task.index].path.stat().st_size for task in todo), "dedup: hashing", show_progress)
+            size = sum(input_fingerprint(files[task.index])["size"] for task in todo)
+            bar = Progress(size, "dedup: hashing", show_progress)
             try:
                 run_tasks(hash_file, todo, workers, bar)
             finally:

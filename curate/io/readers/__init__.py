@@ -9,9 +9,11 @@ Each format is one module here and one line of registry.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pyarrow as pa
 
+from curate.io import remote
 from curate.io.input_file import InputFile
 from curate.io.readers.batch import ReadBatch, ReaderOptions, content_id
 from curate.io.readers.registry import READERS
@@ -19,13 +21,20 @@ from curate.io.schema import CORE_SCHEMA
 
 
 def read_file(input_file: InputFile, options: ReaderOptions) -> Iterator[ReadBatch]:
-    return READERS[input_file.format].read(input_file, options)
+    if input_file.url:  # an object in a store: read from a local copy, which goes after
+        with remote.fetched(input_file.url) as local:
+            yield from READERS[input_file.format].read(replace(input_file, path=local), options)
+        return
+    yield from READERS[input_file.format].read(input_file, options)
 
 
 def input_schema(input_file: InputFile, options: ReaderOptions) -> pa.Schema:
     """The schema of the documents read from this file (whole records are id/text/source/meta)."""
     schema = READERS[input_file.format].schema
     if schema is not None and not options.records:
+        if input_file.url:
+            with remote.fetched(input_file.url) as local:
+                return schema(replace(input_file, path=local), options)
         return schema(input_file, options)
     return CORE_SCHEMA
 
