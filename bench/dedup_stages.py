@@ -35,8 +35,9 @@ def profile(corpus: Path, partitions: int) -> tuple[dict, dict, int, dict]:
     """(bytes written per stage, peak bytes of the largest task per stage, documents, summary)."""
     import pyarrow as pa
 
-    from curate.corpus.dedup import components, partitioned
-    from curate.corpus.dedup.clusters import find_duplicates
+    from curate.corpus.dedup import components, exact_groups, partitioned
+    from curate.corpus.dedup.decisions import find_duplicates
+    from curate.corpus.dedup.distributed import find_duplicates_in_tasks
     from curate.corpus.dedup.features import FeatureTask, features_path, hash_file
     from curate.corpus.dedup.settings import DedupSettings
     from curate.io.readers import ReaderOptions
@@ -69,6 +70,16 @@ def profile(corpus: Path, partitions: int) -> tuple[dict, dict, int, dict]:
             return components.near_path(task.folder, task.index)
         return components.edges_path(task.folder, task.stage, task.index)
 
+    exact_groups.scatter_hashes = measured(
+        exact_groups.scatter_hashes,
+        lambda task: "exact scatter",
+        lambda task: exact_groups.scatter_path(task.folder, task.index),
+    )
+    exact_groups.group_hashes = measured(
+        exact_groups.group_hashes,
+        lambda task: "exact groups",
+        lambda task: exact_groups.groups_path(task.folder, task.index),
+    )
     partitioned.scatter_bands = measured(
         partitioned.scatter_bands,
         lambda task: "scatter (band keys)",
@@ -88,16 +99,12 @@ def profile(corpus: Path, partitions: int) -> tuple[dict, dict, int, dict]:
         hash_file(FeatureTask(index, item, state, ReaderOptions(), settings))
     written["features (hashing pass)"] = sum(features_path(state, i).stat().st_size for i in range(len(files)))
 
-    def find_near(corpus_, eligible):
-        threshold = settings.jaccard_threshold
-        pair_files = partitioned.write_candidate_pairs(state, corpus_.starts, eligible, partitions, 1, threshold)
-        return components.near_duplicates(
-            state, pair_files, corpus_.size, tasks=len(files), workers=1, threshold=threshold, by_rank=False
-        )
+    def find(corpus_):
+        return find_duplicates_in_tasks(state, corpus_, settings, partitions, workers=1)
 
     tracemalloc.start()
     started = time.perf_counter()
-    summary = find_duplicates(state, len(files), settings, find_near=find_near)
+    summary = find_duplicates(state, len(files), settings, find=find)
     summary["clustering_seconds"] = time.perf_counter() - started
     tracemalloc.stop()
     return dict(written), dict(peaks), summary["documents"], summary

@@ -79,13 +79,13 @@ def shard_digest(output: Path) -> str:
 
 
 def dedup_tasks(output: Path, files: int) -> int:
-    """Tasks of a dedup run on Ray: hashing and removal per file, scatter per file, and per
-    partition a bucket, an edges, two per component round and a kept task."""
+    """Tasks of a dedup run on Ray: per file hashing, exact scatter, band scatter and removal;
+    per partition exact groups, buckets, edges, two per component round and kept."""
     report = json.loads((output / "report.json").read_text())
     dedup = next(stage for stage in report["stages"] if stage["stage"] == "dedup")
     result = dedup["settings"]["result"]
     partitions = result.get("partitions", 0)
-    return files * 3 + partitions * (3 + 2 * result.get("component_rounds", 0))
+    return files * 4 + partitions * (4 + 2 * result.get("component_rounds", 0))
 
 
 def main() -> None:
@@ -143,7 +143,7 @@ CLUSTERING_PEAK = """
 import resource, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from curate.corpus.dedup.clusters import find_duplicates
+from curate.corpus.dedup.decisions import find_duplicates
 from curate.corpus.dedup.features import FeatureTask, hash_file
 from curate.corpus.dedup.settings import DedupSettings
 from curate.io.readers import ReaderOptions
@@ -154,24 +154,20 @@ files = expand_inputs([corpus])
 tasks = [FeatureTask(i, item, state, ReaderOptions(), DedupSettings()) for i, item in enumerate(files)]
 with ProcessPoolExecutor(workers) as pool:  # hashing in other processes: this one only clusters
     list(pool.map(hash_file, tasks))
-find_near = None
-if partitions:  # pairs and clusters found by Ray tasks, as with --executor ray: this process only drives
-    from curate.corpus.dedup import components, partitioned
+find = None
+if partitions:  # every duplicate found by Ray tasks, as with --executor ray: this process only drives
+    from curate.corpus.dedup.distributed import find_duplicates_in_tasks
     from curate.pipeline import pool, ray_executor
 
     pool.use_executor("ray", ray_executor.RaySettings(sys.argv[5]))
     ray_executor.connect(ray_executor.RaySettings(sys.argv[5]))
 
-    def find_near(corpus, eligible):
-        threshold = DedupSettings().jaccard_threshold
-        pair_files = partitioned.write_candidate_pairs(state, corpus.starts, eligible, partitions, workers, threshold)
-        return components.near_duplicates(
-            state, pair_files, corpus.size, tasks=len(files), workers=workers, threshold=threshold, by_rank=False
-        )
+    def find(corpus):
+        return find_duplicates_in_tasks(state, corpus, DedupSettings(), partitions, workers)
 
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-find_duplicates(state, len(files), DedupSettings(), find_near=find_near)
+find_duplicates(state, len(files), DedupSettings(), find=find)
 print(before * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
 

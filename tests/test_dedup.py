@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from curate.cli import cli
-from curate.corpus.dedup import clusters
+from curate.corpus.dedup import decisions
 from curate.corpus.dedup.clusters import jaccard
 from curate.corpus.dedup.command import dedup_corpus
 from curate.corpus.dedup.hashing import MinHashSettings, character_mode, hash_texts
@@ -311,11 +311,11 @@ def test_a_run_killed_in_any_pass_resumes_to_the_same_bytes(tmp_path, monkeypatc
 
     # killed while clustering: the hashed files are kept and not hashed again
     calls = []
-    original_decide = clusters.decide
-    monkeypatch.setattr(clusters, "decide", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt()))
+    original_decide = decisions.decide
+    monkeypatch.setattr(decisions, "decide", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         _run([tmp_path / "in"], tmp_path / "out", reader=ReaderOptions(batch_rows=10))
-    monkeypatch.setattr(clusters, "decide", original_decide)
+    monkeypatch.setattr(decisions, "decide", original_decide)
     import curate.corpus.dedup.features as features
 
     original_hash = features.hash_file

@@ -22,14 +22,16 @@ def test_partitioned_pairs_are_the_local_pairs(tmp_path, partitions):
     keys = rng.integers(0, 40, size=(sum(sizes), bands), dtype=np.uint64)  # few keys: many buckets of many
     starts = np.concatenate([[0], np.cumsum(sizes)])
     signatures = rng.integers(0, 3, size=(sum(sizes), 8), dtype=np.uint32)  # pairs near and far
+    words = np.where(rng.random(sum(sizes)) < 0.8, rng.integers(1, 50, sum(sizes)), 0)  # a fifth without a word
     for index in range(len(sizes)):
         block = keys[starts[index] : starts[index + 1]]
         column = pa.FixedSizeListArray.from_arrays(pa.array(block.reshape(-1), pa.uint64()), bands)
         rows = pa.FixedSizeListArray.from_arrays(pa.array(signatures[starts[index] : starts[index + 1]].reshape(-1)), 8)
-        write_arrow(features_path(tmp_path, index), pa.table({"bands": column, "signature": rows}))
-    eligible = np.flatnonzero(rng.random(sum(sizes)) < 0.8)  # ordinals, as decide() gives them
+        tokens = pa.array(words[starts[index] : starts[index + 1]], pa.int32())
+        write_arrow(features_path(tmp_path, index), pa.table({"bands": column, "signature": rows, "tokens": tokens}))
+    eligible = np.flatnonzero(words > 0)  # ordinals, as decide() gives them
     local = clusters.candidate_pairs(lambda band: keys[:, band], sum(sizes), eligible, bands)
-    later, earlier, passed = partitioned.candidate_pairs(tmp_path, starts, eligible, partitions, 1, threshold=0.5)
+    later, earlier, passed = partitioned.candidate_pairs(tmp_path, starts, partitions, 1, threshold=0.5)
     assert len(local[0]) > 100
     assert np.array_equal(local[0], later) and np.array_equal(local[1], earlier)
     expected = clusters.estimated_similarity(signatures, later, earlier) >= 0.5
@@ -39,11 +41,20 @@ def test_partitioned_pairs_are_the_local_pairs(tmp_path, partitions):
 
 @pytest.mark.parametrize(
     "settings",
-    [DedupSettings(), DedupSettings(keep="longest"), DedupSettings(exact=False), DedupSettings(language="ko")],
-    ids=["default", "keep-longest", "no-exact", "character-shingles"],
+    [
+        DedupSettings(),
+        DedupSettings(keep="longest"),
+        DedupSettings(exact=False),
+        DedupSettings(minhash=False),
+        DedupSettings(language="ko"),
+        DedupSettings(lines=True),
+    ],
+    ids=["default", "keep-longest", "no-exact", "exact-only", "character-shingles", "lines"],
 )
 def test_decisions_and_bytes_do_not_depend_on_partitions(tmp_path, settings):
     _corpus_files(tmp_path)
+    first = sorted((tmp_path / "in").iterdir())[0]
+    (tmp_path / "in" / f"zz-copy{''.join(first.suffixes)}").write_bytes(first.read_bytes())  # exact copies
     writer = WriterOptions(max_rows=25)
     local = _run([tmp_path / "in"], tmp_path / "local", settings, writer=writer)
     for partitions, workers in ((1, 1), (5, 2)):

@@ -20,9 +20,7 @@ Decisions, for documents in input order (their ordinal):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,19 +30,7 @@ from scipy.sparse.csgraph import connected_components
 
 from curate.corpus.dedup.features import features_path
 from curate.corpus.dedup.settings import DedupSettings
-from curate.corpus.dedup.state_files import read_arrow, write_array, write_arrow
-from curate.io.manifest import read_json, write_json_atomic
-
-EXACT, NEAR = "exact_duplicate", "near_duplicate"
-DECISIONS = ("kept", EXACT, NEAR)  # a document's decision code indexes this
-TOP_CLUSTERS = 10
-MEMBERS_SHOWN = 10
-CLUSTERS_FILE = "clusters.json"
-FREQUENT_LINES_FILE = "frequent_lines.npy"
-
-
-def decisions_path(folder: Path, index: int) -> Path:
-    return folder / f"decisions-{index:05d}.arrow"
+from curate.corpus.dedup.state_files import read_arrow
 
 
 class Corpus:
@@ -258,14 +244,6 @@ def choose_kept(
     return kept
 
 
-@dataclass
-class Decisions:
-    reason: np.ndarray  # uint8 per document: its index in DECISIONS
-    target: np.ndarray  # int64: the document it duplicates (itself when kept)
-    cluster_size: np.ndarray  # int64: documents in its cluster
-    summary: dict
-
-
 def pair_signatures(corpus: Corpus, later: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(members, their signatures): every document of the pairs once, sorted, with its row."""
     members = np.unique(np.concatenate([later, earlier]))
@@ -289,44 +267,7 @@ def estimated_similarity(signatures: np.ndarray, left: np.ndarray, right: np.nda
     return similarity
 
 
-# decides the near duplicates of the eligible documents by tasks (components.py): each
-# document not kept, the one kept in its place, and counts for the summary; or None
-NearFinder = Callable[["Corpus", np.ndarray], tuple[np.ndarray, np.ndarray, dict]] | None
-
-
-def decide(corpus: Corpus, settings: DedupSettings, find_near: NearFinder = None) -> Decisions:
-    size = corpus.size
-    ordinals = np.arange(size, dtype=np.int64)
-    exact_first = exact_representatives(corpus) if settings.exact else ordinals.copy()
-    summary: dict = {"documents": size}
-    near_kept = ordinals.copy()
-    if settings.minhash:
-        tokens = corpus.column("tokens")
-        eligible = np.flatnonzero((exact_first == ordinals) & (tokens > 0))
-        summary["documents_without_tokens"] = int(np.count_nonzero(tokens == 0))
-        if find_near is not None and not settings.verify:  # --verify's neighbour pairs: local only
-            members, kept, tally = find_near(corpus, eligible)
-            near_kept[members] = kept
-            summary |= tally
-        else:
-            near_kept = _near_here(corpus, settings, eligible, summary)
-    root = near_kept[exact_first]  # the document kept in each one's cluster
-    sizes = np.bincount(root, minlength=size)  # documents per cluster, by its kept document
-    reason = np.zeros(size, np.uint8)
-    target = ordinals.copy()
-    is_exact = exact_first != ordinals
-    reason[is_exact], target[is_exact] = DECISIONS.index(EXACT), exact_first[is_exact]
-    is_near = ~is_exact & (near_kept != ordinals)
-    reason[is_near], target[is_near] = DECISIONS.index(NEAR), near_kept[is_near]
-    summary |= {
-        "exact_duplicates": int(np.count_nonzero(is_exact)),
-        "near_duplicates": int(np.count_nonzero(is_near)),
-    }
-    summary |= _cluster_summary(corpus, root, sizes, reason)
-    return Decisions(reason, target, sizes[root], summary)
-
-
-def _near_here(corpus: Corpus, settings: DedupSettings, eligible: np.ndarray, summary: dict) -> np.ndarray:
+def near_kept_here(corpus: Corpus, settings: DedupSettings, eligible: np.ndarray, summary: dict) -> np.ndarray:
     """For each document, the one kept in its place by near dedup: found in this process."""
     size = corpus.size
     later, earlier = candidate_pairs(
@@ -354,42 +295,6 @@ def _near_here(corpus: Corpus, settings: DedupSettings, eligible: np.ndarray, su
     return near_kept
 
 
-def _cluster_summary(corpus: Corpus, root: np.ndarray, sizes: np.ndarray, reason: np.ndarray) -> dict:
-    roots = np.flatnonzero(sizes >= 2)
-    histogram = np.bincount(sizes[roots]) if len(roots) else np.zeros(0, np.int64)
-    top = roots[np.lexsort((roots, -sizes[roots]))][:TOP_CLUSTERS]
-    clusters = []
-    for kept in top.tolist():
-        members = np.flatnonzero(root == kept)
-        shown = np.concatenate([[kept], members[members != kept][: MEMBERS_SHOWN - 1]])
-        tasks = corpus.task_of(shown)
-        clusters.append(
-            {
-                "size": int(sizes[kept]),
-                "members": [
-                    {
-                        "ordinal": int(o),
-                        "task": int(t),
-                        "row": int(o - corpus.starts[t]),
-                        "decision": DECISIONS[reason[o]],
-                    }
-                    for o, t in zip(shown, tasks)
-                ],
-            }
-        )
-    shown_ordinals = np.array(sorted({m["ordinal"] for c in clusters for m in c["members"]}), np.int64)
-    ids = dict(zip(shown_ordinals.tolist(), corpus.ids(shown_ordinals)))
-    for cluster in clusters:
-        for member in cluster["members"]:
-            member["id"] = ids[member["ordinal"]]
-    return {
-        "clusters": len(roots),
-        "documents_in_clusters": int(sizes[roots].sum()),
-        "cluster_sizes": {str(size): int(count) for size, count in enumerate(histogram) if count},
-        "largest": clusters,
-    }
-
-
 def frequent_lines(corpus: Corpus, threshold: int, kept: np.ndarray, partitions: int = 16) -> np.ndarray:
     """Sorted hashes of the non-blank lines seen more than `threshold` times in the kept documents.
 
@@ -413,45 +318,3 @@ def frequent_lines(corpus: Corpus, threshold: int, kept: np.ndarray, partitions:
         unique, counts = np.unique(values[values != 0], return_counts=True)
         frequent.append(unique[counts > threshold])
     return np.sort(np.concatenate(frequent))
-
-
-def write_decisions(folder: Path, corpus: Corpus, decisions: Decisions) -> None:
-    """One file per task with its rejected rows (row, reason, duplicate_of, cluster_size)."""
-    rejected = np.flatnonzero(decisions.reason)
-    targets = np.unique(decisions.target[rejected])
-    target_ids = np.array(corpus.ids(targets), dtype=object)
-    for task in range(len(corpus.tables)):
-        low, high = np.searchsorted(rejected, corpus.starts[task : task + 2])
-        ordinals = rejected[low:high]
-        table = pa.table(
-            {
-                "row": pa.array(ordinals - corpus.starts[task], pa.int64()),
-                "reason": pa.array(np.array(DECISIONS, dtype=object)[decisions.reason[ordinals]], pa.string()),
-                "duplicate_of": pa.array(target_ids[np.searchsorted(targets, decisions.target[ordinals])], pa.string()),
-                "cluster_size": pa.array(decisions.cluster_size[ordinals], pa.int64()),
-            }
-        )
-        write_arrow(decisions_path(folder, task), table)
-
-
-def find_duplicates(
-    folder: Path, tasks: int, settings: DedupSettings, hashing_seconds: float = 0.0, find_near: NearFinder = None
-) -> dict:
-    """Pass 2, resumable: decide, write each task's decisions, then the summary last."""
-    summary = read_json(folder / CLUSTERS_FILE)
-    if summary is not None:
-        return summary
-    started = time.perf_counter()
-    corpus = Corpus(folder, tasks)
-    decisions = decide(corpus, settings, find_near)
-    if settings.lines:
-        write_array(
-            folder / FREQUENT_LINES_FILE, frequent_lines(corpus, settings.line_threshold, decisions.reason == 0)
-        )
-    write_decisions(folder, corpus, decisions)
-    decisions.summary["seconds"] = {
-        "hashing": round(hashing_seconds, 3),
-        "clustering": round(time.perf_counter() - started, 3),
-    }
-    write_json_atomic(folder / CLUSTERS_FILE, decisions.summary)
-    return decisions.summary

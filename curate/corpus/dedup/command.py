@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from curate.corpus.dedup import components, partitioned
-from curate.corpus.dedup.clusters import CLUSTERS_FILE, find_duplicates
+from curate.corpus.dedup.decisions import CLUSTERS_FILE, find_duplicates
+from curate.corpus.dedup.distributed import find_duplicates_in_tasks
 from curate.corpus.dedup.features import FeatureTask, finished, hash_file
 from curate.corpus.dedup.removal import DuplicateRemoval
 from curate.corpus.dedup.settings import DedupSettings
@@ -37,8 +37,8 @@ def dedup_corpus(
     partitions: int = 0,
 ) -> JobResult:
     """Remove exact and near duplicates (and with `settings.lines`, frequent lines) from `inputs`.
-    `partitions` > 0 finds the candidate pairs (partitioned.py) and the clusters
-    (components.py) in that many partitions on the executor, with the same decisions."""
+    `partitions` > 0 finds the duplicates by tasks in that many partitions on the executor
+    (distributed.py), with the same decisions."""
     reader, writer = reader or ReaderOptions(), writer or WriterOptions()
     files = expand_inputs(inputs, input_format)
     state = folder.state_path(output, "dedup")
@@ -69,27 +69,14 @@ def dedup_corpus(
                 run_tasks(hash_file, todo, workers, bar)
             finally:
                 bar.close()
-        find_near = None
+        find = None
         if partitions:
 
-            def find_near(corpus, eligible):
-                threshold = settings.jaccard_threshold
-                pair_files = partitioned.write_candidate_pairs(
-                    state, corpus.starts, eligible, partitions, workers, threshold, show_progress
-                )
-                return components.near_duplicates(
-                    state,
-                    pair_files,
-                    corpus.size,
-                    tasks=len(files),
-                    workers=workers,
-                    threshold=threshold,
-                    by_rank=settings.keep != "first",
-                    progress=show_progress,
-                )
+            def find(corpus):
+                return find_duplicates_in_tasks(state, corpus, settings, partitions, workers, show_progress)
 
         removal.summary = find_duplicates(
-            state, len(files), settings, hashing_seconds=time.perf_counter() - started, find_near=find_near
+            state, len(files), settings, hashing_seconds=time.perf_counter() - started, find=find
         )
 
     return run_job(job, workers=workers, progress=progress, overwrite=overwrite, before_tasks=hash_and_cluster)

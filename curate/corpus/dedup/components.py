@@ -34,7 +34,8 @@ import numpy as np
 import pyarrow as pa
 
 from curate.corpus.dedup.clusters import Corpus, choose_kept
-from curate.corpus.dedup.partitioned import PAIRS_SCHEMA, run_stage, state_input, vertex_partition
+from curate.corpus.dedup.partitioned import PAIRS_SCHEMA, vertex_partition
+from curate.corpus.dedup.stages import run_stage, state_input
 from curate.corpus.dedup.state_files import read_array, read_partition, write_array, write_partitions
 from curate.errors import RunFailed
 from curate.io.input_file import InputFile

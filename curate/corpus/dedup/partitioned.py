@@ -29,12 +29,13 @@ import numpy as np
 import pyarrow as pa
 
 from curate.corpus.dedup.clusters import Corpus, join_to_first, pair_signatures, signatures_agree, split_codes
+from curate.corpus.dedup.exact_groups import duplicates_in
 from curate.corpus.dedup.features import features_path
-from curate.corpus.dedup.state_files import read_array, read_arrow, read_partition, write_array, write_partitions
+from curate.corpus.dedup.stages import run_stage, state_input
+from curate.corpus.dedup.state_files import read_arrow, read_partition, write_partitions
 from curate.io.input_file import InputFile
-from curate.pipeline.pool import Progress, report_progress, run_tasks
+from curate.pipeline.pool import report_progress
 
-ELIGIBLE_FILE = "eligible.npy"
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads (band, key) over partitions
 _SCHEMA = pa.schema([("band", pa.uint16()), ("key", pa.uint64()), ("ordinal", pa.int64())])
 PAIRS_SCHEMA = pa.schema([("later", pa.int64()), ("earlier", pa.int64()), ("passed", pa.bool_())])
@@ -55,6 +56,7 @@ class ScatterTask:
     folder: Path
     start: int  # ordinal of the file's first document
     partitions: int
+    exact_files: list[Path]  # exact_groups.py's files (none without exact dedup)
 
 
 @dataclass
@@ -75,13 +77,18 @@ def partition_of(bands: np.ndarray, keys: np.ndarray, partitions: int) -> np.nda
 
 
 def scatter_bands(task: ScatterTask) -> dict:
-    """Write the eligible documents' band keys of one feature file, grouped by partition."""
-    column = read_arrow(features_path(task.folder, task.index)).column("bands")
+    """Write the band keys of one feature file's eligible documents (a word or more, and no
+    exact duplicate of an earlier one: as the local pass bands them), grouped by partition."""
+    table = read_arrow(features_path(task.folder, task.index))
+    column = table.column("bands")
     width = column.type.list_size
     values = np.concatenate(
         [chunk.flatten().to_numpy(zero_copy_only=False) for chunk in column.chunks] or [np.zeros(0, np.uint64)]
     ).reshape(-1, width)
-    rows = np.flatnonzero(read_array(task.folder / ELIGIBLE_FILE)[task.start : task.start + len(values)])
+    eligible = np.concatenate([chunk.to_numpy() > 0 for chunk in table.column("tokens").chunks] or [np.zeros(0, bool)])
+    if task.exact_files:
+        eligible[duplicates_in(task.exact_files, task.index) - task.start] = False
+    rows = np.flatnonzero(eligible)
     keys = values[rows].reshape(-1)
     bands = np.tile(np.arange(width, dtype=np.uint16), len(rows))
     ordinals = np.repeat(rows.astype(np.int64) + task.start, width)
@@ -120,22 +127,21 @@ def bucket_pairs(task: BucketTask) -> dict:
 def write_candidate_pairs(
     folder: Path,
     starts: np.ndarray,
-    eligible: np.ndarray,
     partitions: int,
     workers: int,
     threshold: float,
+    exact_files: list[Path],
     progress: bool = False,
 ) -> list[Path]:
-    """Find and check the candidate pairs of the `eligible` documents (their ordinals, as the
-    local pass takes them) with scatter and bucket tasks on the executor; returns the pair files
-    (`PAIRS_SCHEMA`, batch r: the pairs whose later document is in vertex partition r). A pair
-    met in two bands may be in two files, alike."""
+    """Find and check the candidate pairs of the eligible documents with scatter and bucket
+    tasks on the executor (`exact_files`: exact_groups.py's, or none without exact dedup);
+    returns the pair files (`PAIRS_SCHEMA`, batch r: the pairs whose later document is in
+    vertex partition r). A pair met in two bands may be in two files, alike."""
     size, tasks = int(starts[-1]), len(starts) - 1
-    mask = np.zeros(size, np.bool_)
-    mask[eligible] = True
-    write_array(folder / ELIGIBLE_FILE, mask)
     scatter = [
-        ScatterTask(index, state_input(features_path(folder, index)), folder, int(starts[index]), partitions)
+        ScatterTask(
+            index, state_input(features_path(folder, index)), folder, int(starts[index]), partitions, exact_files
+        )
         for index in range(tasks)
     ]
     run_stage(scatter_bands, scatter, workers, "dedup: band keys", progress)
@@ -144,17 +150,18 @@ def write_candidate_pairs(
         for number in range(partitions)
     ]
     run_stage(bucket_pairs, buckets, workers, "dedup: buckets", progress)
-    for path in [*(scatter_path(folder, index) for index in range(tasks)), folder / ELIGIBLE_FILE]:
-        path.unlink(missing_ok=True)
+    for index in range(tasks):
+        scatter_path(folder, index).unlink(missing_ok=True)
     return [pairs_path(folder, number) for number in range(partitions)]
 
 
 def candidate_pairs(
-    folder: Path, starts: np.ndarray, eligible: np.ndarray, partitions: int, workers: int, threshold: float
+    folder: Path, starts: np.ndarray, partitions: int, workers: int, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(later, earlier, passed), each pair once, as `clusters.candidate_pairs` and its check give
-    them: what `write_candidate_pairs` found, read back into this process (and its files removed)."""
-    paths = write_candidate_pairs(folder, starts, eligible, partitions, workers, threshold)
+    them (without exact dedup): what `write_candidate_pairs` found, read back into this process
+    (and its files removed)."""
+    paths = write_candidate_pairs(folder, starts, partitions, workers, threshold, [])
     table = pa.concat_tables([read_partition(paths, number, PAIRS_SCHEMA) for number in range(partitions)])
     size = int(starts[-1])
     codes = table.column("later").to_numpy() * size + table.column("earlier").to_numpy()
@@ -171,17 +178,3 @@ def vertex_partition(ordinals: np.ndarray, partitions: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         mixed = ordinals.astype(np.uint64) * _MIX
     return ((mixed >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
-
-
-def state_input(path: Path) -> InputFile:
-    """What a state task names in its errors (tasks carry an InputFile)."""
-    return InputFile(path, "arrow")
-
-
-def run_stage(function, tasks: list, workers: int, label: str, progress: bool) -> None:
-    """One stage of tasks on the executor, with its progress bar."""
-    bar = Progress(None, label, progress)
-    try:
-        run_tasks(function, tasks, workers, bar)
-    finally:
-        bar.close()

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from curate.corpus.dedup.clusters import FREQUENT_LINES_FILE, decisions_path
+from curate.corpus.dedup.decisions import FREQUENT_LINES_FILE, decisions_path
 from curate.corpus.dedup.hashing import hash_texts
 from curate.corpus.dedup.settings import DedupSettings
 from curate.corpus.dedup.state_files import read_array, read_arrow
