@@ -30,6 +30,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from dedup_memory import build  # noqa: E402
 
+DRIVER = "driver (between stages)"
+
 
 def profile(corpus: Path, partitions: int) -> tuple[dict, dict, int, dict]:
     """(bytes written per stage, peak bytes of the largest task per stage, documents, summary)."""
@@ -50,10 +52,14 @@ def profile(corpus: Path, partitions: int) -> tuple[dict, dict, int, dict]:
         def run(task):
             pool = pa.default_memory_pool()
             arrow_before = pool.bytes_allocated()
+            current, peak = tracemalloc.get_traced_memory()
+            peaks[DRIVER] = max(peaks[DRIVER], peak)  # the driver's own, up to this task
             tracemalloc.reset_peak()
             result = function(task)
             stage = stage_of(task)
-            peaks[stage] = max(peaks[stage], tracemalloc.get_traced_memory()[1] + pool.bytes_allocated() - arrow_before)
+            task_peak = tracemalloc.get_traced_memory()[1] - current
+            peaks[stage] = max(peaks[stage], task_peak + pool.bytes_allocated() - arrow_before)
+            tracemalloc.reset_peak()
             path = path_of(task)
             written[stage] += path.stat().st_size if path.exists() else 0
             return result
@@ -106,6 +112,7 @@ def profile(corpus: Path, partitions: int) -> tuple[dict, dict, int, dict]:
     started = time.perf_counter()
     summary = find_duplicates(state, len(files), settings, find=find)
     summary["clustering_seconds"] = time.perf_counter() - started
+    peaks[DRIVER] = max(peaks[DRIVER], tracemalloc.get_traced_memory()[1])
     tracemalloc.stop()
     return dict(written), dict(peaks), summary["documents"], summary
 
@@ -121,6 +128,8 @@ def report(corpus: Path, partitions: int, target: int = 10**9, nodes: int = 100,
     header = ("stage", "bytes", "B/doc", "bytes at N'", "task peak", "peak at N'/R'")
     print("  {:<26}{:>12}{:>8}{:>14}{:>12}{:>16}".format(*header))
     for stage in dict.fromkeys([*written, *peaks]):
+        if stage == DRIVER:
+            continue
         size, peak = written.get(stage, 0), peaks.get(stage)
         projected_peak = (
             "" if peak is None else f"{peak * (target / target_partitions) / (docs / partitions) / 2**20:,.0f} MiB"
@@ -128,6 +137,11 @@ def report(corpus: Path, partitions: int, target: int = 10**9, nodes: int = 100,
         shown_peak = "" if peak is None else f"{peak / 2**20:,.1f} MiB"
         print(f"  {stage:<26}{size / 2**20:>10,.1f}MiB{size / docs:>8,.1f}{size * target / docs / 2**40:>12,.2f}TiB"
               f"{shown_peak:>12}{projected_peak:>16}")  # fmt: skip
+    driver = peaks[DRIVER]
+    duplicates = summary["exact_duplicates"] + summary["near_duplicates"]
+    print(f"  {DRIVER}: peak {driver / 2**20:,.1f} MiB of arrays ({driver / docs:,.0f} B/doc, "
+          f"{driver / max(duplicates, 1):,.0f} B per duplicate); it grows with the duplicates: at N' with the "
+          f"same share, {driver * target / docs / 2**30:,.1f} GiB")  # fmt: skip
 
 
 def main() -> None:

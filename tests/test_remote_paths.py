@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.test_dedup import SHARED_WEB, needs_shared
+from tests.test_ray_executor import ray_cluster  # noqa: F401  (a fixture, for the Ray test)
 
 s3fs = pytest.importorskip("s3fs")
 pytestmark = needs_shared
@@ -202,3 +203,35 @@ def _installed(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+def test_ray_tasks_fetch_their_own_inputs(tmp_path, store, request):
+    """On a Ray cluster whose nodes have the store's credentials in their environment (as a
+    cluster's nodes would), each task fetches its object where it runs: same bytes as locally."""
+    pytest.importorskip("ray", reason="the ray extra: pip install 'curate[ray]'")
+    env, fs = store
+    address = request.getfixturevalue("ray_cluster")  # started after the store: its nodes see env
+    first = sorted(fs.glob(f"{BUCKET}/crawl/*.jsonl.gz"))[0]
+    fs.copy(first, f"{BUCKET}/copies/{first.rsplit('/', 1)[1]}")  # exact duplicates across files
+    inputs = (f"s3://{BUCKET}/crawl", f"s3://{BUCKET}/copies")
+    curate(tmp_path, env, "dedup", *inputs, "-o", str(tmp_path / "local"), "--no-progress", "--workers", "2")
+    ray_options = ("--executor", "ray", "--ray-address", address, "--workers", "2", "--partitions", "3")
+    curate(tmp_path, env, "dedup", *inputs, "-o", str(tmp_path / "ray"), "--no-progress", *ray_options)
+    for sub in ("data", "rejected"):
+        local = sorted((tmp_path / "local" / sub).iterdir())
+        assert [path.read_bytes() for path in local] == [(tmp_path / "ray" / sub / p.name).read_bytes() for p in local]
+    assert json.loads((tmp_path / "ray" / "_manifest.json").read_text())["counts"]["rejected"] > 0
+
+
+def test_globs_single_objects_and_a_text_corpus(tmp_path, store):
+    env, fs = store
+    names = sorted(path.rsplit("/", 1)[1] for path in fs.glob(f"{BUCKET}/crawl/*.jsonl.gz"))
+    curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl/*.jsonl.gz", "-o", str(tmp_path / "glob"), "--no-progress")
+    one = f"s3://{BUCKET}/crawl/{names[1]}"
+    curate(tmp_path, env, "filter", one, "-o", str(tmp_path / "one"), "--no-progress")
+    inputs = [json.loads((tmp_path / name / "_manifest.json").read_text())["inputs"] for name in ("glob", "one")]
+    assert [item["path"] for item in inputs[0]] == [f"s3://{BUCKET}/crawl/{name}" for name in names]
+    assert [item["path"] for item in inputs[1]] == [one] and inputs[1][0]["etag"] and inputs[1][0]["size"] > 0
+    # a tokenizer learned from a store's corpus (read through the same readers)
+    curate(tmp_path, env, "train-tokenizer", f"s3://{BUCKET}/crawl", "-o", str(tmp_path / "tok"), "--vocab-size", "300")
+    assert (tmp_path / "tok" / "tokenizer.json").is_file()

@@ -72,21 +72,23 @@ def remote_inputs(argument: str, input_format: str, detect_format) -> list[tuple
     scheme = _URL.match(argument).group(1)
     try:
         if any(character in path for character in "*?["):
-            found = sorted(fs.glob(path))
+            found = sorted(item for item in fs.glob(path) if fs.isfile(item))
             named = False
+            parts = path.split("/")
+            base = "/".join(parts[: next(i for i, part in enumerate(parts) if any(c in part for c in "*?["))])
         elif fs.isdir(path):
             if fs.exists(_join(path, MANIFEST)):
                 return _dataset_shards(fs, scheme, path)
-            found, named = sorted(fs.find(path)), False
+            found, named, base = sorted(fs.find(path)), False, path
         elif fs.isfile(path):
-            found, named = [path], True
+            found, named, base = [path], True, path
         else:
             raise UserError(f"input '{argument}' does not exist")
     except OSError as error:
         raise UserError(f"cannot list input '{argument}': {error}") from None
     files = []
     for item in found:
-        relative = PurePosixPath(item).relative_to(path.rstrip("/")) if item != path and not named else None
+        relative = PurePosixPath(item).relative_to(base.rstrip("/")) if not named else None
         if relative is not None and any(part[:1] in "._" for part in relative.parts):
             continue
         format_ = detect_format(Path(PurePosixPath(item).name)) if input_format == "auto" else input_format
@@ -118,6 +120,15 @@ def fingerprint(url: str) -> dict:
     tag = next((info[key] for key in ("ETag", "etag", "md5Hash", "crc32c", "sha", "checksum") if info.get(key)), "")
     when = next((info[key] for key in ("LastModified", "mtime", "updated", "last_modified") if info.get(key)), "")
     return {"path": url, "size": int(info.get("size") or 0), "etag": str(tag).strip('"'), "modified": str(when)}
+
+
+def parquet_schema(url: str):
+    """A Parquet object's schema, from its footer (a few ranged reads, not the whole object)."""
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem(url)
+    with fs.open(path, "rb") as handle:
+        return pq.read_schema(handle)
 
 
 @contextmanager

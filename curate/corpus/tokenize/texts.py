@@ -16,7 +16,8 @@ from pathlib import Path
 import orjson
 
 from curate.errors import UserError
-from curate.io.fingerprint import fingerprint
+from curate.io import remote
+from curate.io.fingerprint import input_fingerprint
 from curate.io.input_file import InputFile
 from curate.io.readers import READERS, ReaderOptions, read_file
 from curate.io.sources import WARC, Inputs, SkippedInput, expand_inputs, print_skipped
@@ -91,7 +92,8 @@ def _has_column(item: InputFile, name: str) -> bool:
     import pyarrow.parquet as pq
 
     try:
-        return name in pq.read_schema(item.path).names
+        schema = remote.parquet_schema(item.url) if item.url else pq.read_schema(item.path)
+        return name in schema.names
     except (pa.ArrowException, OSError):
         return True  # unreadable: the reader reports it as one unreadable record
 
@@ -149,7 +151,7 @@ def corpus_documents(
     stats.skipped = [entry.to_json() for entry in inputs.skipped]
     print_skipped(inputs.skipped, see=see)
     for item in inputs:
-        stats.files.append(fingerprint(item.path))
+        stats.files.append(input_fingerprint(item))
         for document in _file_documents(item, text_field, text_lines):
             if max_documents is not None and stats.records >= max_documents:
                 stats.truncated = True

@@ -32,9 +32,6 @@ def input_schema(input_file: InputFile, options: ReaderOptions) -> pa.Schema:
     """The schema of the documents read from this file (whole records are id/text/source/meta)."""
     schema = READERS[input_file.format].schema
     if schema is not None and not options.records:
-        if input_file.url:
-            with remote.fetched(input_file.url) as local:
-                return schema(replace(input_file, path=local), options)
         return schema(input_file, options)
     return CORE_SCHEMA
 

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.errors import UserError
+from curate.io import remote
 from curate.io.input_file import InputFile
 from curate.io.readers.batch import (
     RAW_PREFIX_BYTES,
@@ -63,7 +64,7 @@ def _parquet_table(table: pa.Table, renames: dict[str, str], source: str) -> pa.
 def parquet_schema(input_file: InputFile, options: ReaderOptions) -> pa.Schema:
     """The schema this file's rows will have once read; CORE for an unreadable file."""
     try:
-        schema = pq.read_schema(input_file.path)
+        schema = remote.parquet_schema(input_file.url) if input_file.url else pq.read_schema(input_file.path)
     except (pa.ArrowException, OSError):
         return CORE_SCHEMA
     renames = _parquet_columns(schema, options, input_file.path)
