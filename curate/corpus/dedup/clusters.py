@@ -1,10 +1,12 @@
-"""Pass 2 of dedup: exact groups, LSH candidate pairs, clusters, and what each cluster keeps.
+"""Pass 2 of dedup in one process: exact groups, LSH candidate pairs, clusters, and what each
+cluster keeps (decisions.py turns them into decisions; with --partitions, distributed.py finds
+the same by tasks, and `choose_kept` decides each component there too).
 
 Runs in the main process on the memory-mapped feature files. Memory holds a few arrays
 of one number per document (about 60 bytes per document in all), one band of keys at a
 time (16 bytes per document), and the candidate pairs; never the text.
 
-Decisions, for documents in input order (their ordinal):
+For documents in input order (their ordinal):
 - exact: the first document of each group of equal exact hashes is its representative;
   the others are `exact_duplicate` of it.
 - near: representatives with at least one token are banded; documents sharing a band

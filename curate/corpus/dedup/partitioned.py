@@ -5,19 +5,20 @@
 processes, or Ray tasks):
 
 1. scatter, one task per feature file: each eligible document's (band, key, ordinal) rows
+   (eligible: a word or more, and not an exact copy of an earlier document, by exact_groups.py)
    go to partition hash(band, key) mod R, written as one Arrow file per task whose record
    batch r is partition r (`scatter-TTTTT.arrow`);
 2. buckets, one task per partition: batch r of every scatter file, grouped by (band, key);
    each document of a bucket is joined to the bucket's first, as the local pass
    joins it, each pair checked as the local pass checks it (the share of equal signature
-   values against the threshold), and the pairs written as sorted unique codes with their
-   results (`pairs-RRRRR.npy`, `passed-RRRRR.npy`).
+   values against the threshold), and the pairs written with their results by the partition
+   of their later document (`pairs-RRRRR.arrow`), where components.py takes them on.
 
 A bucket is one (band, key), so it lies whole in one partition and the pairs are exactly
 the local pass's. Memory: a scatter task holds its file's rows (18 bytes per document and
 band), a bucket task its partition's (18 x bands x documents / R bytes), its pairs and their
-documents' signatures; the driver reads back only the pairs and whether each passed. With --verify (which also joins neighbours in a bucket)
-the local pass runs.
+documents' signatures. With --verify (which also joins neighbours in a bucket) the local
+pass runs.
 """
 
 from __future__ import annotations
