@@ -76,26 +76,19 @@ def profile(corpus: Path, partitions: int) -> tuple[dict, dict, int, dict]:
             return components.near_path(task.folder, task.index)
         return components.edges_path(task.folder, task.stage, task.index)
 
-    exact_groups.scatter_hashes = measured(
-        exact_groups.scatter_hashes,
-        lambda task: "exact scatter",
-        lambda task: exact_groups.scatter_path(task.folder, task.index),
-    )
-    exact_groups.group_hashes = measured(
-        exact_groups.group_hashes,
-        lambda task: "exact groups",
-        lambda task: exact_groups.groups_path(task.folder, task.index),
-    )
-    partitioned.scatter_bands = measured(
-        partitioned.scatter_bands,
-        lambda task: "scatter (band keys)",
-        lambda task: partitioned.scatter_path(task.folder, task.index),
-    )
-    partitioned.bucket_pairs = measured(
-        partitioned.bucket_pairs,
-        lambda task: "buckets (pairs)",
-        lambda task: partitioned.pairs_path(task.folder, task.index),
-    )
+    stages = [  # (module, task function, stage, the file a task writes)
+        (exact_groups, "scatter_hashes", "exact scatter", exact_groups.scatter_path),
+        (exact_groups, "group_hashes", "exact groups", exact_groups.groups_path),
+        (partitioned, "scatter_bands", "scatter (band keys)", partitioned.scatter_path),
+        (partitioned, "bucket_pairs", "buckets (pairs)", partitioned.pairs_path),
+    ]
+    for module, name, stage, path in stages:
+        function = measured(
+            getattr(module, name),
+            lambda task, stage=stage: stage,
+            lambda task, path=path: path(task.folder, task.index),
+        )
+        setattr(module, name, function)
     components.run_stage_task = measured(components.run_stage_task, component_stage, component_file)  # fmt: skip
 
     settings = DedupSettings()
