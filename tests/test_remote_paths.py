@@ -144,12 +144,56 @@ def test_resume_from_the_store_and_a_cut_upload(tmp_path, store, monkeypatch):
     assert {name: fs.info(f"{BUCKET}/resumed/{name}")["ETag"] for name in complete} == digests
 
 
+def test_a_cut_recommit_never_leaves_a_manifest_over_other_files(tmp_path, store, monkeypatch):
+    from curate.io import remote
+    from tests.conftest import run_cli
+
+    env, fs = store
+    out = f"s3://{BUCKET}/recommitted"
+    curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl", "-o", out, "--no-progress", "--shard-rows", "5")
+    monkeypatch.setenv("CURATE_CACHE_DIR", str(tmp_path / "cache"))
+    original = remote.RemoteOutput._upload
+
+    def cut_before_the_manifest(fs_, root, local, name, there):
+        if name == remote.MANIFEST:
+            raise KeyboardInterrupt  # killed here: every other file is in the store
+        original(fs_, root, local, name, there)
+
+    monkeypatch.setattr(remote.RemoteOutput, "_upload", staticmethod(cut_before_the_manifest))
+    arguments = ("filter", f"s3://{BUCKET}/crawl", "-o", out, "--no-progress", "--shard-rows", "500", "--overwrite")
+    run_cli(*arguments, expect=130)  # interrupted: "run the same command again to resume"
+    monkeypatch.setattr(remote.RemoteOutput, "_upload", staticmethod(original))
+    assert "_manifest.json" not in listing(fs, f"{BUCKET}/recommitted")  # no manifest over the new shards
+    # another machine does not take it for finished, nor read its files as data
+    curate(tmp_path, env, "filter", f"s3://{BUCKET}/recommitted", "-o", str(tmp_path / "read"), expect=2)
+    # the re-run on this machine finishes the upload: exactly the new run's shards
+    curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl", "-o", out, "--no-progress", "--shard-rows", "500")
+    names = listing(fs, f"{BUCKET}/recommitted")
+    manifest = json.loads(fs.cat_file(f"{BUCKET}/recommitted/_manifest.json"))
+    assert [name for name in names if name.startswith("data/")] == [
+        shard["path"] for shard in manifest["shards"]["data"]
+    ]
+
+
+def test_a_stale_staging_folder_does_not_replace_the_store_s_folder(tmp_path, store):
+    env, fs = store
+    out = f"s3://{BUCKET}/contested"
+    curate(tmp_path / "a", env, "filter", f"s3://{BUCKET}/crawl", "-o", out, "--no-progress", "--shard-rows", "5")
+    curate(tmp_path / "b", env, "filter", f"s3://{BUCKET}/crawl", "-o", out, "--no-progress", "--overwrite")
+    made_by_b = fs.cat_file(f"{BUCKET}/contested/_manifest.json")
+    # machine a's staging folder still holds its own finished run: the store's folder counts
+    done = curate(tmp_path / "a", env, "filter", f"s3://{BUCKET}/crawl", "-o", out, "--shard-rows", "5", expect=2)
+    assert "--overwrite" in done.stderr and out in done.stderr and "remote-outputs" not in done.stderr
+    assert fs.cat_file(f"{BUCKET}/contested/_manifest.json") == made_by_b
+
+
 def test_overwrite_deletes_only_what_curate_wrote(tmp_path, store):
     env, fs = store
     out = f"s3://{BUCKET}/rewritten"
     curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl", "-o", out, "--no-progress", "--shard-rows", "5")
     many = [name for name in listing(fs, f"{BUCKET}/rewritten") if name.startswith("data/")]
     fs.pipe(f"{BUCKET}/rewritten/NOTES.txt", b"the user's")
+    fs.pipe(f"{BUCKET}/rewritten/data/README.md", b"the user's too")
     done = curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl", "-o", out, "--no-progress", expect=2)
     assert "--overwrite" in done.stderr and done.stderr.count("\n") == 1
     curate(
@@ -168,8 +212,9 @@ def test_overwrite_deletes_only_what_curate_wrote(tmp_path, store):
     listed = [
         shard["path"] for shard in json.loads(fs.cat_file(f"{BUCKET}/rewritten/_manifest.json"))["shards"]["data"]
     ]
-    assert [name for name in names if name.startswith("data/")] == listed and len(listed) < len(many)
-    assert "NOTES.txt" in names
+    shards = [name for name in names if name.startswith("data/") and name.endswith(".parquet")]
+    assert shards == listed and len(listed) < len(many)
+    assert "NOTES.txt" in names and "data/README.md" in names
 
 
 def test_refusals_are_one_line(tmp_path, store):
@@ -180,6 +225,12 @@ def test_refusals_are_one_line(tmp_path, store):
     assert listing(fs, f"{BUCKET}/theirs") == ["file.bin"]
     done = curate(tmp_path, env, "filter", f"s3://{BUCKET}/nothing-here", "-o", str(tmp_path / "out"), expect=2)
     assert "does not exist" in done.stderr and done.stderr.count("\n") == 1
+    done = curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl", "-o", "s3://no-such-bucket/out", expect=2)
+    assert "s3://no-such-bucket/out" in done.stderr and done.stderr.count("\n") == 1  # before any work
+    done = curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl/x", "-o", f"s3://{BUCKET}/crawl", expect=2)
+    assert "inside the output folder" in done.stderr
+    fs.pipe(f"{BUCKET}/cut/.curate-upload/.curate-folder", b"{}")  # a first commit cut at its first file
+    curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl", "-o", f"s3://{BUCKET}/cut", "--no-progress")
     if not _installed("gcsfs"):
         done = curate(tmp_path, env, "filter", "gs://bucket/x.jsonl", "-o", str(tmp_path / "out"), expect=2)
         assert "gcsfs" in done.stderr and done.stderr.count("\n") == 1
@@ -223,6 +274,15 @@ def test_ray_tasks_fetch_their_own_inputs(tmp_path, store, request):
     assert json.loads((tmp_path / "ray" / "_manifest.json").read_text())["counts"]["rejected"] > 0
 
 
+def test_a_curate_folder_inside_an_input_prefix_is_not_read_as_data(tmp_path, store):
+    env, fs = store
+    curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl", "-o", f"s3://{BUCKET}/crawl/filtered", "--no-progress")
+    curate(tmp_path, env, "filter", f"s3://{BUCKET}/crawl", "-o", str(tmp_path / "again"), "--no-progress")
+    inputs = json.loads((tmp_path / "again" / "_manifest.json").read_text())["inputs"]
+    assert inputs and not any("/filtered/" in item["path"] for item in inputs)
+    fs.rm(f"{BUCKET}/crawl/filtered", recursive=True)
+
+
 def test_globs_single_objects_and_a_text_corpus(tmp_path, store):
     env, fs = store
     names = sorted(path.rsplit("/", 1)[1] for path in fs.glob(f"{BUCKET}/crawl/*.jsonl.gz"))
@@ -235,3 +295,37 @@ def test_globs_single_objects_and_a_text_corpus(tmp_path, store):
     # a tokenizer learned from a store's corpus (read through the same readers)
     curate(tmp_path, env, "train-tokenizer", f"s3://{BUCKET}/crawl", "-o", str(tmp_path / "tok"), "--vocab-size", "300")
     assert (tmp_path / "tok" / "tokenizer.json").is_file()
+
+
+def test_a_recipe_rebuilds_only_store_folders_it_made(tmp_path, store, monkeypatch):
+    from tests.conftest import run_cli
+
+    env, fs = store
+    monkeypatch.setenv("CURATE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    crawl = f"s3://{BUCKET}/crawl"
+    curate(tmp_path, env, "filter", crawl, "-o", f"s3://{BUCKET}/by-hand", "--no-progress", "--steps", "clean")
+    made_by_hand = fs.cat_file(f"{BUCKET}/by-hand/_manifest.json")
+    step = "steps:\n  - filter: {inputs: [%s], output: 's3://%s/%s', steps: clean, unicode: NFKC, progress: false}\n"
+    (tmp_path / "hand.yaml").write_text(step % (crawl, BUCKET, "by-hand"), encoding="utf-8")
+    result = run_cli("run", tmp_path / "hand.yaml", expect=2)
+    assert "the recipe did not make" in result.output and "pass --overwrite" in result.output
+    fs.invalidate_cache()
+    assert fs.cat_file(f"{BUCKET}/by-hand/_manifest.json") == made_by_hand
+    # one the recipe made is rebuilt when its options change
+    (tmp_path / "own.yaml").write_text(step % (crawl, BUCKET, "own"), encoding="utf-8")
+    run_cli("run", tmp_path / "own.yaml")
+    (tmp_path / "own.yaml").write_text((step % (crawl, BUCKET, "own")).replace("NFKC", "NFC"), encoding="utf-8")
+    run_cli("run", tmp_path / "own.yaml")
+    fs.invalidate_cache()
+    assert json.loads(fs.cat_file(f"{BUCKET}/own/_manifest.json"))["options"]["unicode_form"] == "NFC"
+
+
+def test_local_and_store_inputs_keep_the_argument_order(tmp_path, store):
+    env, fs = store
+    local = sorted((SHARED_WEB / "cc_en_head").glob("*.jsonl.gz"))[-1]
+    one = f"s3://{BUCKET}/crawl/{sorted(fs.glob(f'{BUCKET}/crawl/*.jsonl.gz'))[0].rsplit('/', 1)[1]}"
+    for name, arguments in (("store-first", [one, str(local)]), ("local-first", [str(local), one])):
+        curate(tmp_path, env, "filter", *arguments, "-o", str(tmp_path / name), "--no-progress")
+        inputs = json.loads((tmp_path / name / "_manifest.json").read_text())["inputs"]
+        assert [item["path"] for item in inputs] == arguments

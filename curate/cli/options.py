@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from curate.errors import UserError
+from curate.errors import RunFailed, UserError
 from curate.io.readers import ReaderOptions
 from curate.io.readers.registry import READERS, RECORD_FORMATS, suffix_help
 from curate.io.remote import RemoteOutput, is_url, local_text
@@ -197,11 +197,11 @@ def staged_output(function: Callable) -> Callable:
         target = params.get("output")
         if not isinstance(target, RemoteOutput):
             return function(*args, **params)
-        staging = target.prepare()
+        staging = target.prepare([str(item) for item in params.get("inputs") or ()])
         try:
             result = function(*args, **{**params, "output": staging})
-        except UserError as error:  # named by the URL the user gave, not the staging folder
-            raise UserError(str(error).replace(str(staging), str(target))) from None
+        except (UserError, RunFailed) as error:  # named by the URL the user gave, not the staging folder
+            raise type(error)(str(error).replace(str(staging), str(target))) from None
         if target.commit():
             click.echo(f"committed {staging} to {target}")
         else:

@@ -21,6 +21,7 @@ import click
 
 from curate.cli.options import option_words
 from curate.errors import UserError
+from curate.io.remote import RemoteOutput, is_url
 from curate.io.yaml_limits import load_yaml
 from curate.pipeline import ownership
 
@@ -98,7 +99,7 @@ def step_outputs(command: click.Command, options: dict) -> list[Path]:
     for key, value in options.items():
         param = params.get(str(key).replace("-", "_"))
         if param is not None and param.name in OUTPUT_OPTIONS and value is not None:
-            outputs.append(Path(str(value)))
+            outputs.append(RemoteOutput(str(value).rstrip("/")) if is_url(value) else Path(str(value)))
     return outputs
 
 
@@ -118,6 +119,8 @@ def _refuse_shared_outputs(path: Path, planned: list[tuple[int, str, list[Path]]
 
 def made_by_recipe(output: Path, recipe: Path) -> bool:
     """Whether `output` is new, or a folder this recipe made: only those get --overwrite."""
+    if isinstance(output, RemoteOutput):
+        return output.made_by(recipe.resolve())
     if not output.exists():
         return True
     marker = ownership.marker(output)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 from curate.errors import UserError
+from curate.pipeline.ownership import MARKER
 from curate.user_cache import cache_dir
 
 MANIFEST = "_manifest.json"
@@ -86,10 +88,15 @@ def remote_inputs(argument: str, input_format: str, detect_format) -> list[tuple
             raise UserError(f"input '{argument}' does not exist")
     except OSError as error:
         raise UserError(f"cannot list input '{argument}': {error}") from None
+    # a curate folder inside (an output written into its input folder): its files are reports,
+    # manifests and rejected rows, not raw data; name it as an input to read its kept rows
+    nested = {item.rsplit("/", 1)[0] + "/" for item in found if item.rsplit("/", 1)[-1] in (MANIFEST, MARKER)}
     files = []
     for item in found:
         relative = PurePosixPath(item).relative_to(base.rstrip("/")) if not named else None
         if relative is not None and any(part[:1] in "._" for part in relative.parts):
+            continue
+        if not named and any(item.startswith(folder) for folder in nested):
             continue
         format_ = detect_format(Path(PurePosixPath(item).name)) if input_format == "auto" else input_format
         if format_ is None:
@@ -159,58 +166,100 @@ class RemoteOutput(str):
 
     @property
     def staging(self) -> Path:
-        return _cache("remote-outputs") / hashlib.sha256(str(self).encode()).hexdigest()[:20]
+        """One staging folder per URL and store (the same URL at another endpoint is another)."""
+        fs, _ = filesystem(str(self))
+        options = json.dumps(fs.storage_options, sort_keys=True, default=str)
+        where = "\n".join([str(self), options, os.environ.get("AWS_ENDPOINT_URL", "")])
+        return _cache("remote-outputs") / hashlib.sha256(where.encode()).hexdigest()[:20]
 
-    def prepare(self) -> Path:
-        """The staging folder to run the command in, holding the store's marker and manifest when
-        the store has a curate folder there (so that a finished one is not run again, and one made
-        with other options needs --overwrite, as a local folder would); one line if the prefix holds
-        files curate did not make."""
-        from curate.pipeline.ownership import MARKER
-
+    def prepare(self, inputs: list[str] = ()) -> Path:
+        """The staging folder to run the command in. The store decides: when it holds a finished
+        curate folder, the staging folder holds its marker and manifest (so that a finished one is
+        not run again, and one made with other options needs --overwrite, as a local folder would);
+        a staging folder left from a run that the store no longer reflects is emptied first. One
+        line if the prefix holds files curate did not make, an input is inside it, or the store
+        cannot be written."""
+        for item in inputs:
+            if is_url(item) and (str(item).rstrip("/") + "/").startswith(str(self) + "/"):
+                raise UserError(f"input {item} is inside the output folder {self}; write the output elsewhere")
         fs, root = filesystem(str(self))
-        names = self._names(fs, root)
-        staging = self.staging
-        staging.mkdir(parents=True, exist_ok=True)
-        if names and MARKER not in names:
+        names = self._store_call(lambda: self._names(fs, root))
+        ours = [name for name in names if not name.startswith(UPLOADS + "/")]
+        if ours and MARKER not in ours:
             raise UserError(f"{self} holds files curate did not make; write to an empty prefix")
-        if MARKER in names and not (staging / MANIFEST).exists():
-            for name in (MARKER, MANIFEST):
-                if name in names:
-                    fs.get_file(_join(root, name), str(staging / name))
+        probe = _join(root, f"{UPLOADS}/.probe")
+        self._store_call(lambda: fs.pipe_file(probe, b""))  # a missing bucket or no right to write: now
+        self._store_call(lambda: fs.rm_file(probe))
+        staging = self.staging
+        if MANIFEST in names:
+            stored = self._store_call(lambda: fs.cat_file(_join(root, MANIFEST)))
+            held = (staging / MANIFEST).read_bytes() if (staging / MANIFEST).is_file() else None
+            if held != stored:  # the staging folder is of another run (or none): the store's folder counts
+                shutil.rmtree(staging, ignore_errors=True)
+                staging.mkdir(parents=True)
+                (staging / MANIFEST).write_bytes(stored)
+                self._store_call(lambda: fs.get_file(_join(root, MARKER), str(staging / MARKER)))
+        staging.mkdir(parents=True, exist_ok=True)
         return staging
 
+    def made_by(self, recipe: Path) -> bool:
+        """Whether the store's folder is new (nothing there) or one `recipe` made (its marker says so)."""
+        fs, root = filesystem(str(self))
+        names = self._store_call(lambda: self._names(fs, root))
+        if not [name for name in names if not name.startswith(UPLOADS + "/")]:
+            return True
+        try:
+            marker = json.loads(fs.cat_file(_join(root, MARKER)))
+        except (OSError, ValueError):
+            return False
+        return isinstance(marker, dict) and marker.get("recipe") == str(recipe)
+
     def commit(self) -> bool:
-        """Copy the finished staging folder to the store: marker first, manifest last; False
-        when the store already held this very folder."""
+        """Copy the finished staging folder to the store; False when it already held this very folder.
+
+        The store's old manifest goes first, so that no manifest ever describes files being
+        replaced; then the marker, each file, the old run's shards this one did not write, and
+        the new manifest last."""
         from curate.pipeline.folder import STATE
-        from curate.pipeline.ownership import LOCK, MARKER
+        from curate.pipeline.ownership import LOCK
 
         fs, root = filesystem(str(self))
         staging = self.staging
-        names = self._names(fs, root)
-        if MANIFEST in names and fs.cat_file(_join(root, MANIFEST)) == (staging / MANIFEST).read_bytes():
-            return False  # the store holds this very folder (the run found it complete)
+        names = self._store_call(lambda: self._names(fs, root))
+        if MANIFEST in names:
+            if self._store_call(lambda: fs.cat_file(_join(root, MANIFEST))) == (staging / MANIFEST).read_bytes():
+                return False  # the store holds this very folder (the run found it complete)
+            previous = self._previous_files(fs, root)
+            self._store_call(lambda: fs.rm_file(_join(root, MANIFEST)))
+        else:
+            previous = set()
         local = sorted(
             path.relative_to(staging).as_posix()
             for path in staging.rglob("*")
             if path.is_file() and path.relative_to(staging).parts[0] not in (STATE, UPLOADS, LOCK)
         )
-        previous = self._previous_files(fs, root, names)
         for name in [MARKER, *(name for name in local if name not in (MARKER, MANIFEST))]:
-            self._upload(fs, root, staging / name, name, names.get(name))
+            self._store_call(lambda name=name: self._upload(fs, root, staging / name, name, names.get(name)))
         made = set(local)
-        for name in names:  # a shard of the last run that this one did not write
-            if name not in made and name.split("/")[0] in previous and name.split("/")[0] != UPLOADS:
-                fs.rm_file(_join(root, name))
-        self._upload(fs, root, staging / MANIFEST, MANIFEST, None)
-        if fs.exists(_join(root, UPLOADS)):
-            fs.rm(_join(root, UPLOADS), recursive=True)
+        for name in names:
+            if name not in made and name != MANIFEST and _made_by_curate(name, previous):
+                self._store_call(lambda name=name: fs.rm_file(_join(root, name)))
+        self._store_call(lambda: self._upload(fs, root, staging / MANIFEST, MANIFEST, None))
+        if self._store_call(lambda: fs.exists(_join(root, UPLOADS))):
+            self._store_call(lambda: fs.rm(_join(root, UPLOADS), recursive=True))
         return True
+
+    def _store_call(self, call):
+        """`call()`, a store's refusal or failure made one line naming the URL."""
+        try:
+            return call()
+        except OSError as error:
+            raise UserError(f"{self}: the store refused: {error.strerror or error}") from None
 
     @staticmethod
     def _names(fs, root: str) -> dict[str, dict]:
         """Every object below `root`, by its name relative to it, with what the store says of it."""
+        fs.invalidate_cache(root)  # what this process listed before may have changed since
         try:
             found = fs.find(root, detail=True)
         except FileNotFoundError:
@@ -219,10 +268,8 @@ class RemoteOutput(str):
         return {path[len(base) :]: info for path, info in found.items() if path.startswith(base)}
 
     @staticmethod
-    def _previous_files(fs, root: str, names: dict) -> set[str]:
+    def _previous_files(fs, root: str) -> set[str]:
         """The top-level names the store's last manifest says curate wrote there."""
-        if MANIFEST not in names:
-            return set()
         try:
             return set(json.loads(fs.cat_file(_join(root, MANIFEST))).get("files") or ())
         except (OSError, ValueError):
@@ -237,6 +284,17 @@ class RemoteOutput(str):
         fs.mv(temporary, _join(root, name))
 
 
+def _made_by_curate(name: str, previous: set[str]) -> bool:
+    """Whether an object of the store's folder is one the last run's manifest proves curate wrote:
+    a top-level file it lists, or a shard-named file in a folder it lists."""
+    from curate.pipeline.ownership import SHARD_NAME
+
+    top, _, rest = name.partition("/")
+    if top not in previous:
+        return False
+    return not rest or ("/" not in rest and SHARD_NAME.fullmatch(rest) is not None)
+
+
 def _same_bytes(local: Path, there: dict) -> bool:
     """Whether the stored object holds `local`'s bytes: same size and, where the store gives one,
     an MD5 ETag (a single-part upload's) equal to the file's."""
@@ -245,4 +303,5 @@ def _same_bytes(local: Path, there: dict) -> bool:
     tag = str(there.get("ETag") or there.get("etag") or "").strip('"')
     if not re.fullmatch(r"[0-9a-f]{32}", tag):
         return False  # no MD5 to compare (a multipart or another store's tag): upload again
-    return hashlib.md5(local.read_bytes(), usedforsecurity=False).hexdigest() == tag
+    with open(local, "rb") as handle:
+        return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest() == tag

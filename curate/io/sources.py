@@ -357,11 +357,12 @@ def expand_inputs(arguments: list[str], input_format: str = "auto") -> Inputs:
     if not arguments:
         raise UserError("no input given; pass one or more files, folders or globs")
     scan = _Scan(input_format)
-    in_stores: list[InputFile] = []
+    in_stores: list[tuple[int, InputFile]] = []  # each with the count of local files before it
     for argument in arguments:
         if remote.is_url(argument):
             found = remote.remote_inputs(argument, input_format, detect_format)
-            in_stores += [InputFile(Path(url.split("://", 1)[1]), format_, url) for url, format_ in found]
+            position = len(scan.files)
+            in_stores += [(position, InputFile(Path(url.split("://", 1)[1]), form, url)) for url, form in found]
             continue
         argument = remote.local_text(argument)
         shown = path_text(argument)
@@ -388,16 +389,15 @@ def expand_inputs(arguments: list[str], input_format: str = "auto") -> Inputs:
             raise UserError(f"input '{shown}' does not exist")
 
     inputs, seen = [], set()
-    for path in scan.files:
-        key = os.path.realpath(path)
+    # in argument order: store files named before local file number `position` come before it
+    ordered = [(position, 0, None, item) for position, item in in_stores]
+    ordered += [(position, 1, path, None) for position, path in enumerate(scan.files)]
+    for _, _, path, item in sorted(ordered, key=lambda entry: entry[:2]):
+        key = item.url if item is not None else os.path.realpath(path)
         if key in seen:
             continue
         seen.add(key)
-        inputs.append(InputFile(path, _format_for(path, input_format)))
-    for item in in_stores:
-        if item.url not in seen:
-            seen.add(item.url)
-            inputs.append(item)
+        inputs.append(item if item is not None else InputFile(path, _format_for(path, input_format)))
     skipped = {}
     for entry in scan.skipped:
         skipped.setdefault(os.path.realpath(entry.path), entry)
