@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "convert": ("curate.cli.instruct", "convert_command", "Convert instruction or preference data between formats."),
     "render": ("curate.cli.instruct", "render_command", "Render conversations with a chat or instruction template."),
     "self-instruct": ("curate.cli.self_instruct", "self_instruct_command", "Grow an instruction set from seed tasks."),
+    "generate": ("curate.cli.generate", "generate_command", "Answer every prompt with a teacher model: SFT rows."),
     "prefs": ("curate.cli.prefs", "prefs_command", "Sample, judge and pair answers into preference data."),
     "init-model": ("curate.cli.train", "init_model_command", "Make a random chat model here, without downloads."),
     "train-sft": ("curate.cli.train", "train_sft_command", "Supervised fine-tuning on instruction data."),

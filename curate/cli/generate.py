@@ -1,0 +1,108 @@
+"""`curate generate`: a teacher answers every prompt; the answers become SFT rows."""
+
+from __future__ import annotations
+
+import click
+
+from curate.cli.options import (
+    SEED,
+    client_options,
+    client_settings,
+    format_choices,
+    output_options,
+    progress_option,
+    record_format_option,
+    run_arguments,
+)
+from curate.cli.summary import summary
+from curate.llm.backend import Sampling
+from curate.llm.factory import BACKENDS, REMOTE
+
+
+@click.command("generate")
+@click.argument("inputs", nargs=-1, required=True, metavar="PROMPTS...")
+@output_options
+@click.option(
+    "--backend",
+    type=click.Choice(list(BACKENDS)),
+    default=REMOTE,
+    show_default=True,
+    help="openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI). local: a transformers model here.",
+)
+@click.option(
+    "--model",
+    envvar="CURATE_MODEL",
+    required=True,
+    metavar="NAME|PATH",
+    help="The teacher: a model name on the server, or a model folder for --backend local. [env: CURATE_MODEL]",
+)
+@click.option(
+    "--base-url",
+    envvar="CURATE_BASE_URL",
+    default=None,
+    metavar="URL",
+    help="The server's OpenAI API root, e.g. http://127.0.0.1:8000/v1 (default: api.openai.com). [env: CURATE_BASE_URL]",
+)
+@click.option("--n", "samples", type=click.IntRange(min=1), default=1, show_default=True, help="Answers per prompt.")
+@click.option(
+    "--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True, help="Sampling temperature."
+)
+@click.option(
+    "--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True, help="Nucleus sampling mass."
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Most tokens in one answer; a cut answer is rejected as cut_by_length.",
+)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of every request (and the cache keys).")
+@record_format_option("How to read the prompts; auto goes by file name.")
+@click.option(
+    "--from",
+    "from_format",
+    type=click.Choice(format_choices()),
+    default=None,
+    help="Format of the prompts (default: read from the first record).",
+)
+@client_options
+@progress_option
+@click.pass_context
+def generate_command(ctx: click.Context, **params) -> None:
+    """Answer every prompt with a teacher model and write the answers as SFT rows.
+
+    PROMPTS is any SFT or preference data `curate convert` reads (Alpaca, messages,
+    ShareGPT, seed tasks...); a prompt is the conversation up to its last user turn. Each is
+    answered --n times through the answer cache, with retries; failed, empty, cut and
+    repeated answers go to rejected/ with their reason. The rows hold `messages` and, for
+    one-turn prompts, Alpaca's instruction/input/output. This is the Alpaca-GPT4 / KoAlpaca
+    v1.1 step: native questions answered by a strong model.
+
+    \b
+    Examples:
+      curate generate questions.jsonl -o out/answers --base-url http://127.0.0.1:8000/v1 --model Qwen/Qwen2.5-72B-Instruct
+      curate generate ko_questions.jsonl -o out/ko-answers --model gpt-4o --n 2 --temperature 0.9
+      curate generate out/quickstart/alpaca -o out/regenerated --backend local --model runs/sft/final
+    """
+    from curate.instruct.generate import GenerateSettings, generate_dataset
+    from curate.prefs.command import Policy
+
+    client = client_settings(params)
+    settings = GenerateSettings(
+        n=params["samples"],
+        sampling=Sampling(params["temperature"], params["top_p"], params["max_tokens"]),
+        seed=params["seed"],
+    )
+    teacher = Policy(params["backend"], params["model"], params["base_url"], client)
+    result = generate_dataset(
+        list(params["inputs"]), params["output"], settings, teacher, from_format=params["from_format"],
+        **run_arguments(ctx, params),
+    )  # fmt: skip
+    click.echo(summary(result))
+    if not result.skipped:
+        usage = result.manifest["llm"]
+        click.echo(
+            f"  {usage['requests']:,} requests sent, {usage['cache_hits']:,} from the cache; "
+            f"report: {params['output'] / 'report.md'}"
+        )
