@@ -49,6 +49,19 @@ def fingerprint(path: Path) -> dict:
     return {"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "xxh3_128": digest}
 
 
+def input_size(input_file: InputFile) -> int:
+    """An input's size in bytes, for progress bars: what the store says of an object, the
+    file system of a file (0 when it cannot be read), without reading its bytes."""
+    if input_file.url:
+        from curate.io import remote
+
+        return remote.fingerprint(input_file.url)["size"]
+    try:
+        return os.path.getsize(input_file.path)
+    except OSError:
+        return 0
+
+
 def input_fingerprint(input_file: InputFile) -> dict:
     """An input's fingerprint with its path as valid UTF-8 text; one line if it cannot be read."""
     if input_file.url:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from tqdm import tqdm
 
 from curate.errors import RunFailed, UserError
+from curate.io.fingerprint import input_size
 from curate.pipeline import plots
 
 
@@ -253,10 +254,6 @@ def _run_ray(function: Callable, tasks: list, workers: int, progress: Progress) 
 
     def done(task, result) -> None:  # a Ray worker cannot reach this bar: a task counts when it ends
         read = (result.get("counts") or {}).get("read") or {} if isinstance(result, dict) else {}
-        try:
-            size = os.path.getsize(task.input.path)
-        except OSError:
-            size = 0
-        progress.update(int(read.get("docs", 0) or 0), size)
+        progress.update(int(read.get("docs", 0) or 0), input_size(task.input))
 
     ray_executor.run_on_ray(function, tasks, workers, done, _task_failed)

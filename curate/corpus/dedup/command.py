@@ -10,7 +10,7 @@ from curate.corpus.dedup.distributed import find_duplicates_in_tasks
 from curate.corpus.dedup.features import FeatureTask, finished, hash_file
 from curate.corpus.dedup.removal import DuplicateRemoval
 from curate.corpus.dedup.settings import DedupSettings
-from curate.io.fingerprint import input_fingerprint
+from curate.io.fingerprint import input_size
 from curate.io.manifest import read_json
 from curate.io.readers import ReaderOptions
 from curate.io.sources import expand_inputs
@@ -63,7 +63,7 @@ def dedup_corpus(
                 for index, item in enumerate(files)
                 if not finished(state, index)
             ]
-            size = sum(input_fingerprint(files[task.index])["size"] for task in todo)
+            size = sum(input_size(files[task.index]) for task in todo)
             bar = Progress(size, "dedup: hashing", show_progress)
             try:
                 run_tasks(hash_file, todo, workers, bar)
