@@ -9,54 +9,23 @@ from curate.cli.options import (
     client_options,
     client_settings,
     format_choices,
+    model_options,
     output_options,
     progress_option,
     record_format_option,
     run_arguments,
+    sampling_options,
 )
 from curate.cli.summary import summary
 from curate.llm.backend import Sampling
-from curate.llm.factory import BACKENDS, REMOTE
 
 
 @click.command("generate")
 @click.argument("inputs", nargs=-1, required=True, metavar="PROMPTS...")
 @output_options
-@click.option(
-    "--backend",
-    type=click.Choice(list(BACKENDS)),
-    default=REMOTE,
-    show_default=True,
-    help="openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI). local: a transformers model here.",
-)
-@click.option(
-    "--model",
-    envvar="CURATE_MODEL",
-    required=True,
-    metavar="NAME|PATH",
-    help="The teacher: a model name on the server, or a model folder for --backend local. [env: CURATE_MODEL]",
-)
-@click.option(
-    "--base-url",
-    envvar="CURATE_BASE_URL",
-    default=None,
-    metavar="URL",
-    help="The server's OpenAI API root, e.g. http://127.0.0.1:8000/v1 (default: api.openai.com). [env: CURATE_BASE_URL]",
-)
+@model_options
 @click.option("--n", "samples", type=click.IntRange(min=1), default=1, show_default=True, help="Answers per prompt.")
-@click.option(
-    "--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True, help="Sampling temperature."
-)
-@click.option(
-    "--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True, help="Nucleus sampling mass."
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    default=1024,
-    show_default=True,
-    help="Most tokens in one answer; a cut answer is rejected as cut_by_length.",
-)
+@sampling_options(0.7, 1.0, 1024, cut="; a cut answer is rejected as cut_by_length")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of every request (and the cache keys).")
 @record_format_option("How to read the prompts; auto goes by file name.")
 @click.option(

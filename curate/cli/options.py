@@ -20,7 +20,7 @@ from curate.io.readers.registry import READERS, RECORD_FORMATS, suffix_help
 from curate.io.remote import RemoteOutput, is_url, local_text
 from curate.io.writer import WriterOptions
 from curate.llm.devices import DTYPES
-from curate.llm.factory import ClientOptions
+from curate.llm.factory import BACKENDS, REMOTE, ClientOptions
 from curate.pipeline.identity import RUNTIME_OPTIONS
 from curate.pipeline.pool import default_workers
 
@@ -242,6 +242,61 @@ output_options = compose(
     ),
     staged_output,
 )
+
+model_options = compose(
+    click.option(
+        "--backend",
+        type=click.Choice(list(BACKENDS)),
+        default=REMOTE,
+        show_default=True,
+        help="openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI). local: a transformers model in "
+        "this process.",
+    ),
+    click.option(
+        "--model",
+        envvar="CURATE_MODEL",
+        required=True,
+        metavar="NAME|PATH",
+        help="Model name on the server; for --backend local a model folder or Hugging Face id. [env: CURATE_MODEL]",
+    ),
+    click.option(
+        "--base-url",
+        envvar="CURATE_BASE_URL",
+        default=None,
+        metavar="URL",
+        help="The server's OpenAI API root, e.g. http://127.0.0.1:8000/v1 (default: api.openai.com). "
+        "[env: CURATE_BASE_URL]",
+    ),
+)
+
+
+def sampling_options(temperature: float, top_p: float, max_tokens: int, whose: str = "", cut: str = "") -> Callable:
+    """--temperature, --top-p and --max-tokens with a command's defaults; `whose` names the
+    model sampled ("Policy "), `cut` says what becomes of a cut answer."""
+    return compose(
+        click.option(
+            "--temperature",
+            type=click.FloatRange(min=0),
+            default=temperature,
+            show_default=True,
+            help=f"{whose}sampling temperature.".capitalize(),
+        ),
+        click.option(
+            "--top-p",
+            type=click.FloatRange(0, 1, min_open=True),
+            default=top_p,
+            show_default=True,
+            help=f"{whose}nucleus sampling mass.".capitalize(),
+        ),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(min=1),
+            default=max_tokens,
+            show_default=True,
+            help=f"Most tokens in one answer{cut}.",
+        ),
+    )
+
 
 executor_options = compose(
     click.option(

@@ -15,6 +15,7 @@ from curate.cli.options import (
     progress_option,
     record_format_option,
     run_arguments,
+    sampling_options,
 )
 from curate.cli.summary import summary
 from curate.llm.backend import Sampling
@@ -102,23 +103,7 @@ from curate.prefs.pairs import STRATEGIES
     is_flag=True,
     help="Also judge the answers the input already holds (the last assistant turn; chosen and rejected).",
 )
-@click.option(
-    "--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Policy sampling temperature."
-)
-@click.option(
-    "--top-p",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Policy nucleus sampling mass.",
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    default=1024,
-    show_default=True,
-    help="Most tokens in one answer; cut answers are dropped.",
-)
+@sampling_options(1.0, 1.0, 1024, whose="policy ", cut="; cut answers are dropped")
 @click.option(
     "--seed",
     type=SEED,

@@ -11,17 +11,18 @@ from curate.cli.options import (
     client_options,
     client_settings,
     format_choices,
+    model_options,
     output_options,
     progress_option,
     record_format_option,
     run_arguments,
+    sampling_options,
 )
 from curate.cli.summary import summary
 from curate.instruct.self_instruct.checks import TaskChecks, read_blacklist
 from curate.instruct.self_instruct.grow import SelfInstructSettings
 from curate.instruct.self_instruct.languages import LANGUAGES
 from curate.instruct.self_instruct.similarity import KOREAN_TOKENS
-from curate.llm.factory import BACKENDS, REMOTE
 
 
 @click.command("self-instruct")
@@ -34,27 +35,7 @@ from curate.llm.factory import BACKENDS, REMOTE
 )
 @output_options
 @click.option("--num", type=click.IntRange(min=1), required=True, help="Stop once this many new tasks are accepted.")
-@click.option(
-    "--backend",
-    type=click.Choice(list(BACKENDS)),
-    default=REMOTE,
-    show_default=True,
-    help="openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI). local: a transformers model in this process.",
-)
-@click.option(
-    "--model",
-    envvar="CURATE_MODEL",
-    required=True,
-    metavar="NAME|PATH",
-    help="Model name on the server; for --backend local a model folder or Hugging Face id. [env: CURATE_MODEL]",
-)
-@click.option(
-    "--base-url",
-    envvar="CURATE_BASE_URL",
-    default=None,
-    metavar="URL",
-    help="The server's OpenAI API root, e.g. http://127.0.0.1:8000/v1 (default: api.openai.com). [env: CURATE_BASE_URL]",
-)
+@model_options
 @click.option(
     "--lang",
     type=click.Choice(list(LANGUAGES)),
@@ -131,27 +112,7 @@ from curate.llm.factory import BACKENDS, REMOTE
     metavar="FILE",
     help="Words (one a line) that reject an instruction; default: image, graph, file, draw, ... (Korean for --lang ko).",
 )
-@click.option(
-    "--temperature",
-    type=click.FloatRange(min=0),
-    default=SelfInstructSettings.temperature,
-    show_default=True,
-    help="Sampling temperature.",
-)
-@click.option(
-    "--top-p",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=SelfInstructSettings.top_p,
-    show_default=True,
-    help="Nucleus sampling mass.",
-)
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    default=SelfInstructSettings.max_tokens,
-    show_default=True,
-    help="Most tokens in one answer.",
-)
+@sampling_options(SelfInstructSettings.temperature, SelfInstructSettings.top_p, SelfInstructSettings.max_tokens)
 @click.option(
     "--seed", type=SEED, default=0, show_default=True, help="Seed of the example sampling and of every request."
 )
