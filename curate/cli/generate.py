@@ -8,11 +8,10 @@ from curate.cli.options import (
     SEED,
     client_options,
     client_settings,
-    format_choices,
     model_options,
     output_options,
     progress_option,
-    record_format_option,
+    prompt_format_options,
     run_arguments,
     sampling_options,
 )
@@ -27,14 +26,7 @@ from curate.llm.backend import Sampling
 @click.option("--n", "samples", type=click.IntRange(min=1), default=1, show_default=True, help="Answers per prompt.")
 @sampling_options(0.7, 1.0, 1024, cut="; a cut answer is rejected as cut_by_length")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of every request (and the cache keys).")
-@record_format_option("How to read the prompts; auto goes by file name.")
-@click.option(
-    "--from",
-    "from_format",
-    type=click.Choice(format_choices()),
-    default=None,
-    help="Format of the prompts (default: read from the first record).",
-)
+@prompt_format_options
 @client_options
 @progress_option
 @click.pass_context

@@ -3,7 +3,6 @@ record what a command was given."""
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shlex
@@ -14,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from curate.errors import RunFailed, UserError
+from curate.cli.store_output import OutputFolder, staged_output
+from curate.errors import UserError
 from curate.io.readers import ReaderOptions
 from curate.io.readers.registry import READERS, RECORD_FORMATS, suffix_help
-from curate.io.remote import RemoteOutput, is_url, local_text
 from curate.io.writer import WriterOptions
 from curate.llm.devices import DTYPES
 from curate.llm.factory import BACKENDS, REMOTE, ClientOptions
@@ -173,42 +172,6 @@ input_options = compose(
     ),
     click.option("--text-lines", is_flag=True, help="Plain text inputs: one document per line, not per file."),
 )
-
-
-class OutputFolder(click.ParamType):
-    """A local folder (a file:// URL is one), or an object-store URL (s3://, gs://, hf://...)."""
-
-    name = "folder"
-
-    def convert(self, value, param, ctx) -> Path | RemoteOutput:
-        if isinstance(value, (Path, RemoteOutput)):
-            return value
-        if is_url(value):
-            return RemoteOutput(str(value).rstrip("/"))
-        return Path(local_text(str(value)))
-
-
-def staged_output(function: Callable) -> Callable:
-    """Run a command whose -o is a store URL into its local staging folder, then commit the
-    finished folder to the store (io/remote.py); a failed run commits nothing."""
-
-    @functools.wraps(function)
-    def run(*args, **params):
-        target = params.get("output")
-        if not isinstance(target, RemoteOutput):
-            return function(*args, **params)
-        staging = target.prepare([str(item) for item in params.get("inputs") or ()])
-        try:
-            result = function(*args, **{**params, "output": staging})
-        except (UserError, RunFailed) as error:  # named by the URL the user gave, not the staging folder
-            raise type(error)(str(error).replace(str(staging), str(target))) from None
-        if target.commit():
-            click.echo(f"committed {staging} to {target}")
-        else:
-            click.echo(f"{target} already holds it")
-        return result
-
-    return run
 
 
 output_options = compose(
@@ -493,3 +456,16 @@ def format_choices(kind: str | None = None, writable: bool = False) -> list[str]
 
     names = formats.WRITE_FORMATS if writable else formats.READ_FORMATS
     return [name for name in names if kind is None or formats.format_kind(name) == kind]
+
+
+# how the commands that answer prompts (prefs, generate) read them
+prompt_format_options = compose(
+    record_format_option("How to read the prompts; auto goes by file name."),
+    click.option(
+        "--from",
+        "from_format",
+        type=click.Choice(format_choices()),
+        default=None,
+        help="Format of the prompts (default: read from the first record).",
+    ),
+)

@@ -10,10 +10,9 @@ from curate.cli.options import (
     SEED,
     client_options,
     client_settings,
-    format_choices,
     output_options,
     progress_option,
-    record_format_option,
+    prompt_format_options,
     run_arguments,
     sampling_options,
 )
@@ -121,14 +120,7 @@ from curate.prefs.pairs import STRATEGIES
 @click.option(
     "--min-score", type=float, default=None, help="--best-of-n-out: the best answer must score at least this."
 )
-@record_format_option("How to read the prompts; auto goes by file name.")
-@click.option(
-    "--from",
-    "from_format",
-    type=click.Choice(format_choices()),
-    default=None,
-    help="Format of the prompts (default: read from the first record).",
-)
+@prompt_format_options
 @client_options
 @progress_option
 @click.pass_context
