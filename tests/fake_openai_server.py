@@ -518,7 +518,13 @@ def tagged(text: str, tag: str) -> str | None:
 
 
 def route(messages: list[Any]) -> str:
-    """Which kind of answer a request asks for (see "Routing" in the module docstring)."""
+    """Which kind of answer a request asks for (see "Routing" in the module docstring); the
+    kinds of fake_routes.py (complexity ratings, translations) are tried first."""
+    from tests.fake_routes import extra_route
+
+    extra = extra_route(messages)
+    if extra is not None:
+        return extra
     prompt = last_user_text(messages)
     everything = "\n".join(message_text(m) for m in messages)
     asked = "\n".join(
@@ -669,6 +675,18 @@ def judge_text(messages: list[Any], *tags: str) -> str:
     return ""
 
 
+ASKED_SCALE = re.compile(r"from\s+(\d+)\s+to\s+(\d+)|(\d+)\s*점?\s*(?:에서|부터)\s*(\d+)\s*점")
+
+
+def asked_scale(prompt: str) -> tuple[int, int]:
+    """The scale a rubric asks for ("from 1 to 5", "1점에서 5점"); 1..10 when it names none."""
+    found = ASKED_SCALE.search(prompt)
+    if found is None:
+        return 1, 10
+    low, high = (int(v) for v in (found.group(1, 2) if found.group(1) else found.group(3, 4)))
+    return (low, high) if low < high else (1, 10)
+
+
 def pointwise_answer(messages: list[Any], key: str, server_seed: int, index: int, failure_rate: float) -> str:
     rng = stable_rng("pointwise", key, server_seed, index)
     if rng.random() < failure_rate:
@@ -676,6 +694,9 @@ def pointwise_answer(messages: list[Any], key: str, server_seed: int, index: int
     answer = judge_text(messages, "answer", "answer_to_grade")
     question = judged_question(last_user_text(messages))
     score = judge_score(answer, question, judge_jitter(key, server_seed, index, answer))
+    low, high = asked_scale(last_user_text(messages))
+    if (low, high) != (1, 10):  # the same opinion on the scale the rubric asks for
+        score = max(low, min(high, round(low + (score - 1) * (high - low) / 9)))
     rationale = judge_rationale(answer, question)
     reply = json.dumps({"rationale": rationale, "score": score}, ensure_ascii=False)
     style = rng.random()
@@ -980,6 +1001,12 @@ class FakeOpenAIServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/models", self._handle_models)
         app.router.add_post("/v1/chat/completions", self._handle_chat)
+        from tests.fake_routes import handle_embeddings
+
+        async def embeddings(request: web.Request) -> web.Response:
+            return await handle_embeddings(self, request)
+
+        app.router.add_post("/v1/embeddings", embeddings)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         try:
@@ -1147,6 +1174,10 @@ class FakeOpenAIServer:
             return pointwise_answer(messages, content_key, self.seed, index, self.judge_failure_rate)
         if kind == KIND_PAIRWISE:
             return pairwise_answer(messages, content_key, self.seed, index, self.judge_failure_rate, self.position_bias)
+        from tests.fake_routes import EXTRA_KINDS
+
+        if kind in EXTRA_KINDS:
+            return EXTRA_KINDS[kind].answer(messages, content_key, self, index)
         rng = stable_rng("answer", content_key, self.seed, index)
         if kind == KIND_SELF_INSTRUCT:
             return self_instruct_answer(prompt, load_tasks(self.data_dir), rng)
@@ -1178,6 +1209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--judge-failure-rate", type=float, default=0.0)
     parser.add_argument("--position-bias", type=float, default=0.0)
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: `tests.fake_routes` importable
     server = FakeOpenAIServer(
         faults=parse_faults(args.faults),
         seed=args.seed,
