@@ -94,7 +94,7 @@ from curate.cli.summary import summary
     type=click.Choice(["auto", "exact", "approximate"]),
     default="auto",
     show_default=True,
-    help="Nearest selected row by exact search, or by an approximate index (faiss HNSW, pip install "
+    help="Nearest selected row by exact search, or by an approximate index (faiss IVF, pip install "
     "'curate[select]'); auto: approximate from 100,000 rows when faiss is installed.",
 )
 @click.option(

@@ -36,7 +36,7 @@ def write_select_report(
         index = (
             "exact search"
             if stats["index"] == "exact"
-            else "an approximate index (faiss HNSW), which may miss a neighbour"
+            else "an approximate index (faiss IVF), which may miss a neighbour"
         )
         lines.append(f"- no two selected rows have a cosine above {stats['max_cosine']:g} ({index})")
     elif vectors is None:
