@@ -27,6 +27,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("curate.cli.instruct", "render_command", "Render conversations with a chat or instruction template."),
     "self-instruct": ("curate.cli.self_instruct", "self_instruct_command", "Grow an instruction set from seed tasks."),
     "generate": ("curate.cli.generate", "generate_command", "Answer every prompt with a teacher model: SFT rows."),
+    "translate": (
+        "curate.cli.translate",
+        "translate_command",
+        "Translate SFT or preference data field by field, structure kept.",
+    ),
     "select": ("curate.cli.select", "select_command", "Select a small, diverse, high-quality instruction subset."),
     "prefs": ("curate.cli.prefs", "prefs_command", "Sample, judge and pair answers into preference data."),
     "init-model": ("curate.cli.train", "init_model_command", "Make a random chat model here, without downloads."),

@@ -84,7 +84,7 @@ def generate_dataset(
     finally:
         bar.close()
         answerer.close()
-    kept_rows, dropped = _rows(prompts, completions, settings.n, teacher.model)
+    kept_rows, dropped = answer_rows(prompts, completions, settings.n, teacher.model)
     rejected_rows += dropped
     stats = {"prompts": len(prompts), "n": settings.n, "answers": len(kept_rows)}
     manifest = in_memory.sealed_manifest(
@@ -143,8 +143,9 @@ def _question(record: dict) -> list[dict] | None:
     return None
 
 
-def _rows(prompts: list[cand.Prompt], completions: list[Completion], n: int, model: str) -> tuple[list, list]:
-    """The kept rows (prompt plus answer) and the rejected answers, prompt by prompt."""
+def answer_rows(prompts: list[cand.Prompt], completions: list[Completion], n: int, model: str) -> tuple[list, list]:
+    """The kept rows (prompt plus answer) and the rejected answers, prompt by prompt (also
+    translate --regenerate-answers' rows)."""
     kept, rejected = [], []
     for number, prompt in enumerate(prompts):
         seen: set[str] = set()
