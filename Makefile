@@ -29,6 +29,8 @@ demo: $(INSTALLED)
 	$(BIN)/curate inspect out/quickstart/alpaca -n 1
 	$(BIN)/curate inspect out/quickstart/preferences -n 1
 	@sed '/^## Scores/,$$d' out/quickstart/prefs/report.md
+	@sed '/^| score |/,$$d' out/quickstart/selected/report.md
+	@echo "the whole selection report: out/quickstart/selected/report.md"
 	@$(MAKE) --no-print-directory demo-self-instruct
 	@echo ""
 	@echo "RLHF step 3: a few GRPO steps of the DPO model against the reward model (CPU, under a minute)"
@@ -69,6 +71,7 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/instruct_vs_peers.py
 	$(BIN)/python bench/rouge_novelty.py
 	$(BIN)/python bench/llm_client_overhead.py
+	$(BIN)/python bench/select_diversity.py
 
 clean:
 	rm -rf out .pytest_cache
