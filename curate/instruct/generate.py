@@ -28,7 +28,7 @@ from curate.io.manifest import read_manifest
 from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.sources import expand_inputs
 from curate.io.writer import WriterOptions
-from curate.llm.backend import EMPTY, FAILED, LENGTH, Completion, Sampling
+from curate.llm.backend import EMPTY, FAILED, LENGTH, Completion, Sampling, require_answers
 from curate.llm.factory import CLIENT_OPTION_NAMES, make_backend, require_key
 from curate.pipeline import folder, in_memory
 from curate.pipeline.folder import FolderState
@@ -84,6 +84,7 @@ def generate_dataset(
     finally:
         bar.close()
         answerer.close()
+    require_answers(completions, "generate")
     kept_rows, dropped = answer_rows(prompts, completions, settings.n, teacher.model)
     rejected_rows += dropped
     stats = {"prompts": len(prompts), "n": settings.n, "answers": len(kept_rows)}

@@ -74,6 +74,24 @@ class Completion:
         return self.status == OK
 
 
+FAILED_SHARE = 0.5  # of a run's requests: more failed than this and the run stops unsealed
+
+
+def require_answers(completions: list[Completion], what: str) -> None:
+    """Stop the run (RunFailed, nothing sealed) when most of its requests failed after their
+    retries: the server is down or misconfigured, and a folder of `request_failed` rows would
+    pass for finished, so a re-run would not ask again. Answers already in are in the cache."""
+    from curate.errors import RunFailed
+
+    failed = [completion for completion in completions if completion.status == FAILED]
+    if failed and len(failed) >= FAILED_SHARE * len(completions):
+        cause = failed[0].error or "no answer"
+        raise RunFailed(
+            f"{what}: {len(failed):,} of {len(completions):,} requests failed after their retries ({cause}); "
+            "nothing was written; run again once the server answers (answers received are cached)"
+        )
+
+
 def completion_status(text: str | None, finish_reason: str | None) -> str:
     if finish_reason == "length":
         return LENGTH
