@@ -81,6 +81,13 @@ from curate.cli.summary import summary
     "--embedding-base-url a model name on an OpenAI-compatible /v1/embeddings endpoint. Without it, no diversity check.",
 )
 @click.option("--embedding-base-url", default=None, metavar="URL", help="The embedding endpoint's OpenAI API root.")
+@click.option(
+    "--embedding-batch-size",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Texts per embedding request (TEI accepts 32 by default; OpenAI up to 2048) or per forward pass.",
+)
 @click.option("--embed-answer", is_flag=True, help="Embed the instruction and its answer (default: the instruction).")
 @click.option(
     "--max-cosine",
@@ -139,7 +146,8 @@ def select_command(ctx: click.Context, **params) -> None:
     settings = SelectSettings(
         budget=params["budget"], max_cosine=params["max_cosine"], min_quality=params["min_quality"],
         embedding_model=params["embedding_model"], embedding_base_url=params["embedding_base_url"],
-        embed_answer=params["embed_answer"], index=params["index"], seed=params["seed"],
+        embed_answer=params["embed_answer"], embedding_batch=params["embedding_batch_size"], index=params["index"],
+        seed=params["seed"],
     )  # fmt: skip
     result = select_dataset(
         list(params["inputs"]), params["output"], settings, scoring, from_format=params["from_format"],

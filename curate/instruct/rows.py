@@ -94,6 +94,7 @@ def rows_or_problems(inputs: list[str], input_format: str = "auto", from_format:
                 found = canonical_rows(record, where, source, row_id)
             except formats.Unconvertible as error:
                 error.record_id = row_id  # the reader's id: the record's own, or one hashed from it
+                error.record = record  # for the rejected row's raw
                 yield error, at
                 continue
             for row in found:

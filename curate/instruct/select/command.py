@@ -44,7 +44,7 @@ SCORE_COLUMNS = ("quality", "complexity", "score")
 _SCORE_FIELDS = [pa.field(name, pa.float64()) for name in SCORE_COLUMNS]
 KEPT_SCHEMA = pa.schema(list(formats.output_schema("messages", alpaca_columns=True)) + _SCORE_FIELDS)
 REJECTED_SCHEMA = pa.schema(list(RECORD_REJECTED_SCHEMA) + _SCORE_FIELDS)
-TRANSPORT_OPTIONS = RUNTIME_OPTIONS | CLIENT_OPTION_NAMES | {"base_url", "embedding_base_url"}
+TRANSPORT_OPTIONS = RUNTIME_OPTIONS | CLIENT_OPTION_NAMES | {"base_url", "embedding_base_url", "embedding_batch_size"}
 CATEGORY_KEYS = ("category", "task_category", "motivation_app", "topic")
 
 
@@ -56,6 +56,7 @@ class SelectSettings:
     embedding_model: str | None = None
     embedding_base_url: str | None = None
     embed_answer: bool = False
+    embedding_batch: int = 32  # texts per endpoint request or forward pass
     index: str = diversity.AUTO
     seed: int = 0
 
@@ -104,6 +105,7 @@ def select_dataset(
     """Score, rank and pick a diverse subset of `inputs`' SFT rows into the folder `output`."""
     clock = folder.Clock()
     check_options(scoring)
+    _check_settings(settings, scoring)
     rows, fingerprints = _load(inputs, input_format, from_format)
     models = {
         "judge": [scoring.judge, scoring.judge_model],
@@ -114,6 +116,7 @@ def select_dataset(
     if in_memory.prepare(output, identity, overwrite, command_line) is FolderState.COMPLETE:
         return JobResult(output, read_manifest(output), skipped=True)
 
+    encoder = _encoder(settings, scoring, progress)  # a wrong model or key stops the run before any rating
     stats: dict = {"rows": len(rows)}
     for row in rows:
         if row.reason is None and (problem := heuristics.floor_problem(row.row["messages"])) is not None:
@@ -121,7 +124,7 @@ def select_dataset(
     candidates = [row for row in rows if row.reason is None]
     stats |= _score(candidates, scoring, settings)
     candidates = [row for row in candidates if row.reason is None]
-    vectors, stats["embeddings"] = _embed(candidates, settings, scoring, progress)
+    vectors, stats["embeddings"] = _embed(candidates, encoder, settings, progress)
     _combine(candidates)
     order = _ranked(candidates, settings.seed)
     index = diversity.chosen_index(settings.index, len(candidates)) if vectors is not None else None
@@ -157,12 +160,14 @@ def _load(inputs: list[str], input_format: str, from_format: str | None) -> tupl
     for number, (row, place) in enumerate(found.rows):
         if isinstance(row, formats.Unconvertible):  # below any floor: kept in rejected/ with what is wrong
             row_id = getattr(row, "record_id", None) or f"row-{number:07d}"
-            entry = Row(str(row_id), {"messages": []}, place, _file_name(place))
+            entry = Row(str(row_id), {"record": getattr(row, "record", None)}, place, _file_name(place))
             entry.reason, entry.detail = BELOW_QUALITY, f"{place}: not a readable {found.format} row ({row})"
             rows.append(entry)
             continue
         row_id = str(row["id"]) if is_id(row.get("id")) else f"row-{number:07d}"
         meta = row.get("meta") or {}
+        for name in SCORE_COLUMNS:  # a select folder's own scores, read back into meta: this run scores anew
+            meta.pop(name, None)
         group = next((str(meta[key]) for key in CATEGORY_KEYS if isinstance(meta.get(key), str)), None)
         source = row.get("source") if isinstance(row.get("source"), str) else None
         entry = Row(row_id, row, place, group or source or _file_name(place))
@@ -197,21 +202,53 @@ def _score(rows: list[Row], scoring: ScoreOptions, settings: SelectSettings) -> 
     return stats
 
 
-def _embed(rows: list[Row], settings: SelectSettings, scoring: ScoreOptions, progress: bool):
-    if settings.embedding_model is None or not rows:
-        return None, None
+def _check_settings(settings: SelectSettings, scoring: ScoreOptions) -> None:
+    from curate.llm.local import _looks_like_path
+    from curate.llm.openai_compat import ClientSettings, api_key
+
+    if settings.min_quality is not None and scoring.judge is None:
+        raise UserError("--min-quality needs a quality score: add --judge-model (and --judge llm|reward-model)")
+    model = settings.embedding_model
+    if model is None:
+        for given, name in (
+            (settings.embedding_base_url, "--embedding-base-url"),
+            (settings.embed_answer, "--embed-answer"),
+        ):
+            if given:
+                raise UserError(f"{name} needs --embedding-model")
+        if settings.index == diversity.APPROXIMATE:
+            raise UserError("--index approximate needs --embedding-model")
+    elif settings.embedding_base_url is not None:
+        api_key(ClientSettings(model, settings.embedding_base_url, scoring.client.api_key_env))
+    elif _looks_like_path(model) and not Path(model).expanduser().is_dir():
+        raise UserError(f"--embedding-model {model}: no such model folder (or name a model on an endpoint with "
+                        "--embedding-base-url)")  # fmt: skip
+
+
+def _encoder(settings: SelectSettings, scoring: ScoreOptions, progress: bool):
+    if settings.embedding_model is None:
+        return None
     from curate.instruct.select.embeddings import make_encoder
 
-    encoder = make_encoder(settings.embedding_model, settings.embedding_base_url, scoring.client)
-    bar = tqdm(total=len(rows), desc="embed", unit="row", disable=not progress, dynamic_ncols=True)
+    return make_encoder(
+        settings.embedding_model, settings.embedding_base_url, scoring.client, settings.embedding_batch, progress
+    )
+
+
+def _embed(rows: list[Row], encoder, settings: SelectSettings, progress: bool) -> tuple[np.ndarray | None, dict | None]:
+    if encoder is None:
+        return None, None
+    bar = tqdm(total=len(rows), desc="embed", unit="row", disable=not progress or not rows, dynamic_ncols=True)
     try:
         texts = without_boilerplate([row.embedding_text(settings.embed_answer) for row in rows])
-        vectors = encoder.encode(texts, progress=bar.update)
+        vectors = encoder.encode(texts, progress=bar.update) if rows else None
     finally:
         bar.close()
         close = getattr(encoder, "close", None)
         if close is not None:
             close()
+    if vectors is None:
+        return None, encoder.stats() | {"dimensions": 0, "with_answer": settings.embed_answer}
     return vectors, encoder.stats() | {"dimensions": int(vectors.shape[1]), "with_answer": settings.embed_answer}
 
 

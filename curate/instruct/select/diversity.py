@@ -124,9 +124,10 @@ def greedy_select(
         rows = order[start : start + CHUNK]
         chunk = vectors[rows]
         best, where = kept.nearest(chunk)
+        best = np.minimum(best, 1.0)  # float32 rounding puts a row's cosine to its copy at 1.0000002
         blocker = [kept.rows[w] if w >= 0 and b > max_cosine else -1 for b, w in zip(best, where)]
         cosine = best.astype(np.float64)
-        inside = chunk @ chunk.T  # the chunk against itself, for rows kept earlier in this chunk
+        inside = np.minimum(chunk @ chunk.T, 1.0)  # the chunk against itself, for rows kept earlier in it
         for position, row in enumerate(rows):
             if len(kept.rows) >= limit:
                 result.over_budget += rows[position:]

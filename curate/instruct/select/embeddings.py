@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -23,15 +24,15 @@ from curate.llm.devices import first_line, pick_device
 from curate.llm.factory import ClientOptions
 
 EMBEDDINGS_FILE = "embeddings.sqlite"
-ENDPOINT_BATCH = 128  # texts per /v1/embeddings request
-LOCAL_BATCH = 32
+BATCH = 32  # texts per /v1/embeddings request (TEI's default limit) or per forward pass
 LOCAL_MAX_TOKENS = 512
+ENDPOINT_MAX_CHARS = 8_000  # a text sent to an endpoint is cut here: under 8,192 tokens in any language
 
 
 class Encoder(Protocol):
     name: str
 
-    def encode(self, texts: list[str], progress=None) -> np.ndarray:
+    def encode(self, texts: list[str], progress: Callable[[int], object] | None = None) -> np.ndarray:
         """(len(texts), d) float32, each row of norm 1; `progress(n)` after each n texts."""
         ...
 
@@ -48,7 +49,7 @@ class HFEncoder:
     """A transformers encoder (or any model AutoModel loads, a causal LM's body included) with
     mean pooling over the real tokens. Weights from safetensors only."""
 
-    def __init__(self, name: str, device: str = "auto", batch_size: int = LOCAL_BATCH) -> None:
+    def __init__(self, name: str, device: str = "auto", batch_size: int = BATCH, progress: bool = False) -> None:
         import torch
         from safetensors import SafetensorError
         from transformers import AutoModel, AutoTokenizer
@@ -61,9 +62,12 @@ class HFEncoder:
         self.device = pick_device(device)
         self._texts = 0
         check_model_folder(name, AutoModel)
+        from curate.llm.reward_model import _quiet_transformers
+
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=_offline())
-            self.model = AutoModel.from_pretrained(name, use_safetensors=True, local_files_only=_offline())
+            with _quiet_transformers(progress):
+                self.tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=_offline())
+                self.model = AutoModel.from_pretrained(name, use_safetensors=True, local_files_only=_offline())
         except (OSError, ValueError, KeyError, ImportError, RuntimeError, SafetensorError) as error:
             raise UserError(f"cannot load the embedding model {name!r}: {first_line(error)}") from None
         if self.tokenizer.pad_token is None:
@@ -71,7 +75,7 @@ class HFEncoder:
         self.model.to(self.device).eval()
         self._torch = torch
 
-    def encode(self, texts: list[str], progress=None) -> np.ndarray:
+    def encode(self, texts: list[str], progress: Callable[[int], object] | None = None) -> np.ndarray:
         torch = self._torch
         width = int(self.model.config.hidden_size)
         vectors = np.zeros((len(texts), width), dtype=np.float32)
@@ -133,12 +137,13 @@ class EmbeddingCache:
 
 @dataclass
 class EndpointEncoder:
-    """An OpenAI-compatible `/v1/embeddings` endpoint, ENDPOINT_BATCH texts a request, the
+    """An OpenAI-compatible `/v1/embeddings` endpoint, `batch_size` texts a request, the
     client retrying 429s and 5xx with backoff; the key from the environment."""
 
     name: str
     base_url: str | None
     client_options: ClientOptions = field(default_factory=ClientOptions)
+    batch_size: int = BATCH
     requests: int = 0
     cache_hits: int = 0
 
@@ -168,19 +173,20 @@ class EndpointEncoder:
             json.dumps([identity, text], ensure_ascii=False, sort_keys=True).encode("utf-8")
         )
 
-    def encode(self, texts: list[str], progress=None) -> np.ndarray:
+    def encode(self, texts: list[str], progress: Callable[[int], object] | None = None) -> np.ndarray:
+        texts = [text[:ENDPOINT_MAX_CHARS] for text in texts]
         keys = [self._key(text) for text in texts]
         known = self._cache.get_many(list(dict.fromkeys(keys))) if self._cache is not None else {}
         first_of: dict[str, int] = {}
         for index, key in enumerate(keys):
             if key not in known:
                 first_of.setdefault(key, index)
-        self.cache_hits += len(keys) - len(first_of)
+        self.cache_hits += sum(key in known for key in keys)
         if progress is not None:
             progress(len(keys) - len(first_of))
         missing = list(first_of.values())  # each distinct text asked once
-        for start in range(0, len(missing), ENDPOINT_BATCH):
-            chosen = missing[start : start + ENDPOINT_BATCH]
+        for start in range(0, len(missing), self.batch_size):
+            chosen = missing[start : start + self.batch_size]
             items = [(keys[i], vector) for i, vector in zip(chosen, self._ask([texts[i] for i in chosen]))]
             if self._cache is not None:
                 self._cache.put_many(items)  # committed now: a kill keeps it
@@ -226,8 +232,10 @@ class EndpointEncoder:
             self._cache.close()
 
 
-def make_encoder(name: str, base_url: str | None, options: ClientOptions) -> Encoder:
+def make_encoder(
+    name: str, base_url: str | None, options: ClientOptions, batch_size: int = BATCH, progress: bool = False
+) -> Encoder:
     """The endpoint's encoder when `base_url` is given, else a model in this process."""
     if base_url is not None:
-        return EndpointEncoder(name, base_url, options)
-    return HFEncoder(name, device=options.device, batch_size=options.batch_size)
+        return EndpointEncoder(name, base_url, options, batch_size)
+    return HFEncoder(name, device=options.device, batch_size=batch_size, progress=progress)

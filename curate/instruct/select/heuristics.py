@@ -12,16 +12,22 @@ import re
 from curate.instruct.spans import message_text
 
 # Refusals and model disclaimers, English and Korean, matched at the start of the answer (or
-# anywhere in a short one): a refusal to a harmless task teaches the model to refuse.
+# anywhere in a short one): a refusal to a harmless task teaches the model to refuse. "I can't"
+# counts only before a verb of helping ("I can't get enough of..." is no refusal).
+_HELP = (
+    r"(?:help|assist|provide|answer|comply|fulfil|fulfill|do that|do this|write|create|generate|complete|share|give)"
+)
 REFUSAL = re.compile(
-    r"(?:^|\n)\s*(?:i['’]?m sorry,? but|i am sorry,? but|sorry,? but i|i (?:can(?:no|['’])t|am unable to|am not able to|"
-    r"won['’]t be able to)|as an ai(?: language model)?|as a language model|i do not have (?:access|the ability)|"
-    r"i don['’]t have (?:access|the ability)|죄송하지만|죄송합니다만|저는 ai|ai 언어 모델로서|언어 모델로서|"
-    r"도와드릴 수 없|답변(?:을|해)? 드릴 수 없|제공할 수 없)",
+    rf"(?:^|\n)\s*(?:(?:i['’]?m|i am) sorry,? but|sorry,? but i|i (?:can(?:no|['’])t|am unable to|am not able to|"
+    rf"won['’]t be able to|will not|won['’]t) {_HELP}|as an ai(?: language model)?\b|as a language model\b|"
+    r"i do not have (?:access|the ability)|i don['’]t have (?:access|the ability)|죄송하지만|죄송합니다만|"
+    r"ai 언어 모델로서|언어 모델로서|도와드릴 수 없|답변(?:을|해)? 드릴 수 없|제공할 수 없)",
     re.IGNORECASE,
 )
 SHORT_ANSWER = 400  # characters: a refusal phrase anywhere in an answer this short makes it a refusal
-CUT_ENDINGS = re.compile(r"(?:\.\.\.|…|,|:|\band|\bor|\bthe|\ba|\bto|\bof|그리고|또는|및)\s*$", re.IGNORECASE)
+# The last word of an answer cut short (lower case only: "Vitamin A" and "Or" are whole answers).
+CUT_ENDINGS = re.compile(r"(?:\.\.\.|…|,|:|\b(?:and|or|the|a|an|to|of|with|that)|그리고|또는|및)\s*$")
+CUT_MIN_WORDS = 4  # shorter answers are not called cut off
 NON_WORD = re.compile(r"\W+")
 
 
@@ -44,7 +50,7 @@ def floor_problem(messages: list[dict]) -> str | None:
         return "empty answer"
     if text.count("```") % 2 == 1:
         return "truncated answer (an unclosed code block)"
-    if CUT_ENDINGS.search(text) and not text.endswith(("etc.", "etc...")):
+    if len(text.split()) >= CUT_MIN_WORDS and CUT_ENDINGS.search(text) and not text.endswith(("etc.", "etc...")):
         return "truncated answer (ends mid-sentence)"
     if REFUSAL.search(text[:200]) or (len(text) < SHORT_ANSWER and REFUSAL.search(text)):
         return "refusal"

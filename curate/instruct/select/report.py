@@ -21,7 +21,7 @@ _SELECTED, _OTHER = "#4c72b0", "#cccccc"
 
 
 def write_select_report(
-    output: Path, manifest: dict, rows: list, vectors, candidates: list, selected: list[int]
+    output: Path, manifest: dict, rows: list, vectors: np.ndarray | None, candidates: list, selected: list[int]
 ) -> None:
     counts, stats = manifest["counts"], manifest["select"]
     lines = ["# curate select", "", f"`{manifest['command_line']}`", ""]
@@ -39,7 +39,9 @@ def write_select_report(
             else "an approximate index (faiss IVF), which may miss a neighbour"
         )
         lines.append(f"- no two selected rows have a cosine above {stats['max_cosine']:g} ({index})")
-    elif vectors is None:
+    elif stats.get("embeddings"):
+        lines.append("- no row reached the diversity check")
+    else:
         lines.append("- no --embedding-model: rows were picked by score alone, without a diversity check")
     lines += _spending(stats)
     if counts["by_reason"]:
@@ -61,7 +63,7 @@ def _spending(stats: dict) -> list[str]:
             lines.append(
                 f"- {name}: {part['requests']:,} requests sent, {part['cache_hits']:,} answered from the cache, "
                 f"{part['scored']:,} of {part['candidates']:,} rows scored"
-                + (f"; failures: {part['failures']}" if part["failures"] else "")
+                + (f"; failures: {_counts(part['failures'])}" if part["failures"] else "")
             )
         elif part and part.get("judge") == "reward-model":
             lines.append(
@@ -81,6 +83,10 @@ def _spending(stats: dict) -> list[str]:
             f"{'instruction and answer' if embeddings['with_answer'] else 'instruction'}; {spent}"
         )
     return lines
+
+
+def _counts(counts: dict) -> str:
+    return ", ".join(f"{markdown.text(name)} {number:,}" for name, number in counts.items())
 
 
 def _score_table(rows: list) -> list[str]:
@@ -132,7 +138,7 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def _charts(output: Path, rows: list, vectors, selected: list[int]) -> list[str]:
+def _charts(output: Path, rows: list, vectors: np.ndarray | None, selected: list[int]) -> list[str]:
     if not chart_library_available():
         return []
     from matplotlib.figure import Figure

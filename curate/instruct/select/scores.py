@@ -13,12 +13,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import regex
 
+from curate.errors import RunFailed, UserError
 from curate.instruct.templates import PROMPTS_DIR
+from curate.llm.backend import FAILED_SHARE
 from curate.llm.factory import REMOTE, ClientOptions, make_backend, require_key
-from curate.prefs.judges.base import Judgement
+from curate.prefs.judges.base import REQUEST_FAILED, Judgement
 
 QUALITY_SCALE = (1, 5)
 COMPLEXITY_SCALE = (1, 5)
@@ -53,9 +56,19 @@ class ScoreOptions:
 
 
 def check_options(options: ScoreOptions) -> None:
-    """The API keys an LLM judge or rater will need, before anything is written."""
-    from curate.errors import UserError
+    """Options that fit together, a reward model folder that is there, and the API keys an LLM
+    judge or rater will need, before anything is written."""
+    from curate.llm.local import _looks_like_path
 
+    if options.judge is None and options.rubric:
+        raise UserError("--rubric is the llm judge's: add --judge-model")
+    if options.judge == "reward-model" and options.rubric:
+        raise UserError("--rubric is for --judge llm; a reward model has no rubric")
+    if options.complexity_model and options.complexity != "llm":
+        raise UserError("--complexity-model rates with --complexity llm; add it, or drop --complexity-model")
+    model = options.judge_model
+    if options.judge == "reward-model" and model and _looks_like_path(model) and not Path(model).expanduser().is_dir():
+        raise UserError(f"--judge-model {options.judge_model}: no such reward model folder")
     if options.judge is not None and not options.judge_model:
         raise UserError(f"--judge {options.judge} needs --judge-model")
     if options.complexity == "llm" and not (options.complexity_model or options.judge_model):
@@ -92,6 +105,12 @@ def _judge_by_language(
         if places:
             for i, judged in zip(places, judge.judge([groups[i] for i in places])):
                 results[i] = judged[0]
+    failed = sum(judgement.failure == REQUEST_FAILED for judgement in results)  # type: ignore[union-attr]
+    if failed and failed >= FAILED_SHARE * len(results):
+        raise RunFailed(
+            f"select: {failed:,} of {len(results):,} rating requests failed after their retries; nothing was "
+            "written; run again once the server answers (answers received are cached)"
+        )
     return results  # type: ignore[return-value]
 
 
@@ -100,9 +119,11 @@ def _stats(judges: tuple) -> dict:
     stats = english.stats()
     if hangul is not None:
         other = hangul.stats()
-        for key in ("candidates", "scored", "requests", "cache_hits", "retries_total"):
+        for key in ("candidates", "scored", "requests", "cache_hits", "retries_total", "prompt_tokens"):
             stats[key] += other[key]
+        stats["completion_tokens"] += other["completion_tokens"]
         stats["failures"] = dict(Counter(stats["failures"]) + Counter(other["failures"]))
+        stats["statuses"] = dict(Counter(stats["statuses"]) + Counter(other["statuses"]))
         stats["korean_template"] = other["template"]
     stats.pop("backend_usage", None)
     return stats
