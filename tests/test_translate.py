@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from curate.cli import cli
 from curate.corpus import fasttext_models
 from curate.instruct.rows import read_rows
-from curate.instruct.translate import spans
+from curate.instruct.translate import checks, spans
 from tests.conftest import REPO, SHARED_DATA
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.fake_translation import translate as fake_translate
@@ -304,3 +304,47 @@ def test_an_unreadable_row_is_rejected_with_its_reason_not_a_stop(tmp_path):
     assert counts["in"] == 7 == counts["kept"] + counts["rejected"]
     unreadable = [row for row in rows(tmp_path / "out", "rejected") if "not a readable" in row["detail"]]
     assert len(unreadable) == 1 and unreadable[0]["reason"] == "empty_turn"
+
+
+@needs_shared
+def test_a_dead_server_stops_the_run_unsealed(tmp_path):
+    data = alpaca(tmp_path / "alpaca.json", 0, 4)
+    arguments = ["translate", str(data), "-o", str(tmp_path / "out"), "--to", "ko", "--model", "m", "--base-url",
+                 "http://127.0.0.1:9/v1", "--max-retries", "0", "--timeout", "2", "--cache", str(tmp_path / "cache"),
+                 "--no-progress"]  # fmt: skip
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 1 and "requests failed" in result.output, result.output
+    assert not (tmp_path / "out" / "_manifest.json").exists()  # a re-run with a live server does the work
+
+
+def test_a_prompt_that_never_shows_the_text_is_refused(tmp_path):
+    template = tmp_path / "prompt.jinja"
+    template.write_text("Translate this into {{ target_language }}.")
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps({"instruction": "Say hello to the team.", "output": "Hello, team!"}) + "\n")
+    arguments = ["translate", str(data), "-o", str(tmp_path / "out"), "--to", "ko", "--model", "m",
+                 "--base-url", "http://127.0.0.1:9/v1", "--prompt-template", str(template), "--no-progress"]  # fmt: skip
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 2 and "never shows" in result.output, result.output
+
+
+@needs_shared
+def test_tool_calls_are_not_answered_anew_and_target_language_fields_are_not_sent(tmp_path):
+    tools = json.loads((INSTRUCTIONS / "glaive_toolcall_demo.json").read_text(encoding="utf-8"))[:3]
+    (tmp_path / "tools.json").write_text(json.dumps(tools, ensure_ascii=False), encoding="utf-8")
+    with FakeOpenAIServer() as server:
+        result = translate(server, [tmp_path / "tools.json"], tmp_path / "out", tmp_path / "cache", "--to", "ko",
+                           "--regenerate-answers")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        mixed = korean(tmp_path / "ko.jsonl", 8)  # Korean instructions, English answers
+        server.reset_counts()
+        result = translate(server, [mixed], tmp_path / "en", tmp_path / "cache", "--to", "en")
+        assert result.exit_code == 0, result.output
+        sent = " ".join(prompts_sent(server))
+    reasons = {row["reason"] for row in rows(tmp_path / "out", "rejected")}
+    assert reasons == {"has_tool_turns"}
+    langid = checks.LanguageId(str(fasttext_models.packaged_lid_model()))
+    answers = [json.loads(line)["instances"][0]["output"] for line in mixed.read_text().splitlines()]
+    english = [answer for answer in answers if checks.in_target_already(answer, "en", langid)]
+    assert len(english) >= 3 and not any(answer in sent for answer in english)  # kept as they are, not asked
+    assert manifest(tmp_path / "en")["translate"]["texts_in_target_already"] > 0

@@ -108,6 +108,22 @@ def language_verdict(translation_prose: str, target: str, langid: LanguageId) ->
     return Verdict("wrong_language", f"detected {label} ({probability:.2f}), not {target}")
 
 
+ALREADY_PROBABILITY = 0.8  # fastText this sure that a source field is in the target language: not sent
+
+
+def in_target_already(source: str, target: str, langid: LanguageId) -> bool:
+    """A source field written in the target language (an English answer in a Korean set being
+    translated into English): long enough to tell, and in the target's script or fastText's
+    top label at ALREADY_PROBABILITY or more."""
+    prose = spans.prose(source)
+    if word_letters(prose) < MIN_LANGID_LETTERS * chars_per_english_char(target):
+        return False
+    if target in SCRIPT_LANGUAGES:
+        return script_language(prose) == target
+    found = langid.top(prose)
+    return bool(found) and found[0][0] == target and found[0][1] >= ALREADY_PROBABILITY
+
+
 def ratio_verdict(source_prose: str, translation_prose: str, target: str, min_ratio: float | None) -> Verdict:
     script = script_language(source_prose) or "en"
     source_letters = letters(source_prose)

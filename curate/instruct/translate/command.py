@@ -33,7 +33,7 @@ from curate.instruct.translate.languages import AUTO, chars_per_english_char, ch
 from curate.io.manifest import read_manifest
 from curate.io.schema import RECORD_REJECTED_SCHEMA as REJECTED_SCHEMA
 from curate.io.writer import WriterOptions
-from curate.llm.backend import ChatRequest, Completion, Sampling, derived_seed
+from curate.llm.backend import ChatRequest, Completion, Sampling, derived_seed, require_answers
 from curate.llm.cache import CachedBackend
 from curate.llm.factory import CLIENT_OPTION_NAMES, make_backend, require_key
 from curate.pipeline import folder, in_memory
@@ -75,7 +75,7 @@ class Text:
     """One distinct source text: its request, its masked code blocks, and how its translation fared."""
 
     source: str
-    request: ChatRequest
+    request: ChatRequest | None  # None: the text is in the target language already, kept as it is
     blocks: list[str]
     translation: str = ""
     verdict: checks.Verdict = checks.PASSED
@@ -131,6 +131,7 @@ def translate_dataset(
     langid = checks.LanguageId(settings.langid_model)
     langid.require(target, "--to")
     template = PromptTemplate(settings.prompt_template or default_template(target), "translation prompt")
+    _check_template(template, target)
     model = {"backend": translator.backend, "model": translator.model}
     if settings.regenerate_answers:
         model["answer_model"] = answer_model
@@ -141,12 +142,13 @@ def translate_dataset(
     if in_memory.prepare(output, identity, overwrite, command_line) is FolderState.COMPLETE:
         return JobResult(output, read_manifest(output), skipped=True)
 
-    texts = _texts(items, template, target, source_lang, settings)
+    texts = _texts(items, template, target, source_lang, settings, langid)
+    asked = [text for text in texts.values() if text.request is not None]
     backend = make_backend(translator.backend, translator.model, translator.base_url, translator.client)
     backends = [backend]
     try:
-        completions = _complete(backend, [text.request for text in texts.values()], "translate", "text", progress)
-        for text, completion in zip(texts.values(), completions):
+        completions = _complete(backend, [text.request for text in asked], "translate", "text", progress)
+        for text, completion in zip(asked, completions):
             _judge(text, completion, target, langid, settings.min_length_ratio)
         _source_langs(items, source_lang, langid)
         meta = {"model": translator.model, "target_lang": target}
@@ -169,6 +171,7 @@ def translate_dataset(
         "source_langs": dict(Counter(item.source_lang for item in items).most_common()),
         "fields": sum(len(item.fields) for item in items),
         "texts": len(texts),
+        "texts_in_target_already": len(texts) - len(asked),
         "regenerate_answers": settings.regenerate_answers,
     }
     usage = _usage([each.usage.as_dict() for each in backends])
@@ -193,17 +196,41 @@ def _items(
         if isinstance(row, formats.Unconvertible):
             row_id = str(getattr(row, "record_id", None) or f"row-{number:07d}")
             detail = f"{place}: not a readable {fmt} row: {row.detail or row.reason}"
-            unreadable.append(_rejected(row_id, row.reason, detail, {"place": place}))
+            unreadable.append(
+                _rejected(row_id, row.reason, detail, {"place": place, "record": getattr(row, "record", None)})
+            )
             continue
         row_id = str(row["id"]) if is_id(row.get("id")) else f"row-{number:07d}"
         items.append(Item(row_id, row, place, fields.fields_of(row, kind, regenerate)))
     return items, unreadable
 
 
+def _check_template(template: PromptTemplate, target: str) -> None:
+    """A prompt that never shows the text would be sent for every field and rejected for all."""
+    probe = "curate-probe-7f3a1c"
+    shown = template.render(
+        text=probe, target_language=name(target), target_code=target, source_language="", source_code=""
+    )
+    if probe not in shown:
+        raise UserError(
+            f"the translation prompt {template.path or ''} never shows {{{{ text }}}}, the text to translate"
+        )
+
+
+def _tool_turns(row: dict) -> bool:
+    return bool(row.get("tools")) or any(m["role"] not in ("system", "user", "assistant") for m in row["messages"])
+
+
 def _texts(
-    items: list[Item], template: PromptTemplate, target: str, source_lang: str, settings: TranslateSettings
+    items: list[Item],
+    template: PromptTemplate,
+    target: str,
+    source_lang: str,
+    settings: TranslateSettings,
+    langid: checks.LanguageId,
 ) -> dict[str, Text]:
-    """One request per distinct field text, in the order the texts first appear."""
+    """One request per distinct field text, in the order the texts first appear; a text that
+    is in the target language already (checks.in_target_already) is kept as it is, unasked."""
     texts: dict[str, Text] = {}
     variables = {
         "target_language": name(target),
@@ -215,6 +242,9 @@ def _texts(
     for item in items:
         for _, source in item.fields:
             if source in texts:
+                continue
+            if checks.in_target_already(source, target, langid):
+                texts[source] = Text(source, None, [], translation=source)
                 continue
             masked, blocks = spans.mask_code_blocks(source)
             messages = (("user", template.render(text=masked, **variables)),)
@@ -233,9 +263,11 @@ def _complete(
 ) -> list[Completion]:
     bar = tqdm(total=len(requests), desc=what, unit=unit, disable=not progress, dynamic_ncols=True)
     try:
-        return backend.complete(requests, on_completion=lambda index, completion: bar.update(1))
+        completions = backend.complete(requests, on_completion=lambda index, completion: bar.update(1))
     finally:
         bar.close()
+    require_answers(completions, f"translate ({what})")
+    return completions
 
 
 def _judge(text: Text, completion: Completion, target: str, langid: checks.LanguageId, min_ratio: float | None) -> None:
@@ -279,6 +311,12 @@ def _rows(
             more = f"; {len(failed) - 1} more fields failed" if len(failed) > 1 else ""
             detail = f"{item.place}: {field_name}: {verdict.detail}{more}"
             rejected.append(_rejected(item.id, verdict.reason, detail, {"row": item.row, "translations": translations}))
+            continue
+        if regenerate and _tool_turns(item.row):
+            detail = (
+                f"{item.place}: --regenerate-answers answers plain conversations; this row has tool calls or results"
+            )
+            rejected.append(_rejected(item.id, "has_tool_turns", detail, {"row": item.row}))
             continue
         if regenerate:  # a new conversation: the source row's meta (hints about its messages) stays behind
             prompt = {
