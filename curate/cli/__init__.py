@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "select": ("curate.cli.select", "select_command", "Select a small, diverse, high-quality instruction subset."),
     "prefs": ("curate.cli.prefs", "prefs_command", "Sample, judge and pair answers into preference data."),
+    "label": ("curate.cli.label", "label_group", "Human labelling in a web app: compare, rank, rate, write."),
     "init-model": ("curate.cli.train", "init_model_command", "Make a random chat model here, without downloads."),
     "train-sft": ("curate.cli.train", "train_sft_command", "Supervised fine-tuning on instruction data."),
     "train-dpo": ("curate.cli.train", "train_dpo_command", "Direct Preference Optimisation on preference pairs."),
