@@ -19,6 +19,12 @@ $(INSTALLED): pyproject.toml
 	# TRL 1.16 (the dev extra) has no PPOTrainer; 1.9.0's trl.experimental.ppo, kept apart in
 	# $(VENV)/trl-ppo and imported only by tests/test_train_ppo_trl.py, is the PPO reference
 	$(BIN)/pip install --quiet --no-deps --target $(VENV)/trl-ppo trl==1.9.0
+	# the browser tests of curate label use Debian's chromium and its driver (and a CJK font for
+	# Korean): installed here where apt-get can run as root, else those tests skip with a reason
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null 2>&1 || \
+		  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null 2>&1; }; }; } || \
+		echo "chromium is not installed: the browser test of curate label will skip"
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
@@ -31,6 +37,9 @@ demo: $(INSTALLED)
 	@sed '/^## Scores/,$$d' out/quickstart/prefs/report.md
 	@sed '/^| score |/,$$d' out/quickstart/selected/report.md
 	@echo "the whole selection report: out/quickstart/selected/report.md"
+	@echo ""
+	@echo "Human labels: a compare project from the prefs pairs, two labellers played through the API"
+	$(BIN)/python bench/label_play.py out/quickstart/prefs out/quickstart/labels out/quickstart/human_prefs
 	@$(MAKE) --no-print-directory demo-self-instruct
 	@echo ""
 	@echo "RLHF step 3: a few GRPO steps of the DPO model against the reward model (CPU, under a minute)"
