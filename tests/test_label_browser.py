@@ -149,3 +149,46 @@ def test_a_labeller_answers_with_keys_and_mouse_and_no_script_runs(tmp_path, bro
     if os.environ.get("CURATE_DOC_SCREENSHOTS"):
         for shot in shots:
             shutil.copyfile(shot, REPO / "docs" / shot.name)
+
+
+@pytest.mark.parametrize("task", ["rank", "rate", "write"])
+def test_rank_rate_and_write_in_the_page(tmp_path, browser, task):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    data = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": "Name a colour.", "chosen": "Blue, the colour of the sky.", "rejected": "Red."}]
+    data.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    project = tmp_path / "project"
+    assert CliRunner().invoke(cli, ["label", "init", str(data), "-o", str(project), "--task", task]).exit_code == 0
+    with LabelServer(project) as server:
+        browser.get(link(project, "ann", server.url))
+        wait_for_item(browser, None) if task != "write" else WebDriverWait(browser, 15).until(
+            lambda d: d.find_elements(By.ID, "answer-text")
+        )
+        if task == "rank":
+            order = shown_keys(browser)
+            browser.find_elements(By.CSS_SELECTOR, "#candidates article button.move")[1].click()  # first one down
+            expected = {"order": [order[1], order[0]]}
+            browser.find_element(By.ID, "submit").click()
+        elif task == "rate":
+            order = shown_keys(browser)
+            for index, score in enumerate((5, 2)):  # each click draws the answers again: find them anew
+                article = browser.find_elements(By.CSS_SELECTOR, "#candidates article")[index]
+                article.find_elements(By.CSS_SELECTOR, ".scale button")[score - 1].click()
+            expected = {"scores": {order[0]: 5, order[1]: 2}}
+            browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ENTER)
+        else:
+            box = browser.find_element(By.ID, "answer-text")
+            box.clear()
+            box.send_keys("Green, like grass. 초록색입니다.")
+            box.send_keys(Keys.CONTROL, Keys.ENTER)
+            expected = {"text": "Green, like grass. 초록색입니다."}
+        WebDriverWait(browser, 15).until(lambda d: "All done" in d.find_element(By.ID, "conversation").text)
+    from curate.label.store import Project
+
+    store = Project(project)
+    (answer,) = store.answers()
+    store.close()
+    assert {key: value for key, value in answer["answer"].items() if key != "shown_order"} == expected
