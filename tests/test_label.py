@@ -7,9 +7,12 @@ import http.client
 import json
 import re
 import signal
+import socket
 import statistics
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -264,3 +267,71 @@ def test_the_server_listens_on_loopback_unless_told():
 
     host = next(param for param in serve_command.params if param.name == "host")
     assert host.default == "127.0.0.1"
+
+
+def test_an_abandoned_hold_expires_and_a_late_undo_of_a_skip_is_refused(tmp_path, monkeypatch):
+    from curate.label import store as label_store
+
+    project = init(tmp_path, pairs_file(tmp_path, 3))
+    ann, ben = add(project, "ann"), add(project, "ben")
+    db = label_store.Project(project)
+    ids = {name: db.labeller_by_token(token).id for name, token in (("ann", ann), ("ben", ben))}
+    assert db.next_item(ids["ann"]) == 1
+    assert db.next_item(ids["ben"]) == 2  # ann holds item 1
+    db.record(ids["ben"], 2, "answer", {"choice": "a"})
+    monkeypatch.setattr(label_store, "HOLD_SECONDS", -1)  # ann's hold is now old
+    assert db.next_item(ids["ben"]) == 1
+    db.record(ids["ben"], 1, "skip")
+    db.record(ids["ann"], 1, "answer", {"choice": "a"})
+    with pytest.raises(FileExistsError):  # ann has answered item 1 since ben skipped it: overlap 1 is full
+        db.undo(ids["ben"])
+    db.close()
+
+
+def test_bad_bodies_head_requests_and_incomplete_items(tmp_path):
+    project = init(tmp_path, pairs_file(tmp_path, 3), overlap=2)
+    ann = add(project, "ann")
+    with LabelServer(project) as server:
+        url = server.url
+        item = call(f"{url}/api/next", token=ann)[1]["item_id"]
+        for body in ({"item_id": True, "choice": "a"}, {"item_id": 2**70, "choice": "a"}, {"item_id": "1"}, [1]):
+            assert call(f"{url}/api/answer", "POST", ann, body)[0] == 400, body
+        deep = urllib.request.Request(f"{url}/api/answer", data=b"[" * 100_000, method="POST")
+        deep.add_header("Authorization", f"Bearer {ann}")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(deep, timeout=30)
+        assert refused.value.code == 400
+        head = urllib.request.Request(f"{url}/api/next", method="HEAD", headers={"Authorization": f"Bearer {ann}"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(head, timeout=30)
+        assert refused.value.code == 405
+        assert call(f"{url}/api/answer", "POST", ann, {"item_id": item, "choice": "a"})[0] == 200
+    manifest = export(project, tmp_path / "out")
+    assert manifest["counts"]["by_reason"] == {"label:incomplete": 1, "label:unlabelled": 2}
+    result = CliRunner().invoke(cli, ["label", "export", str(project), "-o", str(tmp_path / "one"), "--min-votes", "1"])
+    assert (
+        result.exit_code == 0 and json.loads((tmp_path / "one" / "_manifest.json").read_text())["counts"]["kept"] == 1
+    )
+
+
+def test_images_and_relative_links_in_items_are_not_fetched_or_followed():
+    from curate.label.render import safe_html
+
+    shown = safe_html("![rm -rf /](http://x/y.png) [me](/login?token=OTHER) [ok](https://example.org/a)")
+    assert "<img" not in shown and "[image: rm -rf / (http://x/y.png)]" in shown
+    assert 'href="/login' not in shown and 'href="https://example.org/a"' in shown
+
+
+def test_a_busy_port_and_a_broken_project_are_one_line(tmp_path):
+    project = init(tmp_path, pairs_file(tmp_path, 2))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["label", "serve", str(project), "--port", str(port)])
+    assert result.exit_code == 2 and "cannot listen" in result.output and result.output.count("\n") == 1
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "label.sqlite").write_bytes(b"not a database" * 100)
+    result = CliRunner().invoke(cli, ["label", "add", str(broken), "ann"])
+    assert result.exit_code == 2 and "not a labelling project" in result.output

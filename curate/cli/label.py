@@ -88,13 +88,18 @@ def serve_command(project: Path, host: str, port: int) -> None:
 @click.argument("project", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Dataset folder to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an export made from earlier answers.")
-def export_command(project: Path, output: Path, overwrite: bool) -> None:
+@click.option(
+    "--min-votes", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Answers an item needs to be exported (default: the project's --overlap); fewer: label:incomplete.",
+)  # fmt: skip
+def export_command(project: Path, output: Path, overwrite: bool, min_votes: int | None) -> None:
     """Write the answers as a dataset folder: preference rows by majority vote (compare, rank),
     scored rows (rate) or SFT rows (write), with report.md and agreement.png."""
     from curate.label.export import export_project
 
     words = ["curate", "label", "export", str(project), "-o", str(output)] + ["--overwrite"] * overwrite
-    result = export_project(project, output, command_line=shlex.join(words), overwrite=overwrite)
+    words += ["--min-votes", str(min_votes)] if min_votes is not None else []
+    result = export_project(project, output, command_line=shlex.join(words), overwrite=overwrite, min_votes=min_votes)
     click.echo(summary(result))
     if not result.skipped:
         click.echo(f"  report: {output / 'report.md'}")

@@ -4,7 +4,8 @@ compare and rank: TRL preference rows by majority vote. compare: the answer more
 of the item's labellers chose; rank: the best and worst answers by mean rank (Borda), kept
 when more than half of the labellers put the best above the worst. An item whose majority
 says "tie" (or whose best and worst share a mean rank) is `label:tie`; a split vote is
-`label:no_majority`; an item nobody answered is `label:unlabelled`. Every row keeps each
+`label:no_majority`; an item nobody answered is `label:unlabelled`, one with fewer answers than
+the overlap (or --min-votes) `label:incomplete`. Every row keeps each
 labeller's answer in `meta`. rate: one SFT row per (prompt, answer) with the mean `score` and
 the number of `ratings`. write: one SFT row per written answer. report.md has progress per
 labeller, time per item and agreement (agreement.py), with agreement.png.
@@ -43,16 +44,23 @@ SCHEMAS = {
 LAYOUTS = {"compare": "preference", "rank": "preference", "rate": "messages", "write": "messages"}
 
 
-def export_project(project_folder: Path, output: Path, *, command_line: str, overwrite: bool = False) -> JobResult:
+def export_project(
+    project_folder: Path, output: Path, *, command_line: str, overwrite: bool = False, min_votes: int | None = None
+) -> JobResult:
+    """The project's answers as a dataset folder; an item with fewer than `min_votes` answers
+    (default: the project's overlap) is `label:incomplete` (compare, rank, rate)."""
     clock = folder.Clock()
     project = Project(project_folder)
     try:
         task, items, answers = project.task, project.items(), project.answers()
+        wanted = project.overlap if min_votes is None else min_votes
         people = {person.name: project.progress(person.id) for person in project.labellers()}
     finally:
         project.close()
     digest = xxhash.xxh3_128_hexdigest(repr(sorted((a["item"], a["name"], str(a["answer"])) for a in answers)).encode())
-    identity = job_identity(SOURCE, {"task": task}, project=str(project_folder.resolve()), answers=digest)
+    identity = job_identity(
+        SOURCE, {"task": task, "min_votes": wanted}, project=str(project_folder.resolve()), answers=digest
+    )
     if in_memory.prepare(output, identity, overwrite, command_line) is FolderState.COMPLETE:
         return JobResult(output, read_manifest(output), skipped=True)
     by_item: dict[int, list[dict]] = defaultdict(list)
@@ -60,7 +68,12 @@ def export_project(project_folder: Path, output: Path, *, command_line: str, ove
         by_item[given["item"]].append(given)
     kept, rejected = [], []
     for item in items:
-        made, dropped = ROWS[task](item, by_item.get(item["id"], []))
+        given = by_item.get(item["id"], [])
+        if task != "write" and 0 < len(given) < wanted:
+            detail = f"{len(given)} of the {wanted} answers wanted (--min-votes)"
+            rejected.append(_rejected(item, "label:incomplete", detail, given))
+            continue
+        made, dropped = ROWS[task](item, given)
         kept += made
         rejected += dropped
     stats = agreement(task, answers)

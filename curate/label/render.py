@@ -21,7 +21,27 @@ ALLOWED_TAGS = {
 def _markdown():
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable("table")
+    markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable("table")
+    markdown.add_render_rule("image", _image_as_text)
+    return markdown
+
+
+def _image_as_text(self, tokens, index, options, env) -> str:
+    """An image is shown as its alt text and address: the labeller judges what the answer says,
+    and the page fetches nothing the data names."""
+    from markdown_it.common.utils import escapeHtml
+
+    token = tokens[index]
+    alt = self.renderInline(token.children or [], options, env) if token.children else token.content
+    return f"[image: {alt} ({escapeHtml(str(token.attrGet('src') or ''))})]"
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """Links keep only absolute http(s) and mailto targets: a relative one (/login?token=...)
+    would act on this app."""
+    if tag == "a" and attribute == "href":
+        return value if value.lower().startswith(("http://", "https://", "mailto:")) else None
+    return value
 
 
 def safe_html(text: str) -> str:
@@ -35,4 +55,5 @@ def safe_html(text: str) -> str:
         attributes={"a": {"href", "title"}, "code": {"class"}},
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
+        attribute_filter=_absolute_links_only,
     )

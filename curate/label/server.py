@@ -49,7 +49,7 @@ def make_app(folder: Path) -> web.Application:
     app.router.add_get("/admin", page("admin.html", admin=True))
     app.router.add_static("/static/", STATIC, show_index=False, follow_symlinks=False)
     app.router.add_get("/api/me", me)
-    app.router.add_get("/api/next", next_item)
+    app.router.add_get("/api/next", next_item, allow_head=False)  # it hands out an item: never on a HEAD
     app.router.add_post("/api/answer", answer)
     app.router.add_post("/api/skip", skip)
     app.router.add_post("/api/undo", undo)
@@ -178,11 +178,12 @@ async def next_item(request: web.Request) -> web.Response:
 async def _body(request: web.Request) -> dict:
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise web.HTTPBadRequest(
             text=json.dumps({"error": "the body is not JSON"}), content_type="application/json"
         ) from None
-    if not isinstance(body, dict) or not isinstance(body.get("item_id"), int):
+    item_id = body.get("item_id") if isinstance(body, dict) else None
+    if type(item_id) is not int or not 0 < item_id < 2**63:  # not a bool, and an id SQLite can hold
         raise web.HTTPBadRequest(
             text=json.dumps({"error": "item_id (an integer) is needed"}), content_type="application/json"
         )
@@ -240,7 +241,10 @@ async def skip(request: web.Request) -> web.Response:
 
 async def undo(request: web.Request) -> web.Response:
     project, labeller = request.app[PROJECT], request[LABELLER]
-    item_id = project.undo(labeller.id)
+    try:
+        item_id = project.undo(labeller.id)
+    except FileExistsError as error:
+        return _error(409, str(error))
     return _json({"undone": item_id, "progress": project.progress(labeller.id)})
 
 
@@ -269,6 +273,14 @@ async def admin_progress(request: web.Request) -> web.Response:
 
 
 def serve(folder: Path, host: str, port: int) -> None:
+    import socket
+
+    from curate.errors import UserError
+
+    try:  # the address first, so a port in use or an unknown host is one line, not a traceback
+        sock = socket.create_server((host, port))
+    except OSError as error:
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     app = make_app(folder)
     print(f"curate label: serving {folder} on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    web.run_app(app, sock=sock, print=None, access_log=None)

@@ -23,6 +23,7 @@ from pathlib import Path
 from curate.errors import UserError
 
 DATABASE = "label.sqlite"
+HOLD_SECONDS = 30 * 60  # an item shown and not answered for this long is free for the next labeller
 TASKS = ("compare", "rank", "rate", "write")
 ANSWER, SKIP = "answer", "skip"
 SCHEMA = """
@@ -60,10 +61,13 @@ class Project:
         path = self.folder / DATABASE
         if not create and not path.is_file():
             raise UserError(f"{folder} is not a labelling project (no {DATABASE}); make one with `curate label init`")
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")  # committed means on disk before the reply
-        self.db.executescript(SCHEMA)
+        try:
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # committed means on disk before the reply
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise UserError(f"{folder} is not a labelling project ({path.name}: {error})") from None
 
     @contextmanager
     def transaction(self):
@@ -159,7 +163,8 @@ class Project:
 
     def next_item(self, labeller: int) -> int | None:
         """The labeller's current item: the one shown and not yet answered, else the first item
-        this labeller has never had that fewer than `overlap` others have answered or hold."""
+        this labeller has never had that fewer than `overlap` others have answered or hold (a
+        hold older than HOLD_SECONDS no longer counts: a labeller who left does not starve it)."""
         with self.transaction() as db:
             row = db.execute(
                 "SELECT item FROM assigned WHERE labeller = ? AND done IS NULL ORDER BY shown LIMIT 1", (labeller,)
@@ -170,9 +175,9 @@ class Project:
                 """SELECT items.id FROM items
                    WHERE NOT EXISTS (SELECT 1 FROM assigned a WHERE a.item = items.id AND a.labeller = ?)
                      AND (SELECT COUNT(*) FROM assigned a WHERE a.item = items.id
-                          AND (a.done IS NULL OR a.done = 'answer')) < ?
+                          AND (a.done = 'answer' OR (a.done IS NULL AND a.shown > ?))) < ?
                    ORDER BY items.id LIMIT 1""",
-                (labeller, self.overlap),
+                (labeller, time.time() - HOLD_SECONDS, self.overlap),
             ).fetchone()
             if row is None:
                 return None
@@ -194,14 +199,23 @@ class Project:
             )
 
     def undo(self, labeller: int) -> int | None:
-        """Take back the labeller's last answer or skip; the item becomes its current one again."""
+        """Take back the labeller's last answer or skip; the item becomes its current one again.
+        A skip taken back after others filled the item's overlap raises FileExistsError."""
         with self.transaction() as db:
             row = db.execute(
-                "SELECT item FROM assigned WHERE labeller = ? AND done IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                "SELECT item, done FROM assigned WHERE labeller = ? AND done IS NOT NULL ORDER BY seq DESC LIMIT 1",
                 (labeller,),
             ).fetchone()
             if row is None:
                 return None
+            if row[1] == SKIP:
+                taken = db.execute(
+                    "SELECT COUNT(*) FROM assigned WHERE item = ? AND labeller != ? AND "
+                    "(done = 'answer' OR (done IS NULL AND shown > ?))",
+                    (row[0], labeller, time.time() - HOLD_SECONDS),
+                ).fetchone()[0]
+                if taken >= self.overlap:
+                    raise FileExistsError("other labellers have answered that item since you skipped it")
             # an item shown since stays the labeller's, after the one taken back
             db.execute("UPDATE assigned SET shown = ? WHERE labeller = ? AND done IS NULL", (time.time() + 1, labeller))
             db.execute(

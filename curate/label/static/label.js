@@ -2,6 +2,7 @@
 // 1..9 (compare: 1, 2, T for a tie), S to skip, U to undo; rank with the arrows beside each answer.
 "use strict";
 let current = null;
+let busy = false;  // a request in flight: keys wait for it (no double answers from a quick double press)
 let rankOrder = [];
 let scores = {};
 
@@ -113,31 +114,46 @@ function updateProgress(progress) {
 
 async function refreshProgress() { updateProgress(await api("GET", "/api/progress")); }
 
-async function send(answer) {
-  if (!current) return;
-  try {
-    await api("POST", "/api/answer", Object.assign({ item_id: current.item_id }, answer));
-    showStatus("Saved.");
-  } catch (error) { showStatus("Not saved: " + error.message); return; }
-  load();
+async function once(action) {
+  if (busy) return;
+  busy = true;
+  try { if (await action()) await load(); } finally { busy = false; }
 }
 
-async function skip() {
-  if (!current) return;
-  try { await api("POST", "/api/skip", { item_id: current.item_id }); showStatus("Skipped."); } catch (error) { showStatus(error.message); return; }
-  load();
+function send(answer) {
+  return once(async () => {
+    if (!current) return false;
+    try {
+      await api("POST", "/api/answer", Object.assign({ item_id: current.item_id }, answer));
+      showStatus("Saved.");
+      return true;
+    } catch (error) { showStatus("Not saved: " + error.message); return false; }
+  });
 }
 
-async function undo() {
-  try {
-    const result = await api("POST", "/api/undo", {});
-    showStatus(result.undone === null ? "Nothing to undo." : "Your last answer was taken back.");
-  } catch (error) { showStatus(error.message); return; }
-  load();
+function skip() {
+  return once(async () => {
+    if (!current) return false;
+    try { await api("POST", "/api/skip", { item_id: current.item_id }); showStatus("Skipped."); return true; }
+    catch (error) { showStatus(error.message); return false; }
+  });
+}
+
+function undo() {
+  return once(async () => {
+    try {
+      const result = await api("POST", "/api/undo", {});
+      showStatus(result.undone === null ? "Nothing to undo." : "Your last answer was taken back.");
+      return true;
+    } catch (error) { showStatus(error.message); return false; }
+  });
 }
 
 document.addEventListener("keydown", event => {
-  if (!current || event.target.tagName === "TEXTAREA" && !(event.ctrlKey && event.key === "Enter")) return;
+  const submitText = event.ctrlKey && event.key === "Enter";
+  if (!current || event.repeat || busy) return;  // a held key answers once
+  if ((event.ctrlKey || event.metaKey || event.altKey) && !submitText) return;  // Ctrl+S, Ctrl+U... are the browser's
+  if (event.target.tagName === "TEXTAREA" && !submitText) return;
   const key = event.key.toLowerCase();
   if (session.task === "compare" && /^[1-9]$/.test(key) && Number(key) <= current.candidates.length) send({ choice: current.candidates[Number(key) - 1].key });
   else if (session.task === "compare" && key === "t") send({ choice: "tie" });
