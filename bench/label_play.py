@@ -70,7 +70,8 @@ def main() -> None:
         p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else sum(latencies)
         print(f"label: ann answered {answered['ann']}, ben {answered['ben']} items through the API "
               f"(p95 of next + answer: {p95 * 1000:.1f} ms)")  # fmt: skip
-    print(curate("label", "export", str(project), "-o", str(output), "--overwrite").strip())
+    # each item wants 3 labellers (you are the third): ann's and ben's 2 votes are enough to export
+    print(curate("label", "export", str(project), "-o", str(output), "--overwrite", "--min-votes", "2").strip())
 
 
 if __name__ == "__main__":
