@@ -307,3 +307,27 @@ def test_max_cosine_one_keeps_exact_copies():
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     assert len(diversity.greedy_select(np.arange(100), vectors, 1.0, None).selected) == 100
     assert len(diversity.greedy_select(np.arange(100), vectors, 0.999, None).selected) == 50
+
+
+def test_the_seed_orders_equal_scores_and_the_same_seed_gives_the_same_rows(tmp_path):
+    data = tmp_path / "rows.jsonl"
+    lines = [{"id": f"r{i}", "instruction": f"Say hello number {i}.", "output": f"Hello {i}!"} for i in range(40)]
+    data.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+
+    def picked(name: str, seed: int) -> list[str]:
+        arguments = [
+            "select",
+            str(data),
+            "-o",
+            str(tmp_path / name),
+            "--budget",
+            "10",
+            "--seed",
+            str(seed),
+            "--no-progress",
+        ]
+        assert run(arguments).exit_code == 0
+        return [row["id"] for row in rows(tmp_path / name)]
+
+    assert picked("a", 0) == picked("b", 0)
+    assert picked("a", 0) != picked("c", 1)  # every row scores alike: the seed alone orders them
