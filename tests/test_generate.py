@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from curate.cli import cli
 from tests.conftest import SHARED_DATA
+from tests.conftest import read_rows as rows
 from tests.fake_openai_server import FakeOpenAIServer
 
 INSTRUCTIONS = SHARED_DATA / "instructions"
@@ -18,10 +18,6 @@ needs_shared = pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason="../shared/data is absent (the fake server answers from it)"
 )
 REASONS = ("request_failed", "empty_answer", "cut_by_length", "duplicate_answer", "no_user_turn")
-
-
-def rows(folder: Path, sub: str = "data") -> list[dict]:
-    return [row for path in sorted((folder / sub).glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
 
 
 def generate(server: FakeOpenAIServer, inputs: list[Path], output: Path, cache: Path, *extra: str):

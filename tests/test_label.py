@@ -15,22 +15,18 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from curate.cli import cli
 from curate.label.agreement import cohen_kappa
 from tests.conftest import SHARED_DATA
+from tests.conftest import read_rows as rows
 from tests.label_server import LabelServer, call
 
 pytest.importorskip("aiohttp")
 pytest.importorskip("nh3")
 PAIRS = SHARED_DATA / "preferences"
-
-
-def rows(folder: Path, sub: str = "data") -> list[dict]:
-    return [row for path in sorted((folder / sub).glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
 
 
 def pairs_file(tmp_path: Path, count: int, extra: list[dict] | None = None) -> Path:

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -21,16 +20,13 @@ from curate.instruct.select import diversity
 from curate.instruct.select.heuristics import floor_problem
 from curate.llm.cache import CACHE_FILE
 from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import read_rows as rows
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.fake_routes import embed_text
 
 INSTRUCTIONS = SHARED_DATA / "instructions"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
 REASONS = {"select:below_quality", "select:too_similar", "select:over_budget"}
-
-
-def rows(folder: Path, sub: str = "data") -> list[dict]:
-    return [row for path in sorted((folder / sub).glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
 
 
 def select_args(server, inputs, output: Path, cache: Path, *extra: str) -> list[str]:

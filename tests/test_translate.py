@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -22,7 +21,8 @@ from curate.cli import cli
 from curate.corpus import fasttext_models
 from curate.instruct.rows import read_rows
 from curate.instruct.translate import checks, spans
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA, manifest
+from tests.conftest import read_rows as rows
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.fake_translation import translate as fake_translate
 
@@ -32,10 +32,6 @@ REASONS = {
     "lost_span", "wrong_language", "truncated_translation", "cut_by_length", "request_failed", "empty_translation",
 }  # fmt: skip
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-
-
-def rows(folder: Path, sub: str = "data") -> list[dict]:
-    return [row for path in sorted((folder / sub).glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
 
 
 def translate(server: FakeOpenAIServer, inputs: list[Path], output: Path, cache: Path, *extra: str):
@@ -66,10 +62,6 @@ def language(text: str) -> str:
     model = fasttext_models.load_model(fasttext_models.packaged_lid_model())
     labels, _ = model.predict(" ".join(text.split()), k=1)
     return labels[0].removeprefix("__label__")
-
-
-def manifest(folder: Path) -> dict:
-    return json.loads((folder / "_manifest.json").read_text())
 
 
 def test_protected_spans_numbers_and_masks():
