@@ -180,14 +180,7 @@ def _kept_row(prompt: cand.Prompt, answer: str, row_id: str, meta: dict) -> dict
 
 
 def _rejected(row_id: str, reason: str, detail: str, raw: object) -> dict:
-    return {
-        "id": row_id,
-        "source": SOURCE,
-        "meta": "{}",
-        "reason": reason,
-        "detail": detail,
-        "raw": formats.meta_text(raw if isinstance(raw, dict) else {"value": raw}).encode("utf-8"),
-    }
+    return formats.rejected_row(row_id, SOURCE, reason, detail, raw if isinstance(raw, dict) else {"value": raw})
 
 
 def _write_report(output: Path, manifest: dict, kept: list[dict]) -> None:

@@ -110,14 +110,7 @@ def _pair(item: dict, best: str, worst: str, given: list[dict]) -> dict:
 
 def _rejected(item: dict, reason: str, detail: str, given: list[dict]) -> dict:
     raw = {"messages": item["messages"], "candidates": item["candidates"], "answers": _votes(given)}
-    return {
-        "id": item["key"],
-        "source": SOURCE,
-        "meta": formats.meta_text({"answers": _votes(given)}),
-        "reason": reason,
-        "detail": detail,
-        "raw": formats.meta_text(raw).encode("utf-8"),
-    }
+    return formats.rejected_row(item["key"], SOURCE, reason, detail, raw, {"answers": _votes(given)})
 
 
 def _compare(item: dict, given: list[dict]) -> tuple[list, list]:

@@ -12,7 +12,7 @@ Nothing here does file IO.
 
 from __future__ import annotations
 
-from curate.instruct.formats.arrow import from_arrow_row, meta_text, output_schema, to_arrow_row
+from curate.instruct.formats.arrow import from_arrow_row, meta_text, output_schema, rejected_row, to_arrow_row
 from curate.instruct.formats.base import MESSAGE_LIST, PREFERENCE, REASONS, SFT, Format, Unconvertible
 from curate.instruct.formats.canonical import ALPACA_KEYS, SCORE_KEYS, validate_row
 from curate.instruct.formats.records import detect_format, format_kind, get_format, read_row, write_row
@@ -44,6 +44,7 @@ __all__ = [
     "meta_text",
     "output_schema",
     "read_row",
+    "rejected_row",
     "to_arrow_row",
     "validate_row",
     "write_row",

@@ -85,6 +85,19 @@ def meta_text(meta: dict | None) -> str:
     return json.dumps(meta, ensure_ascii=False, sort_keys=True)
 
 
+def rejected_row(row_id: str, source: str, reason: str, detail: str, raw: dict, meta: dict | None = None) -> dict:
+    """A row of io.schema.RECORD_REJECTED_SCHEMA: what was dropped, why, and the data itself (`raw`,
+    as meta_text's JSON) for the commands that reject whole records."""
+    return {
+        "id": row_id,
+        "source": source,
+        "meta": meta_text(meta),
+        "reason": reason,
+        "detail": detail,
+        "raw": meta_text(raw).encode("utf-8"),
+    }
+
+
 def from_arrow_row(arrow_row: dict, fmt: str) -> list[dict]:
     """The canonical row of a Parquet row written by to_arrow_row (or any row with fmt's columns)."""
     fields = {key: value for key, value in arrow_row.items() if value is not None}

@@ -309,12 +309,5 @@ def _kept_arrow(row: Row) -> dict:
 
 
 def _rejected_arrow(row: Row) -> dict:
-    raw = formats.meta_text({key: value for key, value in row.row.items()})
-    return {
-        "id": row.id,
-        "source": SOURCE,
-        "meta": formats.meta_text({"group": row.group}),
-        "reason": row.reason,
-        "detail": row.detail,
-        "raw": raw.encode("utf-8"),
-    } | _scores(row)
+    rejected = formats.rejected_row(row.id, SOURCE, row.reason, row.detail, row.row, {"group": row.group})
+    return rejected | _scores(row)

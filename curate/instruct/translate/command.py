@@ -375,14 +375,7 @@ def _examples(
 
 
 def _rejected(row_id: str, reason: str, detail: str, raw: dict) -> dict:
-    return {
-        "id": row_id,
-        "source": SOURCE,
-        "meta": "{}",
-        "reason": reason,
-        "detail": detail,
-        "raw": formats.meta_text(raw).encode("utf-8"),
-    }
+    return formats.rejected_row(row_id, SOURCE, reason, detail, raw)
 
 
 def _usage(usages: list[dict]) -> dict:
