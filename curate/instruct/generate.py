@@ -15,8 +15,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.formats.canonical import is_id
@@ -78,11 +76,9 @@ def generate_dataset(
 
     requests = cand.requests_for(prompts, settings.n, settings.sampling, settings.seed)
     answerer = make_backend(teacher.backend, teacher.model, teacher.base_url, teacher.client)
-    bar = tqdm(total=len(requests), desc="generate", unit="answer", disable=not progress, dynamic_ncols=True)
     try:
-        completions = answerer.complete(requests, on_completion=lambda index, completion: bar.update(1))
+        completions = answerer.complete_with_bar(requests, "generate", "answer", progress)
     finally:
-        bar.close()
         answerer.close()
     require_answers(completions, "generate")
     kept_rows, dropped = answer_rows(prompts, completions, settings.n, teacher.model)

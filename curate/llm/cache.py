@@ -138,6 +138,16 @@ class CachedBackend:
             self.backend.complete([requests[index] for index in missing], on_completion=arrived)
         return results  # type: ignore[return-value]
 
+    def complete_with_bar(self, requests: list[ChatRequest], desc: str, unit: str, progress: bool) -> list[Completion]:
+        """`complete`, with a progress bar that moves as each answer arrives (from the cache or the model)."""
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(requests), desc=desc, unit=unit, disable=not progress, dynamic_ncols=True)
+        try:
+            return self.complete(requests, on_completion=lambda index, completion: bar.update(1))
+        finally:
+            bar.close()
+
     def close(self) -> None:
         self.backend.close()
         if self.cache is not None:

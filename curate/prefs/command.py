@@ -15,7 +15,6 @@ from pathlib import Path
 
 import orjson
 import pyarrow as pa
-from tqdm import tqdm
 
 from curate.errors import UserError
 from curate.instruct import formats
@@ -143,11 +142,9 @@ def prefs_dataset(
     # ---- candidates
     requests = cand.requests_for(prompts, settings.n, settings.sampling, settings.seed)
     answerer = make_backend(policy.backend, policy.model, policy.base_url, policy.client)
-    bar = tqdm(total=len(requests), desc="prefs: answers", unit="answer", disable=not progress, dynamic_ncols=True)
     try:
-        completions = answerer.complete(requests, on_completion=lambda index, completion: bar.update(1))
+        completions = answerer.complete_with_bar(requests, "prefs: answers", "answer", progress)
     finally:
-        bar.close()
         answerer.close()
     groups, dropped = cand.collect(prompts, completions, settings.n, settings.include_existing)
     for item in dropped:

@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from curate.corpus.fasttext_models import DEFAULT_LANGID_URL
 from curate.errors import UserError
 from curate.instruct import formats
@@ -261,11 +259,7 @@ def _texts(
 def _complete(
     backend: CachedBackend, requests: list[ChatRequest], what: str, unit: str, progress: bool
 ) -> list[Completion]:
-    bar = tqdm(total=len(requests), desc=what, unit=unit, disable=not progress, dynamic_ncols=True)
-    try:
-        completions = backend.complete(requests, on_completion=lambda index, completion: bar.update(1))
-    finally:
-        bar.close()
+    completions = backend.complete_with_bar(requests, what, unit, progress)
     require_answers(completions, f"translate ({what})")
     return completions
 
