@@ -80,22 +80,30 @@ def read_rows(
     return Rows(source, fingerprints, _canonical_rows(files, source, what), files.skipped)
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A record the format cannot read: why (`error`), the record, and the reader's id for it
+    (the record's own, or one hashed from it)."""
+
+    error: formats.Unconvertible
+    record: dict
+    id: str
+
+
 def rows_or_problems(inputs: list[str], input_format: str = "auto", from_format: str | None = None) -> Rows:
     """`read_rows`, for the commands that account for every record (select, translate): a record
-    the format cannot read comes as (formats.Unconvertible, place) instead of stopping the run."""
+    the format cannot read comes as (Unreadable, place) instead of stopping the run."""
     files = expand_inputs(inputs, input_format)
     print_skipped(files.skipped)
     fingerprints = [input_fingerprint(item) for item in files]
     source = source_format(files, from_format, RECORDS)
 
-    def rows() -> Iterator[tuple[dict | formats.Unconvertible, str]]:
+    def rows() -> Iterator[tuple[dict | Unreadable, str]]:
         for record, where, at, row_id in _records(files):
             try:
                 found = canonical_rows(record, where, source, row_id)
             except formats.Unconvertible as error:
-                error.record_id = row_id  # the reader's id: the record's own, or one hashed from it
-                error.record = record  # for the rejected row's raw
-                yield error, at
+                yield Unreadable(error, record, row_id), at
                 continue
             for row in found:
                 yield row, at

@@ -25,7 +25,7 @@ from curate.errors import UserError
 from curate.instruct import formats
 from curate.instruct.formats.canonical import is_id
 from curate.instruct.interop import write_interop_files
-from curate.instruct.rows import rows_or_problems
+from curate.instruct.rows import Unreadable, rows_or_problems
 from curate.instruct.select import diversity, heuristics
 from curate.instruct.select.scores import ScoreOptions, check_options, complexity_scores, quality_scores
 from curate.instruct.spans import message_text
@@ -158,10 +158,9 @@ def _load(inputs: list[str], input_format: str, from_format: str | None) -> tupl
         raise UserError(f"curate select reads instruction (SFT) data; {', '.join(inputs)} holds {found.format} rows")
     rows = []
     for number, (row, place) in enumerate(found.rows):
-        if isinstance(row, formats.Unconvertible):  # below any floor: kept in rejected/ with what is wrong
-            row_id = getattr(row, "record_id", None) or f"row-{number:07d}"
-            entry = Row(str(row_id), {"record": getattr(row, "record", None)}, place, _file_name(place))
-            entry.reason, entry.detail = BELOW_QUALITY, f"{place}: not a readable {found.format} row ({row})"
+        if isinstance(row, Unreadable):  # below any floor: kept in rejected/ with what is wrong
+            entry = Row(str(row.id or f"row-{number:07d}"), {"record": row.record}, place, _file_name(place))
+            entry.reason, entry.detail = BELOW_QUALITY, f"{place}: not a readable {found.format} row ({row.error})"
             rows.append(entry)
             continue
         row_id = str(row["id"]) if is_id(row.get("id")) else f"row-{number:07d}"

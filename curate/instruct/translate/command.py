@@ -24,7 +24,7 @@ from curate.instruct import formats
 from curate.instruct.formats.canonical import derived_alpaca_keys, is_id
 from curate.instruct.generate import answer_rows
 from curate.instruct.interop import write_interop_files
-from curate.instruct.rows import rows_or_problems
+from curate.instruct.rows import Unreadable, rows_or_problems
 from curate.instruct.templates import PROMPTS_DIR, PromptTemplate
 from curate.instruct.translate import checks, fields, report, spans
 from curate.instruct.translate.languages import AUTO, chars_per_english_char, checked_code, name, script_language
@@ -186,17 +186,15 @@ def translate_dataset(
 
 
 def _items(
-    rows: Iterable[tuple[dict | formats.Unconvertible, str]], kind: str, regenerate: bool, fmt: str
+    rows: Iterable[tuple[dict | Unreadable, str]], kind: str, regenerate: bool, fmt: str
 ) -> tuple[list[Item], list[dict]]:
     """The rows to translate, and the records the format cannot read (rejected with its reason)."""
     items, unreadable = [], []
     for number, (row, place) in enumerate(rows):
-        if isinstance(row, formats.Unconvertible):
-            row_id = str(getattr(row, "record_id", None) or f"row-{number:07d}")
-            detail = f"{place}: not a readable {fmt} row: {row.detail or row.reason}"
-            unreadable.append(
-                _rejected(row_id, row.reason, detail, {"place": place, "record": getattr(row, "record", None)})
-            )
+        if isinstance(row, Unreadable):
+            detail = f"{place}: not a readable {fmt} row: {row.error.detail or row.error.reason}"
+            raw = {"place": place, "record": row.record}
+            unreadable.append(_rejected(str(row.id or f"row-{number:07d}"), row.error.reason, detail, raw))
             continue
         row_id = str(row["id"]) if is_id(row.get("id")) else f"row-{number:07d}"
         items.append(Item(row_id, row, place, fields.fields_of(row, kind, regenerate)))
