@@ -81,13 +81,17 @@ def require_answers(completions: list[Completion], what: str) -> None:
     """Stop the run (RunFailed, nothing sealed) when most of its requests failed after their
     retries: the server is down or misconfigured, and a folder of `request_failed` rows would
     pass for finished, so a re-run would not ask again. Answers already in are in the cache."""
+    failed = [completion for completion in completions if completion.status == FAILED]
+    stop_if_mostly_failed(len(failed), len(completions), what, failed[0].error if failed else None)
+
+
+def stop_if_mostly_failed(failed: int, total: int, what: str, cause: str | None = None) -> None:
+    """require_answers' rule, for callers that count failures themselves (select's ratings)."""
     from curate.errors import RunFailed
 
-    failed = [completion for completion in completions if completion.status == FAILED]
-    if failed and len(failed) >= FAILED_SHARE * len(completions):
-        cause = failed[0].error or "no answer"
+    if failed and failed >= FAILED_SHARE * total:
         raise RunFailed(
-            f"{what}: {len(failed):,} of {len(completions):,} requests failed after their retries ({cause}); "
+            f"{what}: {failed:,} of {total:,} requests failed after their retries ({cause or 'no answer'}); "
             "nothing was written; run again once the server answers (answers received are cached)"
         )
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import regex
 
-from curate.errors import RunFailed, UserError
+from curate.errors import UserError
 from curate.instruct.templates import PROMPTS_DIR
-from curate.llm.backend import FAILED_SHARE
+from curate.llm.backend import stop_if_mostly_failed
 from curate.llm.factory import REMOTE, ClientOptions, make_backend, require_key
 from curate.prefs.judges.base import REQUEST_FAILED, Judgement
 
@@ -106,11 +106,7 @@ def _judge_by_language(
             for i, judged in zip(places, judge.judge([groups[i] for i in places])):
                 results[i] = judged[0]
     failed = sum(judgement.failure == REQUEST_FAILED for judgement in results)  # type: ignore[union-attr]
-    if failed and failed >= FAILED_SHARE * len(results):
-        raise RunFailed(
-            f"select: {failed:,} of {len(results):,} rating requests failed after their retries; nothing was "
-            "written; run again once the server answers (answers received are cached)"
-        )
+    stop_if_mostly_failed(failed, len(results), "select (ratings)", REQUEST_FAILED)
     return results  # type: ignore[return-value]
 
 
