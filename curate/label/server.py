@@ -88,16 +88,12 @@ async def _auth(request: web.Request, handler):
     labeller = project.labeller_by_token(token) if token else None
     if labeller is None:
         if request.path.startswith("/api/"):
-            raise web.HTTPUnauthorized(
-                text=json.dumps({"error": "a valid token is needed"}), content_type="application/json"
-            )
+            raise _failure(web.HTTPUnauthorized, "a valid token is needed")
         raise web.HTTPUnauthorized(text="Open your login link (curate label add prints it).")
     if request.method == "POST" and bearer is None:
         given = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(given, csrf_token(project, labeller)):
-            raise web.HTTPForbidden(
-                text=json.dumps({"error": "missing or wrong CSRF token"}), content_type="application/json"
-            )
+            raise _failure(web.HTTPForbidden, "missing or wrong CSRF token")
     request[LABELLER] = labeller
     return await handler(request)
 
@@ -127,6 +123,11 @@ def _json(data: object, status: int = 200) -> web.Response:
 
 def _error(status: int, message: str) -> web.Response:
     return _json({"error": message}, status)
+
+
+def _failure(kind: type[web.HTTPException], message: str) -> web.HTTPException:
+    """An API error to raise from a middleware or a helper, with the body `_error` gives."""
+    return kind(text=json.dumps({"error": message}, ensure_ascii=False), content_type="application/json")
 
 
 async def me(request: web.Request) -> web.Response:
@@ -179,14 +180,10 @@ async def _body(request: web.Request) -> dict:
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body is not JSON"}), content_type="application/json"
-        ) from None
+        raise _failure(web.HTTPBadRequest, "the body is not JSON") from None
     item_id = body.get("item_id") if isinstance(body, dict) else None
     if type(item_id) is not int or not 0 < item_id < 2**63:  # not a bool, and an id SQLite can hold
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "item_id (an integer) is needed"}), content_type="application/json"
-        )
+        raise _failure(web.HTTPBadRequest, "item_id (an integer) is needed")
     return body
 
 
