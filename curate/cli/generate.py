@@ -15,7 +15,7 @@ from curate.cli.options import (
     run_arguments,
     sampling_options,
 )
-from curate.cli.summary import summary
+from curate.cli.summary import llm_summary
 from curate.llm.backend import Sampling
 
 
@@ -60,10 +60,4 @@ def generate_command(ctx: click.Context, **params) -> None:
         list(params["inputs"]), params["output"], settings, teacher, from_format=params["from_format"],
         **run_arguments(ctx, params),
     )  # fmt: skip
-    click.echo(summary(result))
-    if not result.skipped:
-        usage = result.manifest["llm"]
-        click.echo(
-            f"  {usage['requests']:,} requests sent, {usage['cache_hits']:,} from the cache; "
-            f"report: {params['output'] / 'report.md'}"
-        )
+    click.echo(llm_summary(result, params["output"]))

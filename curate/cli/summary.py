@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from curate.pipeline.job import JobResult
 
 
@@ -26,4 +28,16 @@ def summary(result: JobResult) -> str:
         f"{len(manifest['shards']['rejected'])} rejected shard(s), report.md "
         f"in {timings['seconds']:.1f} s with {timings['workers']} worker(s){resumed}"
     )
+    return "\n".join(lines)
+
+
+def llm_summary(result: JobResult, output: Path) -> str:
+    """summary(), and for a finished run of a command that asked a model: the requests sent, the
+    answers from the cache, and where the report is."""
+    lines = [summary(result)]
+    if not result.skipped:
+        usage = result.manifest["llm"]
+        lines.append(
+            f"  {usage['requests']:,} requests sent, {usage['cache_hits']:,} from the cache; report: {output / 'report.md'}"
+        )
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from curate.cli.options import (
     run_arguments,
     sampling_options,
 )
-from curate.cli.summary import summary
+from curate.cli.summary import llm_summary
 from curate.corpus.fasttext_models import DEFAULT_LANGID_URL
 from curate.llm.backend import Sampling
 
@@ -159,10 +159,4 @@ def translate_command(ctx: click.Context, **params) -> None:  # fmt: skip
         list(params["inputs"]), params["output"], settings, translator, from_format=params["from_format"],
         **run_arguments(ctx, params),
     )  # fmt: skip
-    click.echo(summary(result))
-    if not result.skipped:
-        usage = result.manifest["llm"]
-        click.echo(
-            f"  {usage['requests']:,} requests sent, {usage['cache_hits']:,} from the cache; "
-            f"report: {params['output'] / 'report.md'}"
-        )
+    click.echo(llm_summary(result, params["output"]))
