@@ -38,13 +38,19 @@ _UNSAFE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.msgpack")
 _CONTENT_HASH_NAME = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
-def _offline() -> bool:
+def hub_offline() -> bool:
     # Same switch as curate.corpus.fasttext_models: CURATE_OFFLINE=1 never downloads.
     flag = os.environ.get("CURATE_OFFLINE", "") or os.environ.get("HF_HUB_OFFLINE", "")
     return flag.strip().lower() not in ("", "0", "false", "no", "off")
 
 
-def _looks_like_path(model: str | Path) -> bool:
+def missing_folder(model: str) -> bool:
+    """A model named by a path (looks_like_path) whose folder is not there: the user's mistake,
+    said in one line before any loader tries the hub with it."""
+    return looks_like_path(model) and not Path(model).expanduser().is_dir()
+
+
+def looks_like_path(model: str | Path) -> bool:
     """A hub id is `name` or `owner/name`; anything else that names a place is a path."""
     if isinstance(model, Path):
         return True
@@ -137,7 +143,7 @@ class LocalBackend:
     @staticmethod
     def _locate(model: str | Path) -> tuple[str, Path | None]:
         """(the name identity() reports, the local folder or None for a hub id)."""
-        if _looks_like_path(model):
+        if looks_like_path(model):
             folder = Path(model).expanduser().resolve()
             if not folder.is_dir():
                 raise UserError(f"model folder {folder} does not exist")
@@ -159,7 +165,7 @@ class LocalBackend:
         detail = first_line(error)
         if self._folder is not None:
             return UserError(f"cannot load the {what} from {self._folder}: {detail}")
-        if _offline():
+        if hub_offline():
             where = "offline (CURATE_OFFLINE or HF_HUB_OFFLINE is set), and it is not in the Hugging Face cache"
         else:
             where = "it is not a local folder and could not be fetched from the Hugging Face hub"
@@ -174,7 +180,7 @@ class LocalBackend:
         if adapters.is_adapter_folder(source):
             source = adapters.tokenizer_source(source, adapters.adapter_base(source))
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=_offline())
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=hub_offline())
         except (OSError, ValueError, KeyError, ImportError) as error:
             raise self._load_error("tokenizer", error) from None
         template = loaded_tokenizer_template(tokenizer, f"{self._model_name} chat template")
@@ -204,7 +210,7 @@ class LocalBackend:
                 use_safetensors=True,
                 dtype=self._dtype,  # `torch_dtype` in transformers 4.x; renamed in 5
                 device_map=str(self._device),
-                local_files_only=_offline(),
+                local_files_only=hub_offline(),
             )
         except (OSError, ValueError, KeyError, ImportError, RuntimeError, SafetensorError) as error:
             raise self._load_error("model", error) from None

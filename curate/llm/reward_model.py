@@ -21,7 +21,7 @@ from curate.llm.devices import first_line, pick_device
 
 
 @contextmanager
-def _quiet_transformers(progress: bool):
+def loading_quietly(progress: bool):
     """Silence the load report (a new `score.weight` and an unused `lm_head` are expected here;
     other missing keys are checked by the caller) and, without progress, the loading bar."""
     from transformers.utils import logging as hf_logging
@@ -62,7 +62,7 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
         base = adapters.adapter_base(name)
         model, _, head_initialised = load_reward_model(base, device, seed, dtype, progress, load_in_4bit)
         trained_head = adapters.adapter_config(name).get("task_type") == adapters.CLASSIFIER_TASK
-        with _quiet_transformers(progress):
+        with loading_quietly(progress):
             if trained_head:
                 model = adapters.attach_adapter(model, name)
             else:
@@ -78,7 +78,7 @@ def load_reward_model(name: str, device, seed: int = 0, dtype=None, progress: bo
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         torch.manual_seed(seed)
-        with _quiet_transformers(progress):
+        with loading_quietly(progress):
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 name, num_labels=1, use_safetensors=True, dtype=dtype or torch.float32, output_loading_info=True,
                 **placement,

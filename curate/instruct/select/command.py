@@ -202,7 +202,7 @@ def _score(rows: list[Row], scoring: ScoreOptions, settings: SelectSettings) -> 
 
 
 def _check_settings(settings: SelectSettings, scoring: ScoreOptions) -> None:
-    from curate.llm.local import _looks_like_path
+    from curate.llm.local import missing_folder
     from curate.llm.openai_compat import ClientSettings, api_key
 
     if settings.min_quality is not None and scoring.judge is None:
@@ -219,7 +219,7 @@ def _check_settings(settings: SelectSettings, scoring: ScoreOptions) -> None:
             raise UserError("--index approximate needs --embedding-model")
     elif settings.embedding_base_url is not None:
         api_key(ClientSettings(model, settings.embedding_base_url, scoring.client.api_key_env))
-    elif _looks_like_path(model) and not Path(model).expanduser().is_dir():
+    elif missing_folder(model):
         raise UserError(f"--embedding-model {model}: no such model folder (or name a model on an endpoint with "
                         "--embedding-base-url)")  # fmt: skip
 

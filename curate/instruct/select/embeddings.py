@@ -54,7 +54,7 @@ class HFEncoder:
         from safetensors import SafetensorError
         from transformers import AutoModel, AutoTokenizer
 
-        from curate.llm.local import _offline
+        from curate.llm.local import hub_offline
         from curate.llm.model_files import check_model_folder
 
         self.name = name
@@ -62,12 +62,12 @@ class HFEncoder:
         self.device = pick_device(device)
         self._texts = 0
         check_model_folder(name, AutoModel)
-        from curate.llm.reward_model import _quiet_transformers
+        from curate.llm.reward_model import loading_quietly
 
         try:
-            with _quiet_transformers(progress):
-                self.tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=_offline())
-                self.model = AutoModel.from_pretrained(name, use_safetensors=True, local_files_only=_offline())
+            with loading_quietly(progress):
+                self.tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=hub_offline())
+                self.model = AutoModel.from_pretrained(name, use_safetensors=True, local_files_only=hub_offline())
         except (OSError, ValueError, KeyError, ImportError, RuntimeError, SafetensorError) as error:
             raise UserError(f"cannot load the embedding model {name!r}: {first_line(error)}") from None
         if self.tokenizer.pad_token is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import regex
 
@@ -58,7 +57,7 @@ class ScoreOptions:
 def check_options(options: ScoreOptions) -> None:
     """Options that fit together, a reward model folder that is there, and the API keys an LLM
     judge or rater will need, before anything is written."""
-    from curate.llm.local import _looks_like_path
+    from curate.llm.local import missing_folder
 
     if options.judge is None and options.rubric:
         raise UserError("--rubric is the llm judge's: add --judge-model")
@@ -67,7 +66,7 @@ def check_options(options: ScoreOptions) -> None:
     if options.complexity_model and options.complexity != "llm":
         raise UserError("--complexity-model rates with --complexity llm; add it, or drop --complexity-model")
     model = options.judge_model
-    if options.judge == "reward-model" and model and _looks_like_path(model) and not Path(model).expanduser().is_dir():
+    if options.judge == "reward-model" and model and missing_folder(model):
         raise UserError(f"--judge-model {options.judge_model}: no such reward model folder")
     if options.judge is not None and not options.judge_model:
         raise UserError(f"--judge {options.judge} needs --judge-model")
