@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS assigned (
     labeller INTEGER NOT NULL, item INTEGER NOT NULL, shown REAL NOT NULL, done TEXT, payload TEXT,
     answered REAL, seq INTEGER, PRIMARY KEY (labeller, item));
 CREATE INDEX IF NOT EXISTS assigned_item ON assigned (item);
+CREATE INDEX IF NOT EXISTS assigned_seq ON assigned (labeller, seq);
 """
 
 
