@@ -116,6 +116,18 @@ class Usage:
     completion_tokens: int = 0
     seconds: float = 0.0
 
+    def __add__(self, other: Usage) -> Usage:
+        """Two backends' work as one (translate's translator and answerer)."""
+        return Usage(
+            self.requests + other.requests,
+            self.cache_hits + other.cache_hits,
+            self.retries + other.retries,
+            self.statuses + other.statuses,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.seconds + other.seconds,
+        )
+
     def add(self, completion: Completion) -> None:
         self.statuses[completion.status] += 1
         if completion.cached:

@@ -172,7 +172,7 @@ def translate_dataset(
         "texts_in_target_already": len(texts) - len(asked),
         "regenerate_answers": settings.regenerate_answers,
     }
-    usage = _usage([each.usage.as_dict() for each in backends])
+    usage = sum((each.usage for each in backends[1:]), backends[0].usage).as_dict()
     manifest = in_memory.sealed_manifest(
         output, command=SOURCE, command_line=command_line, options=options, identity=identity,
         inputs=found.fingerprints, kept=[row for row, _ in kept], kept_schema=SCHEMAS[kind], rejected=rejected,
@@ -368,15 +368,3 @@ def _examples(
 
 def _rejected(row_id: str, reason: str, detail: str, raw: dict) -> dict:
     return formats.rejected_row(row_id, SOURCE, reason, detail, raw)
-
-
-def _usage(usages: list[dict]) -> dict:
-    """The usage of one or two backends (translating, answering) as one."""
-    total = dict(usages[0])
-    for other in usages[1:]:
-        for key, value in other.items():
-            if isinstance(value, dict):
-                total[key] = {k: total[key].get(k, 0) + value.get(k, 0) for k in total[key] | value}
-            else:
-                total[key] = round(total[key] + value, 3)
-    return total
